@@ -1,0 +1,106 @@
+/* buf.c — growable byte buffer. */
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void hd_buf_init(hd_buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+hd_status hd_buf_reserve(hd_buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *p;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		return HD_ENOMEM;
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return HD_OK;
+	cap = b->cap ? b->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	p = realloc(b->data, cap);
+	if (!p)
+		return HD_ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return HD_OK;
+}
+
+hd_status hd_buf_append(hd_buf *b, const void *p, size_t n)
+{
+	if (hd_buf_reserve(b, n) != HD_OK)
+		return HD_ENOMEM;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return HD_OK;
+}
+
+hd_status hd_buf_puts(hd_buf *b, const char *s)
+{
+	return hd_buf_append(b, s, strlen(s));
+}
+
+hd_status hd_buf_putc(hd_buf *b, char c)
+{
+	return hd_buf_append(b, &c, 1);
+}
+
+hd_status hd_buf_printf(hd_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return HD_EINVAL;
+	if (hd_buf_reserve(b, (size_t)n) != HD_OK)
+		return HD_ENOMEM;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return HD_OK;
+}
+
+void hd_buf_reset(hd_buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+char *hd_buf_detach(hd_buf *b, size_t *len)
+{
+	char *p = b->data;
+
+	if (!p) {
+		p = calloc(1, 1);
+		if (len)
+			*len = 0;
+		return p;
+	}
+	if (len)
+		*len = b->len;
+	hd_buf_init(b);
+	return p;
+}
+
+void hd_buf_free(hd_buf *b)
+{
+	if (!b)
+		return;
+	free(b->data);
+	hd_buf_init(b);
+}
