@@ -1,0 +1,226 @@
+/* report.c — JSONL and CSV results reports. */
+#include "report.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <strings.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HD_REPORT_FLUSH_MS 200
+
+struct hd_report {
+	FILE *fp;
+	int own;         /* 1: fclose on close (not stdout) */
+	int csv;
+	char path[256];
+	struct timespec last_flush;
+	int failed;      /* a write failed */
+};
+
+static const char *const status_names[] = {
+	[HD_ROW_SENT] = "sent",
+	[HD_ROW_FAILED] = "failed",
+	[HD_ROW_INVALID] = "invalid",
+	[HD_ROW_SKIPPED] = "skipped",
+	[HD_ROW_DRY_RUN] = "dry-run",
+	[HD_ROW_NOT_ATTEMPTED] = "not-attempted",
+	[HD_ROW_UNCERTAIN] = "uncertain",
+};
+
+#define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
+
+const char *hd_row_status_name(hd_row_status s)
+{
+	if ((unsigned)s >= NSTATUS || !status_names[s])
+		return "unknown";
+	return status_names[s];
+}
+
+hd_row_status hd_row_status_parse(const char *name)
+{
+	for (size_t i = 1; i < NSTATUS; i++)
+		if (status_names[i] && name && strcmp(name, status_names[i]) == 0)
+			return (hd_row_status)i;
+	return 0;
+}
+
+void hd_format_timestamp(double t, char out[32])
+{
+	time_t secs = (time_t)t;
+	long ms = (long)((t - (double)secs) * 1000.0 + 0.5);
+	struct tm tm;
+
+	if (ms < 0)
+		ms = 0;
+	if (ms > 999)
+		ms = 999;
+	char date[24];
+
+	gmtime_r(&secs, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 32, "%.20s.%03ldZ", date, ms);
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static const char csv_header[] =
+	"row,key,status,attempts,code,response,error,failure,ms,at,message_id\n";
+
+hd_status hd_report_open(const char *path, hd_report **out, hd_error *err)
+{
+	hd_report *r;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	if (strcmp(path, "-") == 0) {
+		r->fp = stdout;
+	} else {
+		r->fp = fopen(path, "w");
+		r->own = 1;
+		r->csv = has_suffix(path, ".csv");
+	}
+	if (!r->fp) {
+		hd_error_set(err, HD_ECREATE, path, 0, 0,
+			     "cannot create report: %s", strerror(errno));
+		free(r);
+		return HD_ECREATE;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &r->last_flush);
+	if (r->csv && fputs(csv_header, r->fp) == EOF)
+		r->failed = 1;
+	*out = r;
+	return HD_OK;
+}
+
+/* Writes one CSV cell, quoted when needed; guard neutralises formulas. */
+static void csv_cell(FILE *fp, const char *s, int guard)
+{
+	int quote;
+
+	if (!s)
+		return;
+	quote = strpbrk(s, ",\"\r\n") != NULL;
+	if (quote)
+		fputc('"', fp);
+	if (guard && (s[0] == '=' || s[0] == '+' || s[0] == '-' ||
+		      s[0] == '@' || s[0] == '\t' || s[0] == '\r'))
+		fputc('\'', fp);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', fp);
+		fputc(*s, fp);
+	}
+	if (quote)
+		fputc('"', fp);
+}
+
+static void write_csv(hd_report *r, const hd_report_row *row,
+		      const char *at)
+{
+	FILE *fp = r->fp;
+
+	fprintf(fp, "%ld,", row->row);
+	csv_cell(fp, row->key, 1);
+	fprintf(fp, ",%s,%d,", hd_row_status_name(row->status),
+		row->attempts);
+	if (row->code)
+		fprintf(fp, "%ld", row->code);
+	fputc(',', fp);
+	csv_cell(fp, row->response, 1);
+	fputc(',', fp);
+	csv_cell(fp, row->error, 1);
+	fputc(',', fp);
+	csv_cell(fp, row->failure, 0);
+	fprintf(fp, ",%ld,%s,", row->ms, at);
+	csv_cell(fp, row->message_id, 1);
+	fputc('\n', fp);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	json_t *v = s ? json_string(s) : NULL;
+	/* json_string refuses invalid UTF-8: keep the line valid anyway */
+	if (s && !v)
+		v = json_string("(invalid UTF-8)");
+	return v ? v : json_null();
+}
+
+static hd_status write_jsonl(hd_report *r, const hd_report_row *row,
+			     const char *at)
+{
+	json_t *o = json_object();
+	int rc;
+
+	if (!o)
+		return HD_ENOMEM;
+	json_object_set_new(o, "row", json_integer(row->row));
+	json_object_set_new(o, "key", str_or_null(row->key));
+	json_object_set_new(o, "status",
+			    json_string(hd_row_status_name(row->status)));
+	json_object_set_new(o, "attempts", json_integer(row->attempts));
+	json_object_set_new(o, "code",
+			    row->code ? json_integer(row->code) : json_null());
+	json_object_set_new(o, "response", str_or_null(row->response));
+	json_object_set_new(o, "error", str_or_null(row->error));
+	if (row->failure)
+		json_object_set_new(o, "failure", json_string(row->failure));
+	json_object_set_new(o, "ms", json_integer(row->ms));
+	json_object_set_new(o, "at", json_string(at));
+	json_object_set_new(o, "message_id", str_or_null(row->message_id));
+	rc = json_dumpf(o, r->fp, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (rc != 0 || fputc('\n', r->fp) == EOF)
+		return HD_EIO;
+	return HD_OK;
+}
+
+hd_status hd_report_write(hd_report *r, const hd_report_row *row)
+{
+	char at[32];
+	struct timespec now;
+	long elapsed_ms;
+
+	if (!r || !row)
+		return HD_EINVAL;
+	hd_format_timestamp(row->at, at);
+	if (r->csv)
+		write_csv(r, row, at);
+	else if (write_jsonl(r, row, at) != HD_OK)
+		r->failed = 1;
+	if (ferror(r->fp))
+		r->failed = 1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	elapsed_ms = (long)(now.tv_sec - r->last_flush.tv_sec) * 1000 +
+		     (now.tv_nsec - r->last_flush.tv_nsec) / 1000000;
+	if (elapsed_ms >= HD_REPORT_FLUSH_MS) {
+		if (fflush(r->fp) == EOF)
+			r->failed = 1;
+		r->last_flush = now;
+	}
+	return r->failed ? HD_EIO : HD_OK;
+}
+
+hd_status hd_report_close(hd_report *r, hd_error *err)
+{
+	int bad;
+
+	if (!r)
+		return HD_OK;
+	bad = r->failed || fflush(r->fp) == EOF || ferror(r->fp);
+	if (r->own && fclose(r->fp) == EOF)
+		bad = 1;
+	if (bad)
+		hd_error_set(err, HD_EIO, r->path, 0, 0,
+			     "writing the report failed: %s", strerror(errno));
+	free(r);
+	return bad ? HD_EIO : HD_OK;
+}

@@ -1,0 +1,64 @@
+/*
+ * report.h — the results report: one line (JSONL) or row (CSV) per input
+ * row, as DESIGN.md fixes it (internal).
+ *
+ * Only the coordinating thread writes the report; workers hand their
+ * results over through the pool.  A line is flushed to the file at least
+ * every HD_REPORT_FLUSH_MS so a crash loses little, and on close.
+ *
+ * CSV cells that hold recipient data or server text are neutralised
+ * against spreadsheet formula injection: a cell starting with = + - @,
+ * TAB or CR gets a leading apostrophe (the OWASP rule).
+ */
+#ifndef HD_REPORT_H
+#define HD_REPORT_H
+
+#include "herald.h"
+
+#include <stdio.h>
+
+typedef enum hd_row_status {
+	HD_ROW_SENT = 1,
+	HD_ROW_FAILED,
+	HD_ROW_INVALID,
+	HD_ROW_SKIPPED,
+	HD_ROW_DRY_RUN,
+	HD_ROW_NOT_ATTEMPTED,
+	HD_ROW_UNCERTAIN,
+} hd_row_status;
+
+/* "sent", "failed", ... as they appear in the report. */
+const char *hd_row_status_name(hd_row_status s);
+/* The inverse; 0 for an unknown name. */
+hd_row_status hd_row_status_parse(const char *name);
+
+/* One report line.  Strings may be NULL (written as null / empty). */
+typedef struct hd_report_row {
+	long row;
+	const char *key;
+	hd_row_status status;
+	int attempts;
+	long code;             /* 0: none (null) */
+	const char *response;
+	const char *error;
+	const char *failure;   /* failed rows: "permanent" or "transient" */
+	long ms;               /* time spent on the row, all attempts */
+	double at;             /* when the row ended, seconds since the epoch */
+	const char *message_id;
+} hd_report_row;
+
+typedef struct hd_report hd_report;
+
+/* Opens path for writing ("-" is standard output): the format is .csv or
+ * .jsonl/.json/.ndjson by extension (anything else: JSONL).  HD_ECREATE
+ * with err filled when the file cannot be created. */
+hd_status hd_report_open(const char *path, hd_report **out, hd_error *err);
+hd_status hd_report_write(hd_report *r, const hd_report_row *row);
+/* Flushes and closes; HD_EIO when the final write failed.  NULL is
+ * allowed. */
+hd_status hd_report_close(hd_report *r, hd_error *err);
+
+/* Formats t (seconds since the epoch) as 2026-11-27T13:45:10.123Z. */
+void hd_format_timestamp(double t, char out[32]);
+
+#endif
