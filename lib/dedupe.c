@@ -1,0 +1,198 @@
+/* dedupe.c — Bloom filter plus exact sets for the suspects. */
+#include "dedupe.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* An open-addressing set of 64-bit hashes; 0 marks an empty slot, so the
+ * hash 0 is stored as 1 (a suspect too many costs nothing). */
+struct hset {
+	uint64_t *slot;
+	size_t cap, n;
+};
+
+/* An open-addressing set of strings (the suspects' exact keys). */
+struct sentry {
+	uint64_t h;
+	char *key;
+	size_t len;
+};
+struct sset {
+	struct sentry *slot;
+	size_t cap, n;
+};
+
+struct hd_dedupe {
+	unsigned char *bloom;
+	struct hset suspects;
+	struct sset seen;
+};
+
+uint64_t hd_key_hash(const char *key, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)key[i]) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h ? h : 1;
+}
+
+hd_dedupe *hd_dedupe_new(void)
+{
+	hd_dedupe *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->bloom = calloc(1, HD_DEDUPE_BLOOM_BYTES);
+	if (!d->bloom) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+void hd_dedupe_free(hd_dedupe *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->seen.cap; i++)
+		free(d->seen.slot[i].key);
+	free(d->seen.slot);
+	free(d->suspects.slot);
+	free(d->bloom);
+	free(d);
+}
+
+static int hset_grow(struct hset *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 1024;
+	uint64_t *slot = calloc(cap, sizeof(*slot));
+
+	if (!slot)
+		return -1;
+	for (size_t i = 0; i < s->cap; i++) {
+		uint64_t h = s->slot[i];
+		size_t j;
+		if (!h)
+			continue;
+		for (j = h & (cap - 1); slot[j]; j = (j + 1) & (cap - 1))
+			;
+		slot[j] = h;
+	}
+	free(s->slot);
+	s->slot = slot;
+	s->cap = cap;
+	return 0;
+}
+
+static int hset_has(const struct hset *s, uint64_t h)
+{
+	if (!s->cap)
+		return 0;
+	for (size_t j = h & (s->cap - 1); s->slot[j]; j = (j + 1) & (s->cap - 1))
+		if (s->slot[j] == h)
+			return 1;
+	return 0;
+}
+
+static int hset_add(struct hset *s, uint64_t h)
+{
+	size_t j;
+
+	if (hset_has(s, h))
+		return 0;
+	if ((s->n + 1) * 2 > s->cap && hset_grow(s) != 0)
+		return -1;
+	for (j = h & (s->cap - 1); s->slot[j]; j = (j + 1) & (s->cap - 1))
+		;
+	s->slot[j] = h;
+	s->n++;
+	return 0;
+}
+
+/* k = 4 probes by double hashing over the filter's bits. */
+static int bloom_test_and_set(unsigned char *bloom, uint64_t h)
+{
+	const uint64_t bits = (uint64_t)HD_DEDUPE_BLOOM_BYTES * 8;
+	uint64_t a = h, b = (h >> 32) | (h << 32) | 1;
+	int all = 1;
+
+	for (int i = 0; i < 4; i++) {
+		uint64_t bit = (a + (uint64_t)i * b) % bits;
+		unsigned char mask = (unsigned char)(1u << (bit & 7));
+		if (!(bloom[bit >> 3] & mask)) {
+			all = 0;
+			bloom[bit >> 3] |= mask;
+		}
+	}
+	return all;
+}
+
+hd_status hd_dedupe_note(hd_dedupe *d, const char *key, size_t len)
+{
+	uint64_t h = hd_key_hash(key, len);
+
+	if (bloom_test_and_set(d->bloom, h) && hset_add(&d->suspects, h) != 0)
+		return HD_ENOMEM;
+	return HD_OK;
+}
+
+static int sset_grow(struct sset *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 256;
+	struct sentry *slot = calloc(cap, sizeof(*slot));
+
+	if (!slot)
+		return -1;
+	for (size_t i = 0; i < s->cap; i++) {
+		size_t j;
+		if (!s->slot[i].key)
+			continue;
+		for (j = s->slot[i].h & (cap - 1); slot[j].key;
+		     j = (j + 1) & (cap - 1))
+			;
+		slot[j] = s->slot[i];
+	}
+	free(s->slot);
+	s->slot = slot;
+	s->cap = cap;
+	return 0;
+}
+
+int hd_dedupe_seen(hd_dedupe *d, const char *key, size_t len)
+{
+	uint64_t h = hd_key_hash(key, len);
+	struct sset *s = &d->seen;
+	size_t j;
+
+	if (!hset_has(&d->suspects, h))
+		return 0; /* certainly the only row with this key */
+	for (j = s->cap ? h & (s->cap - 1) : 0; s->cap && s->slot[j].key;
+	     j = (j + 1) & (s->cap - 1))
+		if (s->slot[j].h == h && s->slot[j].len == len &&
+		    memcmp(s->slot[j].key, key, len) == 0)
+			return 1;
+	if ((s->n + 1) * 2 > s->cap && sset_grow(s) != 0)
+		return -1;
+	for (j = h & (s->cap - 1); s->slot[j].key; j = (j + 1) & (s->cap - 1))
+		;
+	s->slot[j].key = malloc(len + 1);
+	if (!s->slot[j].key)
+		return -1;
+	memcpy(s->slot[j].key, key, len);
+	s->slot[j].key[len] = '\0';
+	s->slot[j].h = h;
+	s->slot[j].len = len;
+	s->n++;
+	return 0;
+}
+
+size_t hd_dedupe_suspects(const hd_dedupe *d)
+{
+	return d->suspects.n;
+}

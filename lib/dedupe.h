@@ -1,0 +1,42 @@
+/*
+ * dedupe.h — finding repeated recipient keys without memory that grows
+ * with the list (internal).
+ *
+ * Pass 1 feeds every key's 64-bit hash to a fixed-size Bloom filter
+ * (HD_DEDUPE_BLOOM_BYTES).  A hash the filter may have seen before becomes
+ * a "suspect".  Pass 2 keeps the exact key strings only for rows whose
+ * hash is a suspect: the first of them goes, later equal keys are
+ * duplicates.  Memory is the filter plus what real duplicates and the
+ * filter's rare false positives need.  Keys are compared exactly, so a
+ * hash collision never drops a row.
+ *
+ * Not thread-safe: the coordinating thread alone uses it.
+ */
+#ifndef HD_DEDUPE_H
+#define HD_DEDUPE_H
+
+#include "herald.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HD_DEDUPE_BLOOM_BYTES (4u << 20)
+
+typedef struct hd_dedupe hd_dedupe;
+
+hd_dedupe *hd_dedupe_new(void);
+void hd_dedupe_free(hd_dedupe *d);
+
+uint64_t hd_key_hash(const char *key, size_t len);
+
+/* Pass 1: notes a key. */
+hd_status hd_dedupe_note(hd_dedupe *d, const char *key, size_t len);
+
+/* Pass 2: 1 when an earlier row had the same key, 0 when this is the
+ * first, -1 out of memory. */
+int hd_dedupe_seen(hd_dedupe *d, const char *key, size_t len);
+
+/* Number of suspect hashes (for tests and benchmarks). */
+size_t hd_dedupe_suspects(const hd_dedupe *d);
+
+#endif

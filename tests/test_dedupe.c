@@ -1,0 +1,76 @@
+/* test_dedupe.c — exact duplicate detection with bounded memory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "dedupe.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void first_is_kept_later_are_duplicates(void **state)
+{
+	hd_dedupe *d = hd_dedupe_new();
+	const char *keys[] = {"a@x", "b@x", "a@x", "c@x", "b@x", "a@x"};
+	int want[] = {0, 0, 1, 0, 1, 1};
+
+	(void)state;
+	assert_non_null(d);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(hd_dedupe_note(d, keys[i], strlen(keys[i])),
+				 HD_OK);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(hd_dedupe_seen(d, keys[i], strlen(keys[i])),
+				 want[i]);
+	hd_dedupe_free(d);
+}
+
+static void many_unique_keys_have_few_suspects(void **state)
+{
+	hd_dedupe *d = hd_dedupe_new();
+	char key[64];
+	long dups = 0;
+
+	(void)state;
+	for (int i = 0; i < 200000; i++) {
+		int n = snprintf(key, sizeof(key), "user%d@example.com", i);
+		assert_int_equal(hd_dedupe_note(d, key, (size_t)n), HD_OK);
+	}
+	/* false positives of a 4 MiB filter at 200k keys are rare */
+	assert_true(hd_dedupe_suspects(d) < 200);
+	for (int i = 0; i < 200000; i++) {
+		int n = snprintf(key, sizeof(key), "user%d@example.com", i);
+		dups += hd_dedupe_seen(d, key, (size_t)n);
+	}
+	assert_int_equal(dups, 0); /* suspects never drop a unique row */
+	hd_dedupe_free(d);
+}
+
+static void keys_differing_only_late_are_distinct(void **state)
+{
+	hd_dedupe *d = hd_dedupe_new();
+
+	(void)state;
+	hd_dedupe_note(d, "abc", 3);
+	hd_dedupe_note(d, "abd", 3);
+	hd_dedupe_note(d, "abc", 3);
+	assert_int_equal(hd_dedupe_seen(d, "abc", 3), 0);
+	assert_int_equal(hd_dedupe_seen(d, "abd", 3), 0);
+	assert_int_equal(hd_dedupe_seen(d, "abc", 3), 1);
+	/* a key that is a prefix of another is not the same key */
+	assert_int_equal(hd_dedupe_seen(d, "ab", 2), 0);
+	hd_dedupe_free(d);
+	hd_dedupe_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(first_is_kept_later_are_duplicates),
+		cmocka_unit_test(many_unique_keys_have_few_suspects),
+		cmocka_unit_test(keys_differing_only_late_are_distinct),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
