@@ -1,0 +1,363 @@
+/*
+ * message.c — loading message templates and what .eml and .http share:
+ * partials beside the template, the env namespace, stable ids.
+ */
+#include "message_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+void hd_message_clear(hd_message *msg)
+{
+	if (!msg)
+		return;
+	free(msg->email.from);
+	for (size_t i = 0; i < msg->email.nrcpt; i++)
+		free(msg->email.rcpt[i]);
+	free(msg->email.rcpt);
+	free(msg->email.data);
+	free(msg->http.method);
+	free(msg->http.url);
+	for (size_t i = 0; i < msg->http.nheaders; i++) {
+		free(msg->http.headers[i].name);
+		free(msg->http.headers[i].value);
+	}
+	free(msg->http.headers);
+	free(msg->http.body);
+	free(msg->id);
+	memset(msg, 0, sizeof(*msg));
+}
+
+/* 64-bit FNV-1a over the bytes, finished with the splitmix64 mixer so that
+ * nearby inputs give unrelated outputs.  Not cryptographic: the id only has
+ * to be stable and unlikely to collide. */
+static uint64_t hash64(uint64_t seed, const char *a, const char *b)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ seed;
+
+	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h = (h ^ 0xff) * 0x100000001b3ULL; /* separator: ("ab","c") != ("a","bc") */
+	for (const unsigned char *p = (const unsigned char *)b; *p; p++)
+		h = (h ^ *p) * 0x100000001b3ULL;
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
+void hd_message_hash(const char *campaign, const char *key, char out[33])
+{
+	uint64_t a = hash64(0x68657261ULL, campaign ? campaign : "", key ? key : "");
+	uint64_t b = hash64(0x6c64ULL << 32, campaign ? campaign : "", key ? key : "");
+
+	snprintf(out, 33, "%016llx%016llx", (unsigned long long)a,
+		 (unsigned long long)b);
+}
+
+hd_status hd_request_format(hd_buf *out, const hd_request *req)
+{
+	hd_status st = hd_buf_printf(out, "%s %s\n", req->method, req->url);
+
+	for (size_t i = 0; st == HD_OK && i < req->nheaders; i++)
+		st = hd_buf_printf(out, "%s: %s\n", req->headers[i].name,
+				   req->headers[i].value);
+	if (st == HD_OK)
+		st = hd_buf_putc(out, '\n');
+	if (st == HD_OK && req->body_len)
+		st = hd_buf_append(out, req->body, req->body_len);
+	return st;
+}
+
+const char *hd__line_end(const char *p, const char *end, const char **next)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	if (!nl) {
+		*next = end;
+		return end;
+	}
+	*next = nl + 1;
+	return nl;
+}
+
+int hd__name_is(const char *name, size_t n, const char *want)
+{
+	return strlen(want) == n && strncasecmp(name, want, n) == 0;
+}
+
+/* Partials are files beside the template: NAME, else NAME.mustache.  A name
+ * that could leave the folder (absolute, "..", a NUL) is refused. */
+static hd_status load_partial(void *ctx, const char *name, char **text,
+			      size_t *len, hd_error *err)
+{
+	const hd_msgtmpl *t = ctx;
+	static const char *const suffixes[] = {"", ".mustache"};
+	char path[PATH_MAX];
+
+	*text = NULL;
+	*len = 0;
+	if (name[0] == '/' || strstr(name, "..") || !name[0])
+		return hd_error_set(err, HD_ETEMPLATE, t->path, 0, 0,
+				    "partial '%s' would leave the template's "
+				    "folder", name);
+	for (size_t i = 0; i < 2; i++) {
+		FILE *fp;
+		struct stat st;
+		char *buf;
+		size_t got;
+
+		if (snprintf(path, sizeof(path), "%s/%s%s", t->dir, name,
+			     suffixes[i]) >= (int)sizeof(path))
+			continue;
+		fp = fopen(path, "rb");
+		if (!fp)
+			continue;
+		if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) ||
+		    st.st_size > HD_TEMPLATE_MAX) {
+			fclose(fp);
+			return hd_error_set(err, HD_ETEMPLATE, path, 0, 0,
+					    "partial is not a regular file "
+					    "under 1 MiB");
+		}
+		buf = malloc((size_t)st.st_size + 1);
+		if (!buf) {
+			fclose(fp);
+			return hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
+		}
+		got = fread(buf, 1, (size_t)st.st_size, fp);
+		fclose(fp);
+		buf[got] = '\0';
+		*text = buf;
+		*len = got;
+		return HD_OK;
+	}
+	return HD_OK; /* missing: renders empty, as the spec says */
+}
+
+hd_status hd__part_compile(const hd_msgtmpl *t, const char *text, size_t len,
+			   long first_line, hd_tmpl **out, hd_error *err)
+{
+	hd_tmpl_opts o = {
+		.source = t->path,
+		.first_line = first_line,
+		.lenient = 0,
+		.partial = load_partial,
+		.partial_ctx = (void *)t,
+	};
+	return hd_tmpl_compile(text, len, &o, out, err);
+}
+
+hd_status hd__part_render(const hd_tmpl *part, json_t *ctx, hd_escape_fn esc,
+			  hd_escape_fn raw, long row, hd_buf *out,
+			  hd_error *err)
+{
+	hd_tmpl_render_opts ro = {.escape = esc, .raw = raw, .row = row};
+	return hd_tmpl_render(part, ctx, &ro, out, err);
+}
+
+json_t *hd__context_new(const hd_msgtmpl *t, json_t *record)
+{
+	json_t *ctx;
+
+	if (!t->env)
+		return record;
+	ctx = json_object();
+	if (!ctx)
+		return NULL;
+	/* a shallow copy: the record's values are shared, not copied; the env
+	 * object is deep-copied so no two threads touch one refcount */
+	if (json_object_update(ctx, record) != 0 ||
+	    json_object_set_new(ctx, "env", json_deep_copy(t->env)) != 0) {
+		json_decref(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+void hd__context_release(const hd_msgtmpl *t, json_t *record, json_t *ctx)
+{
+	if (ctx && ctx != record && t->env)
+		json_decref(ctx);
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static hd_status read_file(const char *path, char **out, size_t *len,
+			   hd_error *err)
+{
+	FILE *fp = fopen(path, "rb");
+	struct stat st;
+	char *buf;
+	size_t got;
+
+	*out = NULL;
+	if (!fp)
+		return hd_error_set(err, HD_ENOENT, path, 0, 0,
+				    "cannot open template: %s",
+				    strerror(errno));
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(fp);
+		return hd_error_set(err, HD_ENOENT, path, 0, 0,
+				    "template is not a regular file");
+	}
+	if (st.st_size > HD_TEMPLATE_MAX) {
+		fclose(fp);
+		return hd_error_set(err, HD_ETEMPLATE, path, 0, 0,
+				    "template is larger than 1 MiB");
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		fclose(fp);
+		return hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
+	}
+	got = fread(buf, 1, (size_t)st.st_size, fp);
+	if (ferror(fp)) {
+		fclose(fp);
+		free(buf);
+		return hd_error_set(err, HD_ENOENT, path, 0, 0,
+				    "cannot read template: %s",
+				    strerror(errno));
+	}
+	fclose(fp);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return HD_OK;
+}
+
+static hd_status make_env(hd_msgtmpl *t, const hd_msgtmpl_opts *opts,
+			  hd_error *err)
+{
+	if (!opts || opts->n_env == 0)
+		return HD_OK;
+	t->env = json_object();
+	if (!t->env)
+		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	for (size_t i = 0; i < opts->n_env; i++) {
+		const char *v = getenv(opts->env_names[i]);
+		json_t *s;
+
+		if (!v)
+			continue; /* {{env.NAME}} then fails as missing */
+		s = json_string(v);
+		if (!s)
+			return hd_error_set(err, HD_EUTF8, NULL, 0, 0,
+					    "environment variable %s is not "
+					    "valid UTF-8",
+					    opts->env_names[i]);
+		json_object_set_new(t->env, opts->env_names[i], s);
+	}
+	return HD_OK;
+}
+
+hd_status hd_msgtmpl_load(const char *path, const hd_msgtmpl_opts *opts,
+			  hd_msgtmpl **out, hd_error *err)
+{
+	hd_msgtmpl *t;
+	char *text = NULL, *slash, real[PATH_MAX];
+	size_t len = 0;
+	hd_status st;
+
+	*out = NULL;
+	if (!has_suffix(path, ".eml") && !has_suffix(path, ".http"))
+		return hd_error_set(err, HD_EUSAGE, path, 0, 0,
+				    "a template is an .eml or .http file");
+	st = read_file(path, &text, &len, err);
+	if (st != HD_OK)
+		return st;
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		free(text);
+		return hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
+	}
+	t->kind = has_suffix(path, ".eml") ? HD_MSG_EMAIL : HD_MSG_HTTP;
+	t->path = strdup(path);
+	if (!realpath(path, real))
+		snprintf(real, sizeof(real), "%s", path);
+	slash = strrchr(real, '/');
+	if (slash)
+		*slash = '\0';
+	t->dir = strdup(slash ? (real[0] ? real : "/") : ".");
+	if (opts && opts->redirect)
+		t->redirect = strdup(opts->redirect);
+	if (!t->path || !t->dir || (opts && opts->redirect && !t->redirect)) {
+		st = hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
+		goto out;
+	}
+	st = make_env(t, opts, err);
+	if (st != HD_OK)
+		goto out;
+	if (t->kind == HD_MSG_EMAIL)
+		st = hd__eml_compile(t, text, len, err);
+	else
+		st = hd__http_compile(t, text, len, err);
+out:
+	free(text);
+	if (st != HD_OK) {
+		hd_msgtmpl_free(t);
+		return st;
+	}
+	*out = t;
+	return HD_OK;
+}
+
+hd_message_kind hd_msgtmpl_kind(const hd_msgtmpl *t)
+{
+	return t->kind;
+}
+
+void hd_msgtmpl_free(hd_msgtmpl *t)
+{
+	if (!t)
+		return;
+	if (t->kind == HD_MSG_EMAIL)
+		hd__eml_free(t->impl);
+	else
+		hd__http_free(t->impl);
+	json_decref(t->env);
+	free(t->path);
+	free(t->dir);
+	free(t->redirect);
+	free(t);
+}
+
+hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
+			   const char *campaign, const char *key, long row,
+			   hd_message *out, hd_error *err)
+{
+	char hash[33];
+	json_t *ctx;
+	hd_status st;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(record))
+		return hd_error_set(err, HD_EINVAL, t->path, 0, 0,
+				    "record is not an object");
+	ctx = hd__context_new(t, record);
+	if (!ctx)
+		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
+	hd_message_hash(campaign, key, hash);
+	if (t->kind == HD_MSG_EMAIL)
+		st = hd__eml_build(t, ctx, hash, row, out, err);
+	else
+		st = hd__http_build(t, ctx, hash, row, out, err);
+	hd__context_release(t, record, ctx);
+	if (st != HD_OK) {
+		hd_message_clear(out);
+		if (err && err->row == 0)
+			err->row = row;
+	}
+	return st;
+}

@@ -1,0 +1,67 @@
+/*
+ * message.h — message templates: an .eml or .http file compiled once,
+ * then built into one hd_message per recipient (internal).
+ *
+ * Loading splits the file into parts and compiles each part as a Mustache
+ * template with the escaper of its output context:
+ *
+ *   .eml   header values  -> header escaping (CR/LF in a value: row invalid)
+ *          text body      -> as is (valid UTF-8 required)
+ *          HTML body      -> HTML escaping
+ *          Herald-Attach  -> a path below the template's folder
+ *   .http  URL            -> percent-encoding
+ *          header values  -> header escaping
+ *          body           -> by the template's Content-Type: JSON string
+ *                            escaping, form encoding, HTML escaping, as is
+ *
+ * A compiled hd_msgtmpl is immutable: many workers build from it at once.
+ * Building never touches the network; it renders, validates (addresses,
+ * header values, sizes) and encodes (RFC 2047 headers, quoted-printable or
+ * base64 bodies, MIME multiparts), so the bytes it returns are exactly the
+ * bytes a transport sends.
+ */
+#ifndef HD_MESSAGE_H
+#define HD_MESSAGE_H
+
+#include "buf.h"
+#include "herald.h"
+#include "transport.h"
+
+#include <jansson.h>
+
+typedef struct hd_msgtmpl hd_msgtmpl;
+
+typedef struct hd_msgtmpl_opts {
+	/* Environment variables {{env.NAME}} may read; no others. */
+	const char *const *env_names;
+	size_t n_env;
+	/* NULL, or an address (.eml) or URL (.http) that receives every
+	 * message instead; the intended recipient is kept in X-Original-To
+	 * (email) or X-Original-URL (HTTP). */
+	const char *redirect;
+} hd_msgtmpl_opts;
+
+/* Reads and compiles path (.eml or .http by extension).  HD_ENOENT when
+ * it cannot be read, HD_ETEMPLATE (file, line, column) when it is wrong. */
+hd_status hd_msgtmpl_load(const char *path, const hd_msgtmpl_opts *opts,
+			  hd_msgtmpl **out, hd_error *err);
+hd_message_kind hd_msgtmpl_kind(const hd_msgtmpl *t);
+void hd_msgtmpl_free(hd_msgtmpl *t);
+
+/* Builds the message for one record.  campaign and key seed the stable
+ * Message-ID / Idempotency-Key; row goes into errors.  On failure out is
+ * left empty and err says which tag, template line and row.  Thread-safe
+ * for one t and distinct records. */
+hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
+			   const char *campaign, const char *key, long row,
+			   hd_message *out, hd_error *err);
+
+/* Writes req in .http form: "METHOD URL", headers, a blank line, body. */
+hd_status hd_request_format(hd_buf *out, const hd_request *req);
+
+/* The stable id of (campaign, key): 32 lower-case hex digits. */
+void hd_message_hash(const char *campaign, const char *key, char out[33]);
+
+/* Internal, shared by message_eml.c and message_http.c. */
+typedef struct hd__part hd__part;
+#endif

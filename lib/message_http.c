@@ -1,0 +1,302 @@
+/*
+ * message_http.c — .http templates: one HTTP request in the common .http
+ * request-file format.
+ *
+ *   # comment lines (# or //) and blank lines may come first
+ *   POST https://hooks.example.com/services/{{team}}
+ *   Content-Type: application/json
+ *   Authorization: Bearer {{env.HOOK_TOKEN}}
+ *
+ *   {"text": "Hello {{name}}"}
+ *
+ * The URL's tags are percent-encoded, header values may not hold CR/LF,
+ * and the body is escaped by the template's Content-Type (JSON string
+ * escaping, form encoding, HTML escaping, else as is).  {{{raw}}} opts
+ * out of percent-encoding and body escaping, never of the CR/LF check.
+ * herald adds an Idempotency-Key unless the template sets one.
+ */
+#include "escape.h"
+#include "message_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_HEADERS 64
+
+struct http_header {
+	char *name;
+	hd_tmpl *value;
+	long line;
+};
+
+struct http_tmpl {
+	char *method;
+	hd_tmpl *url;
+	long url_line;
+	struct http_header h[MAX_HEADERS];
+	size_t nh;
+	int has_idem;
+	hd_tmpl *body;
+	hd_escape_fn body_escape;
+};
+
+void hd__http_free(void *impl)
+{
+	struct http_tmpl *h = impl;
+
+	if (!h)
+		return;
+	free(h->method);
+	hd_tmpl_free(h->url);
+	for (size_t i = 0; i < h->nh; i++) {
+		free(h->h[i].name);
+		hd_tmpl_free(h->h[i].value);
+	}
+	hd_tmpl_free(h->body);
+	free(h);
+}
+
+/* {{{raw}}} in a URL: as is, but nothing that would end the URL or the
+ * request line (white space, control bytes). */
+static hd_status escape_raw_url(hd_buf *out, const char *s, size_t n,
+				hd_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= ' ' || c == 0x7f)
+			return hd_error_set(err, HD_EINVAL, NULL, 0, 0,
+					    "white space or control character "
+					    "in a raw URL value");
+	}
+	return hd_buf_append(out, s, n);
+}
+
+/* {{{raw}}} in a body: as is, but still valid UTF-8. */
+static hd_status escape_raw_body(hd_buf *out, const char *s, size_t n,
+				 hd_error *err)
+{
+	return hd_escape_text(out, s, n, err);
+}
+
+static int is_comment(const char *p, const char *le)
+{
+	while (p < le && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++;
+	return p == le || *p == '#' || (le - p >= 2 && p[0] == '/' && p[1] == '/');
+}
+
+static hd_status parse_request_line(hd_msgtmpl *t, struct http_tmpl *h,
+				    const char *p, const char *le, long line,
+				    hd_error *err)
+{
+	const char *sp = p, *url, *uend;
+
+	while (sp < le && isupper((unsigned char)*sp))
+		sp++;
+	if (sp == p || sp == le || *sp != ' ')
+		return hd_error_set(err, HD_ETEMPLATE, t->path, line, 1,
+				    "expected 'METHOD URL' (e.g. POST "
+				    "https://...)");
+	h->method = strndup(p, (size_t)(sp - p));
+	url = sp;
+	while (url < le && *url == ' ')
+		url++;
+	uend = le;
+	while (uend > url && (uend[-1] == '\r' || uend[-1] == ' '))
+		uend--;
+	/* an optional trailing " HTTP/1.1" */
+	for (const char *q = url; q < uend; q++)
+		if (*q == ' ' && uend - q > 5 && strncmp(q + 1, "HTTP/", 5) == 0) {
+			uend = q;
+			break;
+		}
+	if (!h->method || uend == url)
+		return hd_error_set(err, h->method ? HD_ETEMPLATE : HD_ENOMEM,
+				    t->path, line, 1, "no URL after the method");
+	if (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))
+		return hd_error_set(err, HD_ETEMPLATE, t->path, line,
+				    (long)(url - p) + 1,
+				    "the URL must start with http:// or "
+				    "https://");
+	h->url_line = line;
+	return hd__part_compile(t, url, (size_t)(uend - url), line, &h->url,
+				err);
+}
+
+hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
+			   hd_error *err)
+{
+	struct http_tmpl *h = calloc(1, sizeof(*h));
+	const char *p = text, *end = text + len, *next, *le;
+	const char *ctype = NULL;
+	size_t ctype_len = 0;
+	long line = 1;
+	hd_status st;
+
+	if (!h)
+		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
+	t->impl = h;
+	while (p < end) {
+		le = hd__line_end(p, end, &next);
+		if (!is_comment(p, le))
+			break;
+		p = next;
+		line++;
+	}
+	if (p == end)
+		return hd_error_set(err, HD_ETEMPLATE, t->path, line, 1,
+				    "no request line");
+	le = hd__line_end(p, end, &next);
+	st = parse_request_line(t, h, p, le, line, err);
+	if (st != HD_OK)
+		return st;
+	p = next;
+	line++;
+	while (p < end) {
+		const char *colon, *v;
+		struct http_header *hh;
+
+		le = hd__line_end(p, end, &next);
+		if (le > p && le[-1] == '\r')
+			le--;
+		if (le == p) {
+			p = next;
+			line++;
+			break;
+		}
+		colon = memchr(p, ':', (size_t)(le - p));
+		if (!colon || colon == p)
+			return hd_error_set(err, HD_ETEMPLATE, t->path, line, 1,
+					    "expected 'Name: value' or a blank "
+					    "line before the body");
+		for (const char *q = p; q < colon; q++)
+			if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 127)
+				return hd_error_set(err, HD_ETEMPLATE, t->path,
+						    line, (long)(q - p) + 1,
+						    "bad character in header "
+						    "name");
+		if (h->nh == MAX_HEADERS)
+			return hd_error_set(err, HD_ETEMPLATE, t->path, line, 1,
+					    "more than %d headers",
+					    MAX_HEADERS);
+		hh = &h->h[h->nh];
+		hh->name = strndup(p, (size_t)(colon - p));
+		hh->line = line;
+		if (!hh->name)
+			return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
+		v = colon + 1;
+		while (v < le && (*v == ' ' || *v == '\t'))
+			v++;
+		st = hd__part_compile(t, v, (size_t)(le - v), line, &hh->value,
+				      err);
+		if (st != HD_OK) {
+			free(hh->name);
+			return st;
+		}
+		h->nh++;
+		if (hd__name_is(p, (size_t)(colon - p), "Content-Type")) {
+			ctype = v;
+			ctype_len = (size_t)(le - v);
+		}
+		if (hd__name_is(p, (size_t)(colon - p), "Idempotency-Key"))
+			h->has_idem = 1;
+		p = next;
+		line++;
+	}
+	/* the body: everything after the blank line, without the file's
+	 * final line break(s) */
+	{
+		const char *bend = end;
+		char ct[128] = "";
+
+		while (bend > p && (bend[-1] == '\n' || bend[-1] == '\r'))
+			bend--;
+		if (ctype)
+			snprintf(ct, sizeof(ct), "%.*s", (int)ctype_len, ctype);
+		h->body_escape = hd_escape_for_content_type(ct);
+		return hd__part_compile(t, p, (size_t)(bend - p), line, &h->body,
+					err);
+	}
+}
+
+static hd_status push_header(hd_request *r, const char *name, const char *v,
+			     size_t vlen)
+{
+	hd_header *grown = realloc(r->headers,
+				   (r->nheaders + 1) * sizeof(hd_header));
+
+	if (!grown)
+		return HD_ENOMEM;
+	r->headers = grown;
+	grown[r->nheaders].name = strdup(name);
+	grown[r->nheaders].value = strndup(v, vlen);
+	if (!grown[r->nheaders].name || !grown[r->nheaders].value) {
+		free(grown[r->nheaders].name);
+		free(grown[r->nheaders].value);
+		return HD_ENOMEM;
+	}
+	r->nheaders++;
+	return HD_OK;
+}
+
+hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
+			 long row, hd_message *out, hd_error *err)
+{
+	const struct http_tmpl *h = t->impl;
+	hd_request *r = &out->http;
+	hd_buf b = HD_BUF_INIT;
+	char key[40];
+	hd_status st;
+
+	out->kind = HD_MSG_HTTP;
+	/* the Idempotency-Key as a UUID-shaped string: APIs that check its
+	 * form accept it, and it is the same on every attempt and rerun */
+	snprintf(key, sizeof(key), "%.8s-%.4s-%.4s-%.4s-%.12s", hash, hash + 8,
+		 hash + 12, hash + 16, hash + 20);
+	out->id = strdup(key);
+	r->method = strdup(h->method);
+	if (!out->id || !r->method)
+		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
+	st = hd__part_render(h->url, ctx, hd_escape_url, escape_raw_url, row,
+			     &b, err);
+	if (st != HD_OK)
+		goto out;
+	if (t->redirect) {
+		st = push_header(r, "X-Original-URL", b.data, b.len);
+		r->url = strdup(t->redirect);
+	} else {
+		r->url = strndup(b.data, b.len);
+	}
+	if (st == HD_OK && !r->url)
+		st = HD_ENOMEM;
+	for (size_t i = 0; st == HD_OK && i < h->nh; i++) {
+		hd_buf_reset(&b);
+		st = hd__part_render(h->h[i].value, ctx, hd_escape_header,
+				     hd_escape_raw_header, row, &b, err);
+		if (st != HD_OK) {
+			if (err && !err->field[0])
+				hd_error_set_field(err, h->h[i].name);
+			break;
+		}
+		st = push_header(r, h->h[i].name, b.data ? b.data : "", b.len);
+	}
+	if (st == HD_OK && !h->has_idem)
+		st = push_header(r, "Idempotency-Key", key, strlen(key));
+	if (st != HD_OK)
+		goto out;
+	hd_buf_reset(&b);
+	st = hd__part_render(h->body, ctx, h->body_escape, escape_raw_body,
+			     row, &b, err);
+	if (st == HD_OK) {
+		r->body = hd_buf_detach(&b, &r->body_len);
+		if (!r->body)
+			st = HD_ENOMEM;
+	}
+out:
+	if (st == HD_ENOMEM && err && !err->msg[0])
+		hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
+	hd_buf_free(&b);
+	return st;
+}

@@ -1,0 +1,61 @@
+/*
+ * message_int.h — what message.c shares with message_eml.c and
+ * message_http.c.  Not for other modules.
+ */
+#ifndef HD_MESSAGE_INT_H
+#define HD_MESSAGE_INT_H
+
+#include "message.h"
+#include "template.h"
+
+/* Largest template file we accept. */
+#define HD_TEMPLATE_MAX (1L << 20)
+
+struct hd_msgtmpl {
+	hd_message_kind kind;
+	char *path;     /* as given, for errors */
+	char *dir;      /* real path of the template's folder */
+	json_t *env;    /* {"NAME": "value"} of the allowed variables, or NULL */
+	char *redirect; /* or NULL */
+	void *impl;     /* struct eml or struct http_tmpl */
+};
+
+/* Compiles text[0..len) (which starts at line first_line of the template
+ * file) as a strict Mustache template whose partials are files beside the
+ * template. */
+hd_status hd__part_compile(const hd_msgtmpl *t, const char *text, size_t len,
+			   long first_line, hd_tmpl **out, hd_error *err);
+
+/* Renders part for ctx into out (appending) with the given escapers. */
+hd_status hd__part_render(const hd_tmpl *part, json_t *ctx, hd_escape_fn esc,
+			  hd_escape_fn raw, long row, hd_buf *out,
+			  hd_error *err);
+
+/* The context a record renders in: the record itself, or a shallow copy
+ * with "env" added when variables were allowed.  Release with
+ * hd__context_release(t, record, ctx). */
+json_t *hd__context_new(const hd_msgtmpl *t, json_t *record);
+void hd__context_release(const hd_msgtmpl *t, json_t *record, json_t *ctx);
+
+/* Splits the template into lines; returns the end of the line starting at
+ * p (the position of '\n' or end) and sets *next to the start of the next
+ * line. */
+const char *hd__line_end(const char *p, const char *end, const char **next);
+
+/* Case-insensitive equality of a header name. */
+int hd__name_is(const char *name, size_t n, const char *want);
+
+hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
+			  hd_error *err);
+hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *id_hash,
+			long row, hd_message *out, hd_error *err);
+void hd__eml_free(void *impl);
+
+hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
+			   hd_error *err);
+hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx,
+			 const char *id_hash, long row, hd_message *out,
+			 hd_error *err);
+void hd__http_free(void *impl);
+
+#endif

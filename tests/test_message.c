@@ -1,0 +1,343 @@
+/* test_message.c — building .eml and .http messages from templates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "message.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/herald-msg-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+	static char path[256];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fp = fopen(path, "wb");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}
+
+static hd_msgtmpl *load(const char *name, const char *text,
+			const hd_msgtmpl_opts *o, hd_status want, hd_error *e)
+{
+	hd_msgtmpl *t = NULL;
+	hd_status st = hd_msgtmpl_load(write_file(name, text), o, &t, e);
+
+	assert_int_equal(st, want);
+	return t;
+}
+
+static hd_status build(hd_msgtmpl *t, const char *json, const char *key,
+		       hd_message *m, hd_error *e)
+{
+	json_t *rec = json_loads(json, 0, NULL);
+	hd_status st;
+
+	assert_non_null(rec);
+	hd_error_clear(e);
+	st = hd_msgtmpl_build(t, rec, "camp", key, 7, m, e);
+	json_decref(rec);
+	return st;
+}
+
+static const char eml[] = "From: Acme <noreply@acme.example>\n"
+			  "To: {{name}} <{{email}}>\n"
+			  "Cc: audit@acme.example\n"
+			  "Bcc: archive@acme.example\n"
+			  "Subject: Hello {{name}}\n"
+			  "\n"
+			  "Hi {{name}},\n"
+			  "bye\n";
+
+static void eml_envelope_headers_and_bcc(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t = load("a.eml", eml, NULL, HD_OK, &e);
+	const char *d;
+
+	(void)state;
+	assert_int_equal(hd_msgtmpl_kind(t), HD_MSG_EMAIL);
+	assert_int_equal(build(t, "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+			       "ann@x.example", &m, &e),
+			 HD_OK);
+	assert_string_equal(m.email.from, "noreply@acme.example");
+	assert_int_equal(m.email.nrcpt, 3);
+	assert_string_equal(m.email.rcpt[0], "ann@x.example");
+	assert_string_equal(m.email.rcpt[1], "audit@acme.example");
+	assert_string_equal(m.email.rcpt[2], "archive@acme.example");
+	d = m.email.data;
+	assert_true(strncmp(d, "Date: ", 6) == 0);
+	assert_non_null(strstr(d, "\r\nTo: Ann <ann@x.example>\r\n"));
+	assert_non_null(strstr(d, "\r\nSubject: Hello Ann\r\n"));
+	assert_null(strstr(d, "Bcc"));
+	assert_null(strstr(d, "archive@"));
+	assert_non_null(strstr(d, "\r\nMIME-Version: 1.0\r\n"));
+	assert_non_null(strstr(d, "\r\n\r\nHi Ann,\r\nbye\r\n"));
+	assert_int_equal(d[m.email.len - 1], '\n');
+	/* the Message-ID is stable for (campaign, key) and uses From's domain */
+	assert_true(strlen(m.id) == 34 + strlen("@acme.example"));
+	assert_non_null(strstr(m.id, "@acme.example>"));
+	{
+		hd_message m2;
+		assert_int_equal(build(t, "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+				       "ann@x.example", &m2, &e),
+				 HD_OK);
+		assert_string_equal(m.id, m2.id);
+		hd_message_clear(&m2);
+		assert_int_equal(build(t, "{\"name\":\"Bo\",\"email\":\"bo@x.example\"}",
+				       "bo@x.example", &m2, &e),
+				 HD_OK);
+		assert_string_not_equal(m.id, m2.id);
+		hd_message_clear(&m2);
+	}
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+}
+
+static void eml_row_errors_name_tag_line_row(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t = load("b.eml", eml, NULL, HD_OK, &e);
+
+	(void)state;
+	/* missing field */
+	assert_int_equal(build(t, "{\"email\":\"ann@x.example\"}", "k", &m, &e),
+			 HD_EMISSING);
+	assert_string_equal(e.field, "name");
+	assert_int_equal(e.line, 2);
+	assert_int_equal(e.row, 7);
+	/* empty counts as missing in strict mode */
+	assert_int_equal(build(t, "{\"name\":\"\",\"email\":\"ann@x.example\"}",
+			       "k", &m, &e),
+			 HD_EMISSING);
+	/* CR/LF in a header value: no injected header, the row is invalid */
+	assert_int_equal(build(t, "{\"name\":\"Ann\\r\\nBcc: v@evil.example\","
+				  "\"email\":\"ann@x.example\"}",
+			       "k", &m, &e),
+			 HD_EHEADER);
+	assert_null(m.email.data);
+	/* a bad address */
+	assert_int_equal(build(t, "{\"name\":\"Ann\",\"email\":\"nope\"}", "k",
+			       &m, &e),
+			 HD_EADDRESS);
+	assert_string_equal(e.field, "To");
+	/* a name cannot add a recipient */
+	assert_int_equal(build(t, "{\"name\":\"x <v@evil.example>, y\","
+				  "\"email\":\"ann@x.example\"}",
+			       "k", &m, &e),
+			 HD_OK);
+	assert_int_equal(m.email.nrcpt, 3);
+	assert_string_equal(m.email.rcpt[0], "ann@x.example");
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+}
+
+static void eml_template_errors(void **state)
+{
+	hd_error e;
+
+	(void)state;
+	load("c1.eml", "To: a@x.example\n\nbody\n", NULL, HD_ETEMPLATE, &e);
+	assert_non_null(strstr(e.msg, "From"));
+	load("c2.eml", "From: a@x.example\nSubject: x\n\nbody\n", NULL,
+	     HD_ETEMPLATE, &e);
+	load("c3.eml", "From: a@x.example\nTo: b@x.example\nMessage-ID: <x@y>\n\nb\n",
+	     NULL, HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 3);
+	load("c4.eml", "From: a@x.example\nTo: b@x.example\nSubject: {{#x}}\n\nb\n",
+	     NULL, HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 3);
+	load("c5.eml", "From: a@x.example\nTo: b@x.example\nnot a header\n\nb\n",
+	     NULL, HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 3);
+	load("c6.txt", "x", NULL, HD_EUSAGE, &e);
+	assert_null(NULL);
+	{
+		hd_msgtmpl *t = NULL;
+		assert_int_equal(hd_msgtmpl_load("/nonexistent/x.eml", NULL, &t,
+						 &e),
+				 HD_ENOENT);
+	}
+}
+
+static void eml_parts_and_attachments(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t;
+	const char *d;
+
+	(void)state;
+	mkdir(strcat(strcpy((char[256]){0}, dir), "/files"), 0777);
+	write_file("files/a.pdf", "%PDF-1.4 hello");
+	write_file("secret.txt", "top secret");
+	t = load("d.eml",
+		 "From: a@x.example\nTo: {{email}}\nSubject: s\n"
+		 "Herald-Attach: files/{{file}}; filename=Invoice {{n}}.pdf\n\n"
+		 "--- text ---\nHi & bye\n--- html ---\n<p>Hi {{name}}</p>\n",
+		 NULL, HD_OK, &e);
+	assert_int_equal(build(t, "{\"email\":\"b@x.example\",\"file\":\"a.pdf\","
+				  "\"n\":\"7\",\"name\":\"<b>\"}",
+			       "k", &m, &e),
+			 HD_OK);
+	d = m.email.data;
+	assert_non_null(strstr(d, "Content-Type: multipart/mixed; boundary="));
+	assert_non_null(strstr(d, "Content-Type: multipart/alternative; boundary="));
+	assert_non_null(strstr(d, "Content-Type: text/plain; charset=utf-8"));
+	assert_non_null(strstr(d, "\r\n\r\nHi & bye\r\n"));
+	assert_non_null(strstr(d, "<p>Hi &lt;b&gt;</p>"));
+	assert_non_null(strstr(d, "Content-Type: application/pdf"));
+	assert_non_null(strstr(d, "filename=\"Invoice 7.pdf\""));
+	assert_non_null(strstr(d, "JVBERi0xLjQgaGVsbG8=")); /* base64 of file */
+	assert_null(strstr(d, "Herald-Attach"));
+	hd_message_clear(&m);
+	/* a path that leaves the folder is refused */
+	assert_int_equal(build(t, "{\"email\":\"b@x.example\",\"file\":\"../secret.txt\","
+				  "\"n\":\"7\",\"name\":\"x\"}",
+			       "k", &m, &e),
+			 HD_EINVAL);
+	assert_non_null(strstr(e.msg, "leaves"));
+	assert_int_equal(build(t, "{\"email\":\"b@x.example\",\"file\":\"nope.pdf\","
+				  "\"n\":\"7\",\"name\":\"x\"}",
+			       "k", &m, &e),
+			 HD_EINVAL);
+	hd_msgtmpl_free(t);
+}
+
+static void eml_redirect_keeps_intended(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl_opts o = {NULL, 0, "test@qa.example"};
+	hd_msgtmpl *t = load("r.eml", eml, &o, HD_OK, &e);
+
+	(void)state;
+	assert_int_equal(build(t, "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+			       "k", &m, &e),
+			 HD_OK);
+	assert_int_equal(m.email.nrcpt, 1);
+	assert_string_equal(m.email.rcpt[0], "test@qa.example");
+	assert_non_null(strstr(m.email.data,
+			       "X-Original-To: ann@x.example, audit@acme.example, "
+			       "archive@acme.example\r\n"));
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+}
+
+static void http_escapes_by_context(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t;
+	const char *names[] = {"TOKEN"};
+	hd_msgtmpl_opts o = {names, 1, NULL};
+
+	(void)state;
+	setenv("TOKEN", "s3cret", 1);
+	setenv("OTHER", "nope", 1);
+	t = load("h.http",
+		 "# a comment\n"
+		 "POST https://hooks.example/t/{{team}}?q={{q}}\n"
+		 "Content-Type: application/json\n"
+		 "Authorization: Bearer {{env.TOKEN}}\n"
+		 "\n"
+		 "{\"text\": \"Hi {{name}}\"}\n",
+		 &o, HD_OK, &e);
+	assert_int_equal(hd_msgtmpl_kind(t), HD_MSG_HTTP);
+	assert_int_equal(build(t, "{\"team\":\"a/../b?c#d\",\"q\":\"x&y=1 %\","
+				  "\"name\":\"\\\"q\\\" \\\\ \\n\"}",
+			       "k1", &m, &e),
+			 HD_OK);
+	assert_string_equal(m.http.method, "POST");
+	assert_string_equal(m.http.url, "https://hooks.example/t/a%2F..%2Fb%3Fc%23d"
+					"?q=x%26y%3D1%20%25");
+	assert_int_equal(m.http.nheaders, 3);
+	assert_string_equal(m.http.headers[1].value, "Bearer s3cret");
+	assert_string_equal(m.http.headers[2].name, "Idempotency-Key");
+	assert_string_equal(m.http.headers[2].value, m.id);
+	assert_string_equal(m.http.body, "{\"text\": \"Hi \\\"q\\\" \\\\ \\n\"}");
+	hd_message_clear(&m);
+	/* a CR/LF in a header value: invalid row */
+	hd_msgtmpl_free(t);
+	t = load("h2.http", "GET https://x.example/\nX-Name: {{name}}\n", NULL,
+		 HD_OK, &e);
+	assert_int_equal(build(t, "{\"name\":\"a\\r\\nX-Evil: 1\"}", "k", &m, &e),
+			 HD_EHEADER);
+	hd_msgtmpl_free(t);
+	/* env variables not named with --env are not readable */
+	t = load("h3.http", "GET https://x.example/{{env.OTHER}}\n", NULL, HD_OK,
+		 &e);
+	assert_int_equal(build(t, "{\"a\":\"b\"}", "k", &m, &e), HD_EMISSING);
+	hd_msgtmpl_free(t);
+	/* form bodies are form-encoded */
+	t = load("h4.http",
+		 "POST https://sms.example/send\n"
+		 "Content-Type: application/x-www-form-urlencoded\n\n"
+		 "To={{to}}&Body={{body}}\n",
+		 NULL, HD_OK, &e);
+	assert_int_equal(build(t, "{\"to\":\"+1 555\",\"body\":\"a&b=c\"}", "k",
+			       &m, &e),
+			 HD_OK);
+	assert_string_equal(m.http.body, "To=%2B1+555&Body=a%26b%3Dc");
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+	load("h5.http", "POST ftp://x.example/\n", NULL, HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 1);
+}
+
+static void request_format_is_http_file_form(void **state)
+{
+	hd_header h[] = {{(char *)"A", (char *)"1"}};
+	hd_request r = {(char *)"PUT", (char *)"http://x.example/", h, 1,
+			(char *)"body", 4};
+	hd_buf b = HD_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(hd_request_format(&b, &r), HD_OK);
+	assert_string_equal(b.data, "PUT http://x.example/\nA: 1\n\nbody");
+	hd_buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(eml_envelope_headers_and_bcc),
+		cmocka_unit_test(eml_row_errors_name_tag_line_row),
+		cmocka_unit_test(eml_template_errors),
+		cmocka_unit_test(eml_parts_and_attachments),
+		cmocka_unit_test(eml_redirect_keeps_intended),
+		cmocka_unit_test(http_escapes_by_context),
+		cmocka_unit_test(request_format_is_http_file_form),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
