@@ -1,0 +1,135 @@
+/*
+ * source.h — streaming recipient readers (CSV, JSON array, JSON Lines).
+ *
+ * SYNOPSIS
+ *	hd_source_opts o = {HD_FORMAT_AUTO, 0};
+ *	hd_source *s;
+ *	json_t *rec;
+ *
+ *	if (hd_source_open("list.csv", &o, &s, &err) != HD_OK) ...
+ *	while ((rc = hd_source_next(s, &rec, &err)) == HD_OK && rec) {
+ *		... hd_source_row(s), hd_source_line(s), rec ...
+ *		json_decref(rec);
+ *	}
+ *	hd_source_rewind(s, &err);	(a second pass: the same records again)
+ *	hd_source_free(s);
+ *
+ * DESCRIPTION
+ *	A source hands out one recipient at a time as a JSON object.  It
+ *	streams: the file is read in 64 KiB chunks and only the current
+ *	record is held, so memory does not grow with the number of records.
+ *	Records are checked as they are read; the first problem is an error
+ *	that names file, line and column (byte-based, 1-based, a leading BOM
+ *	not counted) and, for CSV, the row and header field.
+ *
+ *	CSV (RFC 4180): the first record is the header; every value is a
+ *	JSON string.  Quoted fields may hold the delimiter, "" and line
+ *	breaks (kept verbatim: CRLF stays CRLF).  Records end at CRLF or LF;
+ *	a final line break adds no record; a line that is empty or holds only
+ *	spaces/tabs (one unquoted field of blanks) is skipped wherever it is.
+ *	Refused: a quote inside an unquoted field, anything but a delimiter or
+ *	line end after a closing quote, an unterminated quote (reported where
+ *	it opened), a CR not followed by LF outside quotes, a record whose
+ *	field count differs from the header's, invalid UTF-8, NUL bytes, an
+ *	empty or repeated header name.  Header names are used verbatim (not
+ *	trimmed).
+ *
+ *	JSON: one top-level array of objects, read element by element (each
+ *	element's bytes are parsed by jansson).  Duplicate keys, non-object
+ *	elements, anything after the closing ']' and strings holding U+0000
+ *	are errors.  Nested values are kept as they are.
+ *
+ *	JSON Lines (.jsonl, .ndjson): one object per line; lines holding only
+ *	whitespace are skipped; same rules as JSON per line.
+ *
+ *	A missing separator (',' ':' ']' '}') is reported just after the
+ *	value that needs it, as C compilers report a missing ';', so a comma
+ *	missing at the end of line 4 is an error on line 4.
+ *
+ *	A file with no record at all (empty, only a BOM or blank lines, a
+ *	CSV header alone, [], no JSON line) is HD_EPARSE "no recipients in
+ *	file", returned by the hd_source_next() call that reaches the end.
+ *
+ *	"-" is standard input: it is first copied to an unlinked temporary
+ *	file in $TMPDIR (default /tmp) so it can be read twice.  A path that
+ *	is not a regular file (a FIFO, /dev/fd/N) is copied the same way.
+ *
+ * LIMITS
+ *	HD_SOURCE_MAX_FIELD bytes per CSV field, HD_SOURCE_MAX_FIELDS fields
+ *	per CSV record, HD_SOURCE_MAX_RECORD bytes per record (a CSV record,
+ *	a JSON array element or a JSON line); beyond them HD_ELIMIT.  So
+ *	memory is bounded by the largest record, never by the record count.
+ *
+ * ERRORS
+ *	hd_source_open: HD_EUSAGE (bad options, unknown extension, "-"
+ *	without a format), HD_ENOENT "cannot open: <strerror>" (missing,
+ *	unreadable, a directory), HD_EIO (stdin could not be spooled),
+ *	HD_ENOMEM, HD_EINVAL (NULL path or out).
+ *	hd_source_next: HD_EPARSE, HD_EUTF8, HD_ELIMIT, HD_EIO, HD_ENOMEM,
+ *	with err->row (the record's number) and, for CSV, err->field (the
+ *	header name of the field at fault) when they apply.
+ *	After an error the source repeats that error until it is rewound.
+ *
+ * OWNERSHIP
+ *	hd_source_next hands the caller a new reference (json_decref it).
+ *	hd_source_name's string lives as long as the source.
+ *
+ * THREAD-SAFETY
+ *	A source is used by one thread at a time; distinct sources are
+ *	independent.
+ */
+#ifndef HD_SOURCE_H
+#define HD_SOURCE_H
+
+#include "herald.h"
+
+#include <jansson.h>
+
+#define HD_SOURCE_MAX_FIELD (1024L * 1024L)	   /* bytes in a CSV field */
+#define HD_SOURCE_MAX_FIELDS 4096		   /* fields in a CSV record */
+#define HD_SOURCE_MAX_RECORD (16L * 1024L * 1024L) /* bytes in a record */
+
+typedef enum hd_format {
+	HD_FORMAT_AUTO = 0, /* by extension: .csv .json .jsonl .ndjson */
+	HD_FORMAT_CSV,
+	HD_FORMAT_JSON,
+	HD_FORMAT_JSONL
+} hd_format;
+
+typedef struct hd_source_opts {
+	hd_format format; /* HD_FORMAT_AUTO needs a known extension */
+	char delimiter;	  /* CSV; 0 means ','.  Any ASCII byte but '"', CR,
+			     LF and NUL (tab and ';' are common) */
+} hd_source_opts;
+
+typedef struct hd_source hd_source;
+
+/* Opens path ("-" for standard input) for reading records.  opts may be
+ * NULL (AUTO, ','). */
+hd_status hd_source_open(const char *path, const hd_source_opts *opts,
+			 hd_source **out, hd_error *err);
+
+/* Next record: HD_OK with *record a new object reference, or HD_OK with
+ * *record NULL at the end.  On error *record is NULL. */
+hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err);
+
+/* 1-based number of the record last returned (CSV header not counted);
+ * 0 before the first. */
+long hd_source_row(const hd_source *s);
+
+/* File line where the record last returned starts; 0 before the first. */
+long hd_source_line(const hd_source *s);
+
+/* Back to the first record for another pass, clearing any error. */
+hd_status hd_source_rewind(hd_source *s, hd_error *err);
+
+/* The path as given, or "<stdin>". */
+const char *hd_source_name(const hd_source *s);
+
+/* The format in use (never HD_FORMAT_AUTO). */
+hd_format hd_source_format(const hd_source *s);
+
+/* Closes the file and frees everything; NULL is allowed. */
+void hd_source_free(hd_source *s);
+
+#endif

@@ -1,0 +1,577 @@
+/*
+ * source_csv.c — the CSV reader (RFC 4180, first record is the header).
+ *
+ * Why our own parser and not libcsv: precise errors need the line and
+ * column of every event (where a quote opened, the bad UTF-8 byte, the
+ * extra field), which libcsv's callbacks do not report; UTF-8, NUL and
+ * strict-quote checks would be a second pass anyway, so one state
+ * machine that copies runs of plain bytes at once is shorter and faster.
+ *
+ * The parser is a byte-class state machine over the 64 KiB read buffer.
+ * A run of bytes that needs no decision (class 0 in the state's table) is
+ * copied to the record buffer with one append; only quotes, delimiters,
+ * line ends, NUL and bytes >= 0x80 are looked at one by one.  UTF-8 is
+ * checked as bytes arrive (RFC 3629: no overlongs, no surrogates, nothing
+ * above U+10FFFF), with the expected continuation range carried across
+ * chunk boundaries.
+ */
+#include "source_int.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Byte classes: bit set = the byte needs a decision in that context. */
+#define C_UNQ 1 /* inside or at the start of an unquoted field */
+#define C_QUO 2 /* inside a quoted field */
+
+enum state {
+	ST_RECORD, /* nothing of the record read yet */
+	ST_FIELD,  /* after a delimiter: a field starts */
+	ST_UNQ,	   /* inside an unquoted field */
+	ST_QUO,	   /* inside a quoted field */
+	ST_QQ,	   /* a quote inside a quoted field: "" or the end */
+	ST_CR,	   /* a CR outside quotes: LF must follow */
+};
+
+/* The UTF-8 sequence being checked. */
+struct u8 {
+	unsigned need;	      /* continuation bytes still expected */
+	unsigned char lo, hi; /* range of the next one */
+	long line, column;    /* where its first byte is */
+};
+
+static void set_classes(hd_source *s)
+{
+	int c;
+
+	for (c = 0; c < 256; c++)
+		s->cls[c] = c >= 0x80 ? (C_UNQ | C_QUO) : 0;
+	s->cls[0] = C_UNQ | C_QUO;
+	s->cls['"'] = C_UNQ | C_QUO;
+	s->cls['\n'] = C_UNQ | C_QUO;
+	s->cls['\r'] = C_UNQ;
+	s->cls[(unsigned char)s->delim] |= C_UNQ;
+}
+
+void hd__csv_reset(hd_source *s)
+{
+	set_classes(s);
+	s->have_header = 0;
+	s->nkeys = 0;
+	s->nfields = 0;
+	hd_buf_reset(&s->rec);
+	hd_buf_reset(&s->keys);
+}
+
+void hd__csv_free(hd_source *s)
+{
+	hd_buf_free(&s->rec);
+	hd_buf_free(&s->keys);
+	free(s->fields);
+	free(s->key_off);
+	free(s->key_len);
+	s->fields = NULL;
+	s->key_off = s->key_len = NULL;
+}
+
+/* The row an error belongs to: 0 while reading the header. */
+static long err_row(const hd_source *s)
+{
+	return s->have_header ? s->row + 1 : 0;
+}
+
+/* Fails at (line, column), naming the header field of the field being
+ * read when there is one. */
+static hd_status csv_fail(hd_source *s, hd_error *err, hd_status code,
+			  long line, long column, const char *fmt, ...)
+    HD_PRINTF(6, 7);
+
+static hd_status csv_fail(hd_source *s, hd_error *err, hd_status code,
+			  long line, long column, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	hd_error_vset(err, code, s->name, line, column, fmt, ap);
+	va_end(ap);
+	err->row = err_row(s);
+	if (s->have_header && s->nfields > 0 && s->nfields <= s->nkeys)
+		hd_error_set_field(err,
+				   s->keys.data + s->key_off[s->nfields - 1]);
+	return code;
+}
+
+/* Starts field number nfields at buffer index i. */
+static hd_status field_start(hd_source *s, size_t i, int quoted, hd_error *err)
+{
+	hd__csv_field *f;
+
+	if (s->nfields >= HD_SOURCE_MAX_FIELDS)
+		return hd__source_fail(s, err, HD_ELIMIT, s->cur_line,
+				       hd__source_col(s, i), err_row(s),
+				       "a record has more than %d fields",
+				       HD_SOURCE_MAX_FIELDS);
+	if (s->nfields == s->fields_cap) {
+		size_t cap = s->fields_cap ? s->fields_cap * 2 : 16;
+		f = realloc(s->fields, cap * sizeof(*f));
+		if (!f)
+			return hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0,
+					       NULL);
+		s->fields = f;
+		s->fields_cap = cap;
+	}
+	f = &s->fields[s->nfields++];
+	f->off = s->rec.len;
+	f->len = 0;
+	f->line = s->cur_line;
+	f->column = hd__source_col(s, i);
+	f->quoted = quoted;
+	return HD_OK;
+}
+
+static void field_end(hd_source *s)
+{
+	hd__csv_field *f = &s->fields[s->nfields - 1];
+
+	f->len = s->rec.len - f->off;
+}
+
+/* Appends n bytes to the current field, within the limits. */
+static hd_status field_add(hd_source *s, const char *p, size_t n, hd_error *err)
+{
+	const hd__csv_field *f = &s->fields[s->nfields - 1];
+
+	if (s->rec.len - f->off + n > (size_t)HD_SOURCE_MAX_FIELD)
+		return csv_fail(s, err, HD_ELIMIT, f->line, f->column,
+				"field longer than 1 MiB");
+	if (s->rec.len + n > (size_t)HD_SOURCE_MAX_RECORD)
+		return csv_fail(s, err, HD_ELIMIT, f->line, f->column,
+				"record longer than 16 MiB");
+	if (hd_buf_append(&s->rec, p, n) != HD_OK)
+		return hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+	return HD_OK;
+}
+
+/* Checks the lead byte c of a UTF-8 sequence at buffer index i. */
+static hd_status u8_lead(hd_source *s, struct u8 *u, unsigned char c, size_t i,
+			 hd_error *err)
+{
+	u->line = s->cur_line;
+	u->column = hd__source_col(s, i);
+	u->lo = 0x80;
+	u->hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF) {
+		u->need = 1;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		u->need = 2;
+		if (c == 0xE0)
+			u->lo = 0xA0; /* no overlongs */
+		else if (c == 0xED)
+			u->hi = 0x9F; /* no surrogates */
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		u->need = 3;
+		if (c == 0xF0)
+			u->lo = 0x90;
+		else if (c == 0xF4)
+			u->hi = 0x8F; /* nothing above U+10FFFF */
+	} else {
+		return csv_fail(s, err, HD_EUTF8, u->line, u->column,
+				"invalid UTF-8");
+	}
+	return HD_OK;
+}
+
+/* A UTF-8 sequence whose lead byte is p[0] (>= 0x80), at buffer index i:
+ * checks and appends the bytes of it that are in the buffer (*used of
+ * them); u carries what is still expected into the next chunk. */
+static hd_status u8_seq(hd_source *s, struct u8 *u, const unsigned char *p,
+			const unsigned char *e, size_t i, size_t *used,
+			hd_error *err)
+{
+	size_t k = 1;
+	hd_status rc = u8_lead(s, u, *p, i, err);
+
+	if (rc != HD_OK)
+		return rc;
+	for (; u->need && p + k < e; k++) {
+		if (p[k] < u->lo || p[k] > u->hi)
+			return csv_fail(s, err, HD_EUTF8, u->line, u->column,
+					"invalid UTF-8");
+		u->need--;
+		u->lo = 0x80;
+		u->hi = 0xBF;
+	}
+	*used = k;
+	return field_add(s, (const char *)p, k, err);
+}
+
+/* The record ended with the '\n' at buffer index i; its content ends at
+ * column end_col of the current line. */
+static hd_status record_done(hd_source *s, size_t i, long end_col)
+{
+	s->end_line = s->cur_line;
+	s->end_column = end_col;
+	hd__source_newline(s, i);
+	s->pos = i + 1;
+	return HD_OK;
+}
+
+/*
+ * Reads one record into s->rec / s->fields.  HD_OK with nfields == 0 at
+ * the end of the file.
+ */
+static hd_status read_record(hd_source *s, hd_error *err)
+{
+	const unsigned char delim = (unsigned char)s->delim;
+	enum state st = ST_RECORD;
+	struct u8 u = {0, 0x80, 0xBF, 0, 0};
+	long q_line = 0, q_col = 0, cr_line = 0, cr_col = 0;
+	hd_status rc;
+
+	s->nfields = 0;
+	hd_buf_reset(&s->rec);
+	s->rec_line = 0;
+	for (;;) {
+		const unsigned char *b, *p, *e;
+		size_t i;
+
+		if (s->pos == s->end) {
+			rc = hd__source_fill(s, err);
+			if (rc != HD_OK)
+				return rc;
+			if (s->pos == s->end)
+				break;
+		}
+		b = (const unsigned char *)s->buf;
+		i = s->pos;
+		p = b + i;
+		e = b + s->end;
+		while (p < e) {
+			unsigned char c = *p;
+			i = (size_t)(p - b);
+			if (u.need) {
+				if (c < u.lo || c > u.hi)
+					return csv_fail(s, err, HD_EUTF8,
+							u.line, u.column,
+							"invalid UTF-8");
+				u.need--;
+				u.lo = 0x80;
+				u.hi = 0xBF;
+				if ((rc = field_add(s, (const char *)p, 1,
+						    err)) != HD_OK)
+					return rc;
+				p++;
+				continue;
+			}
+			switch (st) {
+			case ST_RECORD:
+				s->rec_line = s->cur_line;
+				/* fall through */
+			case ST_FIELD:
+				if (c == '"') {
+					rc = field_start(s, i, 1, err);
+					q_line = s->cur_line;
+					q_col = hd__source_col(s, i);
+					st = ST_QUO;
+					p++;
+				} else {
+					rc = field_start(s, i, 0, err);
+					st = ST_UNQ;
+				}
+				if (rc != HD_OK)
+					return rc;
+				continue;
+			case ST_UNQ: {
+				const unsigned char *q = p;
+				while (q < e && !(s->cls[*q] & C_UNQ))
+					q++;
+				if (q > p) {
+					rc = field_add(s, (const char *)p,
+						       (size_t)(q - p), err);
+					if (rc != HD_OK)
+						return rc;
+					p = q;
+					continue;
+				}
+				if (c == delim) {
+					field_end(s);
+					st = ST_FIELD;
+				} else if (c == '\r') {
+					field_end(s);
+					cr_line = s->cur_line;
+					cr_col = hd__source_col(s, i);
+					st = ST_CR;
+				} else if (c == '\n') {
+					field_end(s);
+					return record_done(
+					    s, i, hd__source_col(s, i));
+				} else if (c == '"') {
+					return csv_fail(
+					    s, err, HD_EPARSE, s->cur_line,
+					    hd__source_col(s, i),
+					    "quote inside an unquoted field "
+					    "(quote the whole field and "
+					    "double the quote: \"a "
+					    "\"\"b\"\"\")");
+				} else if (c == 0) {
+					return csv_fail(
+					    s, err, HD_EPARSE, s->cur_line,
+					    hd__source_col(s, i), "NUL byte");
+				} else {
+					size_t k;
+					rc = u8_seq(s, &u, p, e, i, &k, err);
+					if (rc != HD_OK)
+						return rc;
+					p += k;
+					continue;
+				}
+				p++;
+				continue;
+			}
+			case ST_QUO: {
+				const unsigned char *q = p;
+				while (q < e && !(s->cls[*q] & C_QUO))
+					q++;
+				if (q > p) {
+					rc = field_add(s, (const char *)p,
+						       (size_t)(q - p), err);
+					if (rc != HD_OK)
+						return rc;
+					p = q;
+					continue;
+				}
+				if (c == '"') {
+					st = ST_QQ;
+				} else if (c == '\n') {
+					rc = field_add(s, (const char *)p, 1,
+						       err);
+					if (rc != HD_OK)
+						return rc;
+					hd__source_newline(s, i);
+				} else if (c == 0) {
+					return csv_fail(
+					    s, err, HD_EPARSE, s->cur_line,
+					    hd__source_col(s, i), "NUL byte");
+				} else {
+					size_t k;
+					rc = u8_seq(s, &u, p, e, i, &k, err);
+					if (rc != HD_OK)
+						return rc;
+					p += k;
+					continue;
+				}
+				p++;
+				continue;
+			}
+			case ST_QQ:
+				if (c == '"') {
+					rc = field_add(s, "\"", 1, err);
+					if (rc != HD_OK)
+						return rc;
+					st = ST_QUO;
+				} else if (c == delim) {
+					field_end(s);
+					st = ST_FIELD;
+				} else if (c == '\r') {
+					field_end(s);
+					cr_line = s->cur_line;
+					cr_col = hd__source_col(s, i);
+					st = ST_CR;
+				} else if (c == '\n') {
+					field_end(s);
+					return record_done(
+					    s, i, hd__source_col(s, i));
+				} else {
+					return csv_fail(
+					    s, err, HD_EPARSE, s->cur_line,
+					    hd__source_col(s, i),
+					    "unexpected character after "
+					    "the closing quote (expected "
+					    "the delimiter or a line end)");
+				}
+				p++;
+				continue;
+			case ST_CR:
+				if (c != '\n')
+					return csv_fail(
+					    s, err, HD_EPARSE, cr_line, cr_col,
+					    "carriage return not followed "
+					    "by a line feed outside quotes");
+				return record_done(s, i, cr_col);
+			}
+		}
+		s->pos = s->end;
+	}
+
+	/* End of the file. */
+	s->end_line = s->cur_line;
+	s->end_column = hd__source_col(s, s->pos);
+	if (u.need)
+		return csv_fail(s, err, HD_EUTF8, u.line, u.column,
+				"invalid UTF-8 (truncated sequence)");
+	switch (st) {
+	case ST_RECORD:
+		return HD_OK;
+	case ST_FIELD:
+		/* "a,b," then EOF: the last field is empty. */
+		rc = field_start(s, s->pos, 0, err);
+		if (rc != HD_OK)
+			return rc;
+		field_end(s);
+		return HD_OK;
+	case ST_QUO:
+		return csv_fail(s, err, HD_EPARSE, q_line, q_col,
+				"unterminated quoted field: the quote opened "
+				"here is never closed");
+	default:
+		/* ST_UNQ, ST_QQ, or ST_CR: a last "\r" alone ends it too */
+		if (st != ST_CR)
+			field_end(s);
+		return HD_OK;
+	}
+}
+
+/* A line that is empty or only spaces and tabs: one unquoted field of
+ * blanks.  Skipped, so a stray empty line is not a ragged row. */
+static int is_blank(const hd_source *s)
+{
+	const hd__csv_field *f = &s->fields[0];
+	size_t k;
+
+	if (s->nfields != 1 || f->quoted)
+		return 0;
+	for (k = 0; k < f->len; k++) {
+		char c = s->rec.data[f->off + k];
+		if (c != ' ' && c != '\t')
+			return 0;
+	}
+	return 1;
+}
+
+/* Takes the record just read as the header: names must be non-empty and
+ * distinct. */
+static hd_status set_header(hd_source *s, hd_error *err)
+{
+	json_t *seen = NULL;
+	size_t n = s->nfields, k, *off, *len;
+	hd_status rc = HD_OK;
+
+	off = realloc(s->key_off, n * sizeof(*off));
+	if (off)
+		s->key_off = off;
+	len = realloc(s->key_len, n * sizeof(*len));
+	if (len)
+		s->key_len = len;
+	seen = json_object();
+	if (!off || !len || !seen) {
+		rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+		goto out;
+	}
+	hd_buf_reset(&s->keys);
+	for (k = 0; k < n; k++) {
+		const hd__csv_field *f = &s->fields[k];
+		const char *name = s->rec.data + f->off;
+		json_t *prev;
+
+		if (f->len == 0) {
+			rc = hd__source_fail(
+			    s, err, HD_EPARSE, f->line, f->column, 0,
+			    "empty header name in column %zu", k + 1);
+			goto out;
+		}
+		off[k] = s->keys.len;
+		len[k] = f->len;
+		if (hd_buf_append(&s->keys, name, f->len) != HD_OK ||
+		    hd_buf_putc(&s->keys, '\0') != HD_OK) {
+			rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+			goto out;
+		}
+		name = s->keys.data + off[k];
+		prev = json_object_get(seen, name);
+		if (prev) {
+			rc = hd__source_fail(
+			    s, err, HD_EPARSE, f->line, f->column, 0,
+			    "duplicate header name '%.100s' in columns "
+			    "%lld and %zu",
+			    name, (long long)json_integer_value(prev), k + 1);
+			hd_error_set_field(err, name);
+			goto out;
+		}
+		if (json_object_set_new_nocheck(
+			seen, name, json_integer((json_int_t)k + 1)) != 0) {
+			rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+			goto out;
+		}
+	}
+	s->nkeys = n;
+	s->have_header = 1;
+out:
+	json_decref(seen);
+	return rc;
+}
+
+/* The record as an object of strings keyed by the header. */
+static hd_status build(hd_source *s, json_t **record, hd_error *err)
+{
+	json_t *obj = json_object();
+	size_t k;
+
+	if (!obj)
+		goto nomem;
+	for (k = 0; k < s->nfields; k++) {
+		const hd__csv_field *f = &s->fields[k];
+		/* UTF-8 was checked while reading: skip jansson's check. */
+		json_t *v = json_stringn_nocheck(s->rec.data + f->off, f->len);
+		if (!v || json_object_setn_new_nocheck(
+			      obj, s->keys.data + s->key_off[k], s->key_len[k],
+			      v) != 0)
+			goto nomem;
+	}
+	*record = obj;
+	return HD_OK;
+nomem:
+	json_decref(obj);
+	return hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+}
+
+hd_status hd__csv_next(hd_source *s, json_t **record, hd_error *err)
+{
+	hd_status rc;
+
+	for (;;) {
+		rc = read_record(s, err);
+		if (rc != HD_OK)
+			return rc;
+		if (s->nfields == 0)
+			return HD_OK; /* the end */
+		if (is_blank(s))
+			continue;
+		if (!s->have_header) {
+			rc = set_header(s, err);
+			if (rc != HD_OK)
+				return rc;
+			continue;
+		}
+		break;
+	}
+	if (s->nfields != s->nkeys) {
+		/* Point at the first extra field, or where the missing one
+		 * should have started. */
+		int more = s->nfields > s->nkeys;
+		const hd__csv_field *f = more ? &s->fields[s->nkeys] : NULL;
+		return hd__source_fail(
+		    s, err, HD_EPARSE, more ? f->line : s->end_line,
+		    more ? f->column : s->end_column, s->row + 1,
+		    "record has %zu field%s, the header has "
+		    "%zu (record starts at line %ld)",
+		    s->nfields, s->nfields == 1 ? "" : "s", s->nkeys,
+		    s->rec_line);
+	}
+	rc = build(s, record, err);
+	if (rc != HD_OK)
+		return rc;
+	s->row++;
+	s->line = s->rec_line;
+	return HD_OK;
+}
