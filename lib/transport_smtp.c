@@ -1,0 +1,786 @@
+/*
+ * transport_smtp.c — email over SMTP, through libcurl.
+ *
+ * One curl easy handle per worker, made on the worker's thread and kept for
+ * all its messages, so one SMTP session (connect, EHLO, STARTTLS, AUTH) is
+ * reused from one message to the next: a message on a live connection
+ * costs MAIL, RCPT, DATA and nothing more.
+ *
+ * TLS policy (decided in check(), applied in open()):
+ *   smtps://            TLS from the first byte.
+ *   smtp:// + user      STARTTLS required (CURLUSESSL_ALL): credentials never
+ *                       travel in plaintext, unless allow_plaintext_auth.
+ *   smtp://, no user    STARTTLS when the server offers it (CURLUSESSL_TRY).
+ *   Peers are verified unless cfg->insecure; cfg->cacert replaces the
+ *   system's CA bundle.
+ *
+ * The server's reply text is not in any curl_easy_getinfo(): it is caught
+ * in the debug callback (CURLINFO_HEADER_IN, which needs CURLOPT_VERBOSE).
+ * That callback also sees the AUTH exchange, so it keeps no client line at
+ * all, drops 334 challenges and 221 (QUIT) replies, and what it keeps is
+ * redacted of the password in clear and in base64 before it leaves.
+ *
+ * What a failure means is decided by two tables below: one for SMTP reply
+ * codes, one for curl error codes.
+ *
+ * Thread safety: a connection belongs to one worker.  The caller runs
+ * curl_global_init() once before any worker starts (libcurl 7.84+ makes
+ * curl_easy_init() safe without it, but then never cleans up).
+ */
+#include "transport.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* libcurl closes a kept connection older than this instead of reusing it.
+ * Servers drop idle sessions (Postfix after 300 s, 10 s under stress);
+ * reusing one they already dropped fails the next message.  60 s is below
+ * all but a stressed Postfix; the reconnect rule covers the rest. */
+#define SMTP_MAXAGE_CONN_S 60L
+
+#define SMTP_URL_MAX 2048    /* longest --smtp URL accepted */
+#define SMTP_SECRET_MAX 1024 /* longest user name or password */
+#define SMTP_ADDR_MAX 320    /* RFC 5321 4.5.3.1: 64 + @ + 255 */
+#define SMTP_RCPT_MAX 1000   /* RFC 5321 4.5.3.1.8 asks servers for 100 */
+#define SMTP_DATA_MAX (256UL * 1024 * 1024)
+#define SMTP_REPLY_MAX 512 /* = sizeof(hd_send_result.response) */
+#define SMTP_NSECRETS 3
+
+_Static_assert(SMTP_REPLY_MAX == sizeof(((hd_send_result *)0)->response),
+	       "the reply buffer is copied whole into res->response");
+
+/* What check() learnt from the configuration. */
+struct smtp_url {
+	int implicit_tls; /* smtps:// */
+	long use_ssl;	  /* CURLOPT_USE_SSL */
+	char host[264];	  /* for messages: "TLS certificate of <host> ..." */
+};
+
+struct smtp_conn {
+	CURL *curl;
+	long max_per_conn; /* cfg->max_per_connection */
+	long on_conn;	   /* attempts on the connection the handle keeps;
+			      0: it keeps none (or we know it closed) */
+	int fresh_next;	   /* the next attempt must open a new connection */
+	char host[264];
+	char *secrets[SMTP_NSECRETS]; /* redacted from every text returned */
+	char errbuf[CURL_ERROR_SIZE];
+
+	/* One attempt: the upload and what the server replied. */
+	const char *data;
+	size_t len, pos;
+	int body_started;	    /* libcurl asked for body bytes */
+	char reply[SMTP_REPLY_MAX]; /* last reply's text, lines joined */
+	size_t reply_len;
+	long reply_code;
+	int reply_open; /* the last line seen was "NNN-": more follows */
+};
+
+/* ---- outcome tables ------------------------------------------------- */
+
+enum {
+	F_FATAL = 1 << 0,   /* stops the run: configuration is at fault */
+	F_SLOW = 1 << 1,    /* the server asked the pool to slow down */
+	F_BYREPLY = 1 << 2, /* a reply code >= 400 decides instead */
+	F_TLSPEER = 1 << 3, /* message: "TLS certificate of HOST ..." */
+};
+
+/* When a reply code >= 400 was the cause; first match wins.
+ * RFC 5321 4.2.1: 4yz transient, 5yz permanent.  530/534/535 (RFC 4954
+ * section 6) mean the credentials will fail for every row. */
+static const struct reply_rule {
+	long lo, hi;
+	hd_status status;
+	unsigned flags;
+	const char *what;
+} reply_rules[] = {
+    {530, 530, HD_EPERMANENT, F_FATAL, "authentication failed"},
+    {534, 535, HD_EPERMANENT, F_FATAL, "authentication failed"},
+    {421, 421, HD_ETRANSIENT, F_SLOW, "server is closing the connection"},
+    {400, 499, HD_ETRANSIENT, 0, "temporarily refused"},
+    {500, 599, HD_EPERMANENT, 0, "refused"},
+};
+
+/* When libcurl failed; codes not listed are transient. */
+static const struct curl_rule {
+	CURLcode cc;
+	hd_status status;
+	unsigned flags;
+	const char *what;
+} curl_rules[] = {
+    {CURLE_USE_SSL_FAILED, HD_EPERMANENT, F_FATAL,
+     "server does not offer STARTTLS; refusing to send credentials in "
+     "plaintext (--allow-plaintext-auth to override)"},
+    {CURLE_PEER_FAILED_VERIFICATION, HD_EPERMANENT, F_FATAL | F_TLSPEER, NULL},
+    {CURLE_SSL_ISSUER_ERROR, HD_EPERMANENT, F_FATAL | F_TLSPEER, NULL},
+    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, HD_EPERMANENT, F_FATAL | F_TLSPEER, NULL},
+    {CURLE_SSL_CACERT_BADFILE, HD_EPERMANENT, F_FATAL,
+     "cannot load the CA certificates"},
+    {CURLE_SSL_CRL_BADFILE, HD_EPERMANENT, F_FATAL, "cannot load the CRL file"},
+    {CURLE_SSL_CERTPROBLEM, HD_EPERMANENT, F_FATAL,
+     "problem with the local TLS certificate"},
+    {CURLE_LOGIN_DENIED, HD_EPERMANENT, F_FATAL | F_BYREPLY,
+     "authentication failed"},
+    {CURLE_UNSUPPORTED_PROTOCOL, HD_EPERMANENT, F_FATAL,
+     "libcurl cannot speak this protocol"},
+    {CURLE_URL_MALFORMAT, HD_EPERMANENT, F_FATAL, "bad SMTP URL"},
+    {CURLE_COULDNT_RESOLVE_HOST, HD_ETRANSIENT, 0, "cannot resolve host"},
+    {CURLE_COULDNT_CONNECT, HD_ETRANSIENT, 0, "cannot connect"},
+    {CURLE_OPERATION_TIMEDOUT, HD_ETRANSIENT, 0, "timed out"},
+    {CURLE_SSL_CONNECT_ERROR, HD_ETRANSIENT, 0, "TLS handshake failed"},
+    {CURLE_SEND_ERROR, HD_ETRANSIENT, F_BYREPLY, "connection lost"},
+    {CURLE_RECV_ERROR, HD_ETRANSIENT, F_BYREPLY, "connection lost"},
+    {CURLE_GOT_NOTHING, HD_ETRANSIENT, 0, "server sent nothing"},
+    {CURLE_WEIRD_SERVER_REPLY, HD_ETRANSIENT, F_BYREPLY,
+     "unexpected server reply"},
+    {CURLE_READ_ERROR, HD_EPERMANENT, 0, "cannot read the message"},
+};
+
+static const struct reply_rule *find_reply_rule(long code)
+{
+	for (size_t i = 0; i < sizeof(reply_rules) / sizeof(reply_rules[0]);
+	     i++)
+		if (code >= reply_rules[i].lo && code <= reply_rules[i].hi)
+			return &reply_rules[i];
+	return NULL;
+}
+
+static const struct curl_rule *find_curl_rule(CURLcode cc)
+{
+	static const struct curl_rule other = {CURLE_OK, HD_ETRANSIENT,
+					       F_BYREPLY, NULL};
+
+	for (size_t i = 0; i < sizeof(curl_rules) / sizeof(curl_rules[0]); i++)
+		if (curl_rules[i].cc == cc)
+			return &curl_rules[i];
+	return &other;
+}
+
+/* ---- configuration -------------------------------------------------- */
+
+/* Is s a plausible EHLO domain (the URL's path, "smtp://host/ehlo.name")? */
+static int ehlo_name_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= 'a' && s[n] <= 'z') ||
+		      (s[n] >= 'A' && s[n] <= 'Z') ||
+		      (s[n] >= '0' && s[n] <= '9') || s[n] == '.' ||
+		      s[n] == '-'))
+			return 0;
+	return n <= 255;
+}
+
+/* Parses cfg->url and decides the TLS policy.  Never echoes the URL: it
+ * might hold a password. */
+static hd_status parse_config(const hd_transport_config *cfg,
+			      struct smtp_url *u, hd_error *err)
+{
+	static const CURLUPart forbidden[] = {
+	    CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_OPTIONS};
+	hd_status st = HD_ECONFIG;
+	CURLU *h = NULL;
+	CURLUcode uc;
+	char *scheme = NULL, *host = NULL, *path = NULL, *part = NULL;
+
+	memset(u, 0, sizeof(*u));
+	if (!cfg->url || !cfg->url[0]) {
+		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+			     "no SMTP server given (smtp://host[:port] or "
+			     "smtps://host[:port])");
+		goto out;
+	}
+	if (strlen(cfg->url) > SMTP_URL_MAX) {
+		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+			     "SMTP URL longer than %d bytes", SMTP_URL_MAX);
+		goto out;
+	}
+	h = curl_url();
+	if (!h) {
+		st = hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+		goto out;
+	}
+	uc = curl_url_set(h, CURLUPART_URL, cfg->url, CURLU_NON_SUPPORT_SCHEME);
+	if (uc == CURLUE_OK)
+		uc = curl_url_get(h, CURLUPART_SCHEME, &scheme, 0);
+	if (uc != CURLUE_OK) {
+		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+			     "bad SMTP URL (expected smtp://host[:port] or "
+			     "smtps://host[:port]): %s",
+			     curl_url_strerror(uc));
+		goto out;
+	}
+	if (strcmp(scheme, "smtp") != 0 && strcmp(scheme, "smtps") != 0) {
+		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+			     "SMTP URL scheme must be smtp:// or smtps://, "
+			     "not %.20s://",
+			     scheme);
+		goto out;
+	}
+	u->implicit_tls = strcmp(scheme, "smtps") == 0;
+	for (size_t i = 0; i < sizeof(forbidden) / sizeof(forbidden[0]); i++) {
+		if (curl_url_get(h, forbidden[i], &part, 0) == CURLUE_OK) {
+			hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+				     "the SMTP URL holds a user name or "
+				     "password; credentials never go in URLs: "
+				     "use --smtp-user and HERALD_SMTP_PASSWORD "
+				     "or --smtp-password-file");
+			goto out;
+		}
+	}
+	if (curl_url_get(h, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    !host[0]) {
+		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+			     "the SMTP URL has no host");
+		goto out;
+	}
+	if (strlen(host) >= sizeof(u->host)) {
+		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+			     "the SMTP URL's host name is too long");
+		goto out;
+	}
+	strcpy(u->host, host);
+	if (curl_url_get(h, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
+	    curl_url_get(h, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
+		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+			     "the SMTP URL may not have a query or fragment");
+		goto out;
+	}
+	if (curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
+	    !ehlo_name_ok(path[0] == '/' ? path + 1 : path)) {
+		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+			     "the SMTP URL's path, if any, is the EHLO domain "
+			     "(smtp://host:port/client.example)");
+		goto out;
+	}
+
+	if (cfg->user && cfg->user[0]) {
+		if (!cfg->password || !cfg->password[0]) {
+			hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+				     "no password: set HERALD_SMTP_PASSWORD or "
+				     "--smtp-password-file");
+			goto out;
+		}
+		if (strlen(cfg->user) > SMTP_SECRET_MAX ||
+		    strlen(cfg->password) > SMTP_SECRET_MAX) {
+			hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+				     "SMTP user name or password longer than "
+				     "%d bytes",
+				     SMTP_SECRET_MAX);
+			goto out;
+		}
+		u->use_ssl =
+		    cfg->allow_plaintext_auth ? CURLUSESSL_TRY : CURLUSESSL_ALL;
+	} else if (cfg->password && cfg->password[0]) {
+		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+			     "an SMTP password is set but no user "
+			     "(--smtp-user or HERALD_SMTP_USER)");
+		goto out;
+	} else {
+		u->use_ssl = CURLUSESSL_TRY;
+	}
+	if (u->implicit_tls)
+		u->use_ssl = CURLUSESSL_ALL;
+	if (cfg->cacert && access(cfg->cacert, R_OK) != 0) {
+		hd_error_set(err, HD_ECONFIG, cfg->cacert, 0, 0,
+			     "cannot read the CA certificate file");
+		goto out;
+	}
+	st = HD_OK;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(path);
+	curl_free(part);
+	curl_url_cleanup(h);
+	return st;
+}
+
+static hd_status smtp_check(const hd_transport_config *cfg, hd_error *err)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+	struct smtp_url u;
+	hd_status st = parse_config(cfg, &u, err);
+	const char *want = u.implicit_tls ? "smtps" : "smtp";
+	int found = 0;
+
+	if (st != HD_OK)
+		return st;
+	for (const char *const *p = v->protocols; p && *p; p++)
+		found |= strcmp(*p, want) == 0;
+	if (!found)
+		return hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+				    "this libcurl cannot speak %s", want);
+	if (!(v->features & CURL_VERSION_SSL))
+		return hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+				    "this libcurl has no TLS support");
+	return HD_OK;
+}
+
+/* ---- redaction ------------------------------------------------------ */
+
+static char *base64(const char *p, size_t n)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
+	const unsigned char *s = (const unsigned char *)p;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)s[i] << 16;
+		if (i + 1 < n)
+			v |= (unsigned)s[i + 1] << 8;
+		if (i + 2 < n)
+			v |= s[i + 2];
+		*o++ = tab[(v >> 18) & 63];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < n ? tab[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Overwrites a secret before free(), so it does not linger in the heap. */
+static void wipe_free(char *s)
+{
+	if (!s)
+		return;
+	for (volatile char *p = s; *p; p++)
+		*p = '\0';
+	free(s);
+}
+
+/* The forms in which the password could come back: in clear, base64 (AUTH
+ * LOGIN) and the base64 AUTH PLAIN blob "\0user\0password" (RFC 4616). */
+static int make_secrets(struct smtp_conn *c, const char *user,
+			const char *password)
+{
+	size_t ul = strlen(user), pl = strlen(password);
+	char *blob = malloc(ul + pl + 2);
+
+	if (!blob)
+		return -1;
+	blob[0] = '\0';
+	memcpy(blob + 1, user, ul);
+	blob[ul + 1] = '\0';
+	memcpy(blob + ul + 2, password, pl);
+	c->secrets[0] = strdup(password);
+	c->secrets[1] = base64(password, pl);
+	c->secrets[2] = base64(blob, ul + pl + 2);
+	for (size_t i = 0; i < ul + pl + 2; i++)
+		((volatile char *)blob)[i] = '\0';
+	free(blob);
+	return c->secrets[0] && c->secrets[1] && c->secrets[2] ? 0 : -1;
+}
+
+/* Replaces every secret in s (NUL-terminated, in place) by "***", and any
+ * byte that is not printable ASCII by '?'. */
+static void clean_text(const struct smtp_conn *c, char *s)
+{
+	for (int i = 0; i < SMTP_NSECRETS; i++) {
+		const char *sec = c->secrets[i];
+		size_t n = sec ? strlen(sec) : 0;
+		size_t m = n < 3 ? n : 3; /* the text never grows */
+		char *p = s;
+
+		if (n == 0)
+			continue;
+		while ((p = strstr(p, sec)) != NULL) {
+			memmove(p + m, p + n, strlen(p + n) + 1);
+			memcpy(p, "***", m);
+			p += m; /* "*" as a password must not loop */
+		}
+	}
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			*s = '?';
+}
+
+/* ---- libcurl callbacks ---------------------------------------------- */
+
+static size_t read_cb(char *out, size_t size, size_t nitems, void *userp)
+{
+	struct smtp_conn *c = userp;
+	size_t n = c->len - c->pos;
+
+	c->body_started = 1;
+	if (n > size * nitems)
+		n = size * nitems;
+	memcpy(out, c->data + c->pos, n);
+	c->pos += n;
+	return n;
+}
+
+static int seek_cb(void *userp, curl_off_t offset, int origin)
+{
+	struct smtp_conn *c = userp;
+
+	if (origin != SEEK_SET || offset < 0 || (size_t)offset > c->len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	c->pos = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* Appends s[0..n) to the reply text, space-separated, bounded. */
+static void reply_add(struct smtp_conn *c, const char *s, size_t n)
+{
+	size_t room = sizeof(c->reply) - 1 - c->reply_len;
+
+	if (c->reply_len && room) {
+		c->reply[c->reply_len++] = ' ';
+		room--;
+	}
+	if (n > room)
+		n = room;
+	memcpy(c->reply + c->reply_len, s, n);
+	c->reply_len += n;
+	c->reply[c->reply_len] = '\0';
+}
+
+/* Keeps the text of the server's last reply (RFC 5321 4.2: "NNN-text"
+ * lines, then "NNN text").  Client lines, which include the AUTH
+ * credentials, are never looked at. */
+static int debug_cb(CURL *curl, curl_infotype type, char *p, size_t n,
+		    void *userp)
+{
+	struct smtp_conn *c = userp;
+	long code;
+
+	(void)curl;
+	if (type != CURLINFO_HEADER_IN)
+		return 0;
+	while (n && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
+	if (n < 3 || p[0] < '2' || p[0] > '5' || p[1] < '0' || p[1] > '9' ||
+	    p[2] < '0' || p[2] > '9' || (n > 3 && p[3] != ' ' && p[3] != '-'))
+		return 0; /* not a reply line: nothing to keep */
+	code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+	/* 334: an AUTH challenge; 221: the reply to QUIT, sent when libcurl
+	 * closes a connection after the reply that matters. */
+	if (code == 334 || code == 221)
+		return 0;
+	if (!c->reply_open || code != c->reply_code) {
+		c->reply_len = 0;
+		c->reply[0] = '\0';
+		c->reply_code = code;
+	}
+	c->reply_open = n > 3 && p[3] == '-';
+	if (n > 4)
+		reply_add(c, p + 4, n - 4);
+	return 0;
+}
+
+/* ---- open / send / close -------------------------------------------- */
+
+static void smtp_close(void *conn)
+{
+	struct smtp_conn *c = conn;
+
+	if (!c)
+		return;
+	if (c->curl)
+		curl_easy_cleanup(c->curl); /* sends QUIT on a kept session */
+	for (int i = 0; i < SMTP_NSECRETS; i++)
+		wipe_free(c->secrets[i]);
+	free(c);
+}
+
+static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
+			   void **conn, hd_error *err)
+{
+	struct smtp_conn *c = NULL;
+	struct smtp_url u;
+	hd_status st;
+	CURLcode cc = CURLE_OK;
+	CURL *h;
+
+	(void)worker;
+	*conn = NULL;
+	st = parse_config(cfg, &u, err);
+	if (st != HD_OK)
+		return st;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->curl = curl_easy_init()))
+		goto nomem;
+	h = c->curl;
+	c->max_per_conn =
+	    cfg->max_per_connection > 0 ? cfg->max_per_connection : 0;
+	memcpy(c->host, u.host, sizeof(c->host));
+	if (cfg->user && cfg->user[0] &&
+	    make_secrets(c, cfg->user, cfg->password) != 0)
+		goto nomem;
+
+#define SET(opt, val)                                                          \
+	do {                                                                   \
+		if (cc == CURLE_OK)                                            \
+			cc = curl_easy_setopt(h, opt, val);                    \
+	} while (0)
+	SET(CURLOPT_URL, cfg->url);
+	SET(CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_ERRORBUFFER, c->errbuf);
+	SET(CURLOPT_VERBOSE, 1L); /* for the debug callback only */
+	SET(CURLOPT_DEBUGFUNCTION, debug_cb);
+	SET(CURLOPT_DEBUGDATA, c);
+	SET(CURLOPT_UPLOAD, 1L);
+	SET(CURLOPT_READFUNCTION, read_cb);
+	SET(CURLOPT_READDATA, c);
+	SET(CURLOPT_SEEKFUNCTION, seek_cb);
+	SET(CURLOPT_SEEKDATA, c);
+	SET(CURLOPT_MAXCONNECTS, 1L);
+	SET(CURLOPT_MAXAGE_CONN, SMTP_MAXAGE_CONN_S);
+	SET(CURLOPT_USE_SSL, u.use_ssl);
+	SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, cfg->insecure ? 0L : 2L);
+	if (cfg->cacert)
+		SET(CURLOPT_CAINFO, cfg->cacert);
+	if (cfg->timeout_ms > 0) {
+		SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
+		SET(CURLOPT_CONNECTTIMEOUT_MS, cfg->timeout_ms);
+	}
+	if (cfg->user && cfg->user[0]) {
+		SET(CURLOPT_USERNAME, cfg->user);
+		SET(CURLOPT_PASSWORD, cfg->password);
+	}
+#undef SET
+	if (cc != CURLE_OK) {
+		smtp_close(c);
+		return hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+				    "libcurl refused an SMTP option: %s",
+				    curl_easy_strerror(cc));
+	}
+	*conn = c;
+	return HD_OK;
+nomem:
+	smtp_close(c);
+	return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+}
+
+/* An envelope address goes into MAIL FROM:<...> / RCPT TO:<...> as is:
+ * a space, '<', '>' or control byte could end the path or inject a
+ * command.  Bytes >= 0x80 are allowed (SMTPUTF8). */
+static int envelope_addr_ok(const char *a)
+{
+	size_t n = 0;
+
+	for (; a[n]; n++) {
+		unsigned char ch = (unsigned char)a[n];
+		if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>')
+			return 0;
+	}
+	return n <= SMTP_ADDR_MAX;
+}
+
+/* snprintf into a result field, where cutting a long text short is the
+ * intended outcome. */
+static void textf(char *dst, size_t size, const char *fmt, ...) HD_PRINTF(3, 4);
+static void textf(char *dst, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(dst, size, fmt, ap);
+	va_end(ap);
+}
+
+/* A message this transport cannot send, whatever the server: permanent. */
+static void fail_input(hd_send_result *res, const char *fmt, ...)
+    HD_PRINTF(2, 3);
+static void fail_input(hd_send_result *res, const char *fmt, ...)
+{
+	va_list ap;
+
+	res->status = HD_EPERMANENT;
+	va_start(ap, fmt);
+	vsnprintf(res->error, sizeof(res->error), fmt, ap);
+	va_end(ap);
+}
+
+/* Checks msg before anything is sent; 0 when fine. */
+static int check_message(const hd_message *msg, hd_send_result *res)
+{
+	const hd_email *e = &msg->email;
+
+	if (msg->kind != HD_MSG_EMAIL || !e->from || !e->data) {
+		fail_input(res, "not an email message (kind %d)",
+			   (int)msg->kind);
+		return -1;
+	}
+	if (e->from[0] && !envelope_addr_ok(e->from)) {
+		fail_input(res, "envelope sender not usable in MAIL FROM");
+		return -1;
+	}
+	if (e->nrcpt == 0 || !e->rcpt) {
+		fail_input(res, "no envelope recipient");
+		return -1;
+	}
+	if (e->nrcpt > SMTP_RCPT_MAX) {
+		fail_input(res, "more than %d envelope recipients",
+			   SMTP_RCPT_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < e->nrcpt; i++) {
+		if (!e->rcpt[i] || !e->rcpt[i][0] ||
+		    !envelope_addr_ok(e->rcpt[i])) {
+			fail_input(res,
+				   "envelope recipient %zu not usable in "
+				   "RCPT TO",
+				   i + 1);
+			return -1;
+		}
+	}
+	if (e->len > SMTP_DATA_MAX) {
+		fail_input(res, "message larger than %lu bytes", SMTP_DATA_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+/* Fills res from the outcome of one curl_easy_perform. */
+static void classify(struct smtp_conn *c, CURLcode cc, long code,
+		     hd_send_result *res)
+{
+	const struct curl_rule *cr = find_curl_rule(cc);
+	const struct reply_rule *rr = NULL;
+	const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+
+	if (code >= 400 && (cr->flags & F_BYREPLY))
+		rr = find_reply_rule(code);
+	if (rr) {
+		res->status = rr->status;
+		res->fatal = (rr->flags & F_FATAL) != 0;
+		res->slow_down = (rr->flags & F_SLOW) != 0;
+		/* RFC 3463: class 4, subject 7 (security or policy) is
+		 * how providers say "too fast". */
+		if (code / 100 == 4 && strncmp(c->reply, "4.7.", 4) == 0)
+			res->slow_down = 1;
+		textf(res->error, sizeof(res->error), "%s: %ld %s (%s)",
+		      rr->what, code, c->reply, detail);
+	} else if (cr->flags & F_TLSPEER) {
+		res->status = cr->status;
+		res->fatal = 1;
+		textf(res->error, sizeof(res->error),
+		      "TLS certificate of %s not trusted: %s", c->host, detail);
+	} else {
+		res->status = cr->status;
+		res->fatal = (cr->flags & F_FATAL) != 0;
+		if (cc == CURLE_USE_SSL_FAILED)
+			textf(res->error, sizeof(res->error), "%s", cr->what);
+		else if (cr->what)
+			textf(res->error, sizeof(res->error), "%s: %s",
+			      cr->what, detail);
+		else
+			textf(res->error, sizeof(res->error), "%s", detail);
+	}
+}
+
+static void smtp_send(void *conn, const hd_message *msg, long row,
+		      hd_send_result *res)
+{
+	struct smtp_conn *c = conn;
+	struct curl_slist *rcpt = NULL, *tmp;
+	CURLcode cc;
+	long code = 0, nconnects = 0;
+	int forbid, fresh, reused;
+
+	(void)row;
+	memset(res, 0, sizeof(*res));
+	res->retry_after = -1;
+	if (!c || !msg) {
+		fail_input(res, "no connection or message");
+		return;
+	}
+	if (check_message(msg, res) != 0)
+		return;
+	for (size_t i = 0; i < msg->email.nrcpt; i++) {
+		tmp = curl_slist_append(rcpt, msg->email.rcpt[i]);
+		if (!tmp) {
+			curl_slist_free_all(rcpt);
+			res->status = HD_ETRANSIENT;
+			textf(res->error, sizeof(res->error), "%s",
+			      hd_strerror(HD_ENOMEM));
+			return;
+		}
+		rcpt = tmp;
+	}
+
+	c->data = msg->email.data;
+	c->len = msg->email.len;
+	c->pos = 0;
+	c->body_started = 0;
+	c->reply[0] = '\0';
+	c->reply_len = 0;
+	c->reply_code = 0;
+	c->reply_open = 0;
+	c->errbuf[0] = '\0';
+	/* The Nth attempt on a connection closes it afterwards (QUIT), so
+	 * the next one opens a fresh connection. */
+	forbid = c->max_per_conn > 0 && c->on_conn + 1 >= c->max_per_conn;
+	fresh = c->fresh_next;
+	curl_easy_setopt(c->curl, CURLOPT_MAIL_FROM, msg->email.from);
+	curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, rcpt);
+	curl_easy_setopt(c->curl, CURLOPT_INFILESIZE_LARGE,
+			 (curl_off_t)msg->email.len);
+	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, (long)forbid);
+	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, (long)fresh);
+
+	cc = curl_easy_perform(c->curl);
+
+	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &nconnects);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, NULL);
+	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 0L);
+	curl_slist_free_all(rcpt);
+	c->data = NULL;
+
+	reused = nconnects == 0 && c->on_conn > 0;
+	c->on_conn = nconnects > 0 ? 1 : c->on_conn + 1;
+	c->fresh_next = 0;
+	/* Our own parse skips QUIT's 221, which RESPONSE_CODE may hold. */
+	if (c->reply_code)
+		code = c->reply_code;
+	res->code = code;
+	memcpy(res->response, c->reply, c->reply_len + 1);
+	clean_text(c, res->response);
+
+	if (cc == CURLE_OK) {
+		res->status = HD_OK;
+	} else {
+		classify(c, cc, code, res);
+		/* A kept session that the server had already closed (idle
+		 * timeout: no reply at all, or a 421) fails before the
+		 * message: safe to retry at once on a new connection.
+		 * Once libcurl took body bytes the outcome is unknown. */
+		if (reused && !c->body_started &&
+		    (((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
+		       cc == CURLE_GOT_NOTHING) &&
+		      c->reply_code == 0) ||
+		     code == 421))
+			res->reconnect = 1;
+		if (res->reconnect || code == 421 || c->reply_code == 0) {
+			c->fresh_next = 1;
+			c->on_conn = 0;
+		}
+		clean_text(c, res->error);
+	}
+	if (forbid)
+		c->on_conn = 0;
+}
+
+const hd_transport hd_transport_smtp = {
+    .name = "smtp",
+    .check = smtp_check,
+    .open = smtp_open,
+    .send = smtp_send,
+    .close = smtp_close,
+};
