@@ -1,0 +1,147 @@
+/*
+ * main.c — the herald program: a thin client of libherald.  It parses the
+ * command line, installs the signal handlers, runs, and turns the outcome
+ * into one of DESIGN.md's exit codes.
+ */
+#include "herald.h"
+#include "options.h"
+#include "progress.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* sysexits(3) */
+enum {
+	EXIT_SOME_FAILED = 1,
+	EXIT_USAGE = 64,
+	EXIT_DATAERR = 65,
+	EXIT_NOINPUT = 66,
+	EXIT_SOFTWARE = 70,
+	EXIT_CANTCREAT = 73,
+	EXIT_TEMPFAIL = 75,
+	EXIT_CONFIG = 78,
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (interrupted < 2)
+		interrupted++;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Decisions live in tables: which library status leaves with which code. */
+static const struct {
+	hd_status status;
+	int code;
+} exit_codes[] = {
+	{HD_EUSAGE, EXIT_USAGE},          {HD_EINVALIDROWS, EXIT_DATAERR},
+	{HD_EPARSE, EXIT_DATAERR},        {HD_EUTF8, EXIT_DATAERR},
+	{HD_ELIMIT, EXIT_DATAERR},        {HD_ETEMPLATE, EXIT_DATAERR},
+	{HD_EMISSING, EXIT_DATAERR},      {HD_EADDRESS, EXIT_DATAERR},
+	{HD_EHEADER, EXIT_DATAERR},       {HD_EINVAL, EXIT_DATAERR},
+	{HD_ENOENT, EXIT_NOINPUT},        {HD_ECREATE, EXIT_CANTCREAT},
+	{HD_EIO, EXIT_CANTCREAT},         {HD_EINTERRUPTED, EXIT_TEMPFAIL},
+	{HD_ELOCKED, EXIT_TEMPFAIL},      {HD_ECONFIG, EXIT_CONFIG},
+};
+
+static int exit_code_of(hd_status st)
+{
+	for (size_t i = 0; i < sizeof(exit_codes) / sizeof(exit_codes[0]); i++)
+		if (exit_codes[i].status == st)
+			return exit_codes[i].code;
+	return EXIT_SOFTWARE;
+}
+
+static void print_error(const hd_error *err)
+{
+	char line[1200];
+
+	hd_error_format(err, line, sizeof(line));
+	fprintf(stderr, "herald: %s\n", line);
+}
+
+static int do_render(struct options *o)
+{
+	char *data = NULL, *envelope = NULL;
+	size_t len = 0;
+	hd_error err;
+	hd_status st;
+
+	st = hd_render(&o->run, o->render_row, o->render_key, &data, &len,
+		       &envelope, &err);
+	if (st != HD_OK) {
+		print_error(&err);
+		return exit_code_of(st);
+	}
+	fputs(envelope, stderr);
+	fwrite(data, 1, len, stdout);
+	free(data);
+	free(envelope);
+	return fflush(stdout) == 0 ? 0 : EXIT_CANTCREAT;
+}
+
+static int do_run(struct options *o)
+{
+	struct progress p;
+	hd_run_stats stats;
+	hd_error err;
+	hd_status st;
+	int dry = o->run.dry_run || o->run.check_only;
+
+	progress_init(&p, o->progress == PROGRESS_ALWAYS,
+		      o->progress == PROGRESS_NEVER, o->quiet, o->verbose);
+	o->run.interrupt = &interrupted;
+	o->run.on_event = progress_event;
+	o->run.event_ctx = &p;
+	install_signals();
+	memset(&stats, 0, sizeof(stats));
+	st = hd_run(&o->run, &stats, &err);
+	progress_end(&p);
+	if (st != HD_OK)
+		print_error(&err);
+	if (st == HD_OK || st == HD_EINVALIDROWS || st == HD_EINTERRUPTED ||
+	    (st == HD_ECONFIG && stats.done > 0))
+		progress_summary(&p, &stats, dry);
+	if (st != HD_OK)
+		return exit_code_of(st);
+	return stats.failed || stats.invalid ? EXIT_SOME_FAILED : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	int rc = options_parse(argc, argv, &o);
+
+	if (rc) {
+		options_free(&o);
+		return rc;
+	}
+	if (o.version) {
+		printf("herald %s\n", HD_VERSION);
+		return 0;
+	}
+	if (o.help) {
+		options_help(o.cmd);
+		return 0;
+	}
+	rc = o.cmd == CMD_RENDER ? do_render(&o) : do_run(&o);
+	options_free(&o);
+	return rc;
+}

@@ -1,0 +1,118 @@
+/* progress.c — progress line, row logs and the summary on stderr. */
+#include "progress.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+void progress_init(struct progress *p, int mode_always, int mode_never,
+		   int quiet, int verbose)
+{
+	int tty = isatty(STDERR_FILENO);
+	const char *nc = getenv("NO_COLOR");
+
+	p->bar = !quiet && !mode_never && (mode_always || tty);
+	p->color = tty && !(nc && nc[0]);
+	p->quiet = quiet;
+	p->verbose = verbose;
+	p->drawn = 0;
+	p->invalid_shown = 0;
+}
+
+static void clear_line(struct progress *p)
+{
+	if (p->drawn) {
+		fputs("\r\033[K", stderr);
+		p->drawn = 0;
+	}
+}
+
+static void fmt_eta(double secs, char out[32])
+{
+	long s = (long)(secs + 0.5);
+
+	if (secs < 0 || secs > 360000)
+		snprintf(out, 32, "--:--");
+	else if (s >= 3600)
+		snprintf(out, 32, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60,
+			 s % 60);
+	else
+		snprintf(out, 32, "%ld:%02ld", s / 60, s % 60);
+}
+
+static void draw(struct progress *p, const hd_run_stats *s)
+{
+	double rate = s->elapsed > 0 ? (double)s->done / s->elapsed : 0;
+	double eta = rate > 0 ? (double)(s->total - s->done) / rate : -1;
+	char etas[32];
+	int width = 24, fill;
+
+	fmt_eta(eta, etas);
+	fill = s->total > 0 ? (int)((double)width * (double)s->done /
+				    (double)s->total)
+			    : 0;
+	if (fill > width)
+		fill = width;
+	fprintf(stderr, "\r[%.*s%*s] %ld/%ld  %.1f/s  ETA %s  ", fill,
+		"########################", width - fill, "", s->done, s->total,
+		rate, etas);
+	if (s->failed && p->color)
+		fprintf(stderr, "\033[31mfailed %ld\033[0m", s->failed);
+	else
+		fprintf(stderr, "failed %ld", s->failed);
+	fputs("\033[K", stderr);
+	p->drawn = 1;
+}
+
+void progress_event(void *ctx, const hd_event *ev)
+{
+	struct progress *p = ctx;
+	char line[1200];
+
+	switch (ev->kind) {
+	case HD_EVENT_INVALID_ROW:
+		clear_line(p);
+		hd_error_format(ev->error, line, sizeof(line));
+		fprintf(stderr, "herald: invalid: %s\n", line);
+		break;
+	case HD_EVENT_FAILED_ROW:
+		if (p->verbose) {
+			clear_line(p);
+			fprintf(stderr, "herald: failed: row %ld (%s): %s\n",
+				ev->error->row, ev->text ? ev->text : "",
+				ev->error->msg);
+		}
+		break;
+	case HD_EVENT_NOTE:
+		if (!p->quiet) {
+			clear_line(p);
+			fprintf(stderr, "herald: %s\n", ev->text);
+		}
+		break;
+	case HD_EVENT_PROGRESS:
+		if (p->bar)
+			draw(p, ev->stats);
+		break;
+	}
+}
+
+void progress_end(struct progress *p)
+{
+	clear_line(p);
+}
+
+void progress_summary(struct progress *p, const hd_run_stats *s, int dry)
+{
+	double rate = s->elapsed > 0 ? (double)s->done / s->elapsed : 0;
+
+	if (p->quiet)
+		return;
+	fprintf(stderr,
+		"herald: %ld row%s: %ld %s, %ld failed, %ld invalid, %ld "
+		"skipped, %ld not-attempted; %ld attempt%s in %.2f s (%.1f "
+		"rows/s)\n",
+		s->rows, s->rows == 1 ? "" : "s", dry ? s->dry_run : s->sent,
+		dry ? "dry-run" : "sent", s->failed, s->invalid, s->skipped,
+		s->not_attempted, s->attempts, s->attempts == 1 ? "" : "s",
+		s->elapsed, rate);
+}

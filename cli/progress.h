@@ -1,0 +1,29 @@
+/*
+ * progress.h — what the user sees while a run goes: a progress line on a
+ * terminal, log lines for invalid and failed rows, the summary at the end.
+ * Everything goes to stderr; stdout stays for the report ("-o -") and
+ * herald render.
+ */
+#ifndef HERALD_CLI_PROGRESS_H
+#define HERALD_CLI_PROGRESS_H
+
+#include "herald.h"
+
+struct progress {
+	int bar;     /* draw the progress line */
+	int color;   /* NO_COLOR not set and stderr is a terminal */
+	int quiet;
+	int verbose;
+	int drawn;   /* a progress line is on screen */
+	long invalid_shown;
+};
+
+void progress_init(struct progress *p, int mode_always, int mode_never,
+		   int quiet, int verbose);
+/* The hd_event_fn of a run. */
+void progress_event(void *ctx, const hd_event *ev);
+/* Clears the progress line. */
+void progress_end(struct progress *p);
+void progress_summary(struct progress *p, const hd_run_stats *s, int dry);
+
+#endif
