@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# herald send/check to the outbox as a user runs it: the bundled example,
+# reports, dry-run, dedupe, --skip-invalid, stdin, and bad input that must
+# leave nothing sent with the documented exit code and a one-line error.
+set -e
+. "$(dirname "$0")/lib/it.sh"
+cd "$TMP"
+T=$SRC/templates
+
+# --- the bundled example, as the quick start runs it
+for list in recipients.csv recipients.jsonl; do
+  rm -rf outbox report.jsonl
+  run_herald send -t "$T/welcome.eml" -o report.jsonl "$T/$list"
+  expect_eq "$rc" 0 "$list: exit 0"
+  expect_eq "$(count_files outbox)" 3 "$list: one outbox file per row"
+  expect_eq "$(jrows report.jsonl '[r["status"] for r in rows]')" "['sent', 'sent', 'sent']" "$list: three sent lines"
+  expect_eq "$(jrows report.jsonl '[r["row"] for r in sorted(rows, key=lambda r: r["row"])]')" "[1, 2, 3]" "$list: rows 1..3"
+  expect_match "$(cat outbox/000001.eml)" "^Date: " "$list: message starts with Date"
+  expect_match "$(grep -c $'\r$' outbox/000001.eml)" "^[1-9]" "$list: CRLF line ends"
+done
+expect_match "$(cat outbox/000001.eml)" "workspace for Lee &amp;|workspace for Lee & Co" "nested JSON value rendered"
+expect_match "$(cat outbox/000002.eml)" "free plan" "inverted section for an empty value"
+expect_match "$err" "3 rows: 3 sent" "summary on stderr"
+
+# --- the outbox holds what render prints (same campaign)
+rm -rf outbox
+run_herald send -t "$T/welcome.eml" --campaign c1 "$T/recipients.csv"
+"$HERALD" render -t "$T/welcome.eml" --campaign c1 --row 2 "$T/recipients.csv" >rendered.eml 2>envelope.txt
+expect_eq "$(sed 1d outbox/000002.eml | md5sum)" "$(sed 1d rendered.eml | md5sum)" "render prints the outbox bytes (Date aside)"
+expect_eq "$(cat envelope.txt)" "$(printf 'MAIL FROM:<hello@acme.example>\nRCPT TO:<bob@example.org>')" "render prints the envelope on stderr"
+"$HERALD" render -t "$T/welcome.eml" --campaign c1 --key chloe@example.net "$T/recipients.csv" >bykey.eml 2>/dev/null
+expect_eq "$(sed 1d outbox/000003.eml | md5sum)" "$(sed 1d bykey.eml | md5sum)" "render --key finds the row"
+
+# --- dry-run and check write nothing but the report
+rm -rf outbox
+run_herald send -n -t "$T/welcome.eml" -o dry.csv "$T/recipients.csv"
+expect_eq "$rc" 0 "dry-run exit 0"
+expect_eq "$(count_files outbox)" 0 "dry-run writes no outbox"
+expect_eq "$(head -1 dry.csv)" "row,key,status,attempts,code,response,error,failure,ms,at,message_id" "CSV report header"
+expect_eq "$(cut -d, -f3 dry.csv | sed 1d | sort -u)" "dry-run" "CSV report says dry-run"
+run_herald check -t "$T/welcome.eml" "$T/recipients.csv"
+expect_eq "$rc" 0 "check exit 0"
+expect_eq "$(count_files outbox)" 0 "check writes no outbox"
+
+# --- duplicates are skipped, formulas neutralised in CSV reports
+cat >dups.csv <<'CSV'
+email,name
+a@example.com,"=HYPERLINK(""http://evil.example"")"
+b@example.com,Bob
+a@example.com,Again
+CSV
+rm -rf outbox
+run_herald send -t "$T/welcome.eml" --key name -o dups.csv.report.csv dups.csv
+expect_eq "$rc" 0 "no duplicate by name: exit 0"
+expect_match "$(cat dups.csv.report.csv)" "\"'=HYPERLINK" "formula cell neutralised"
+run_herald send -t "$T/welcome.eml" -o dups.jsonl dups.csv
+expect_eq "$rc" 0 "duplicates are not failures"
+expect_eq "$(jrows dups.jsonl '[(r["row"], r["status"]) for r in sorted(rows, key=lambda r: r["row"])]')" "[(1, 'sent'), (2, 'sent'), (3, 'skipped')]" "later duplicate skipped"
+
+# --- standard input
+rm -rf outbox
+set +e; "$HERALD" send -t "$T/welcome.eml" --format csv - <"$T/recipients.csv" 2>/dev/null; rc=$?; set -e
+expect_eq "$rc" 0 "stdin with --format"
+expect_eq "$(count_files outbox)" 3 "stdin: three messages"
+run_herald send -t "$T/welcome.eml" -
+expect_eq "$rc" 64 "stdin without --format is a usage error"
+
+# --- --skip / --limit
+rm -rf outbox
+run_herald send -t "$T/welcome.eml" --skip 1 --limit 1 -o part.jsonl "$T/recipients.csv"
+expect_eq "$(count_files outbox)" 1 "--skip 1 --limit 1 sends one"
+expect_eq "$(jrows part.jsonl '[(r["row"], r["status"]) for r in sorted(rows, key=lambda r: r["row"])]')" "[(1, 'skipped'), (2, 'sent'), (3, 'skipped')]" "the others are reported skipped"
+
+# --- bad input: nothing sent, one line naming the place, exit 65/66
+bad_case() { # NAME FILE EXPECTED_RC REGEX [extra args]
+  local name=$1 file=$2 want=$3 re=$4; shift 4
+  rm -rf outbox
+  run_herald send -t "$T/welcome.eml" "$@" "$file"
+  expect_eq "$rc" "$want" "$name: exit $want"
+  expect_eq "$(count_files outbox)" 0 "$name: outbox empty"
+  expect_match "$err" "$re" "$name: error names the place"
+}
+printf 'email,name\na@example.com,"Ann\nb@example.com,Bob\n' >unterminated.csv
+bad_case "unterminated quote" unterminated.csv 65 'unterminated.csv:2:[0-9]+: .*quot'
+expect_eq "$(printf '%s\n' "$err" | wc -l | tr -d ' ')" 1 "unterminated quote: one line"
+printf 'email,name\na@example.com,Ann\nb@example.com,Bob,extra\n' >ragged.csv
+bad_case "ragged row" ragged.csv 65 'ragged.csv:3'
+printf 'email,name\na@example.com,Ann\nb@example.com,B\xffb\n' >utf8.csv
+bad_case "invalid UTF-8" utf8.csv 65 'utf8.csv:3:[0-9]+: .*UTF-8'
+printf 'email,name,email\na@example.com,Ann,x@example.com\n' >duphdr.csv
+bad_case "duplicate header" duphdr.csv 65 'duphdr.csv:1:.*email'
+: >empty.csv
+bad_case "empty file" empty.csv 65 'empty.csv'
+bad_case "missing file" does-not-exist.csv 66 'does-not-exist.csv'
+printf '[\n  {"email": "a@example.com", "name": "Ann"},\n  {"email": "b@example.com" "name": "Bob"}\n]\n' >bad.json
+bad_case "malformed JSON" bad.json 65 'bad.json:3:'
+printf '{"email": "a@example.com", "name": "Ann"}\n{"email": "b@example.com", "name": "Bob"\n' >bad.jsonl
+bad_case "malformed JSON Lines" bad.jsonl 65 'bad.jsonl:2'
+printf 'email,plan\na@example.com,Pro\n' >nofield.csv
+bad_case "missing field" nofield.csv 65 "row 1: field 'name'"
+expect_match "$err" "1 invalid row: nothing was sent" "missing field: the run is refused"
+printf 'email,name\nnot-an-address,Ann\nb@example.com,Bob\n' >badaddr.csv
+bad_case "invalid address" badaddr.csv 65 "row 1: field 'To'"
+printf 'email,name\na@example.com,"Ann\r\nBcc: victim@example.com"\n' >inject.csv
+bad_case "header injection" inject.csv 65 "row 1: .*(line break|CR|LF)"
+
+# --- refused run still reports every row
+rm -rf outbox
+run_herald send -t "$T/welcome.eml" -o refused.jsonl badaddr.csv
+expect_eq "$(jrows refused.jsonl '[(r["row"], r["status"]) for r in sorted(rows, key=lambda r: r["row"])]')" "[(1, 'invalid'), (2, 'not-attempted')]" "refused run: invalid and not-attempted"
+
+# --- --skip-invalid sends the rest, exit 1
+rm -rf outbox
+run_herald send -t "$T/welcome.eml" --skip-invalid -o skipinv.jsonl badaddr.csv
+expect_eq "$rc" 1 "--skip-invalid: exit 1"
+expect_eq "$(count_files outbox)" 1 "--skip-invalid: the valid row sent"
+expect_eq "$(jrows skipinv.jsonl '[(r["row"], r["status"]) for r in sorted(rows, key=lambda r: r["row"])]')" "[(1, 'invalid'), (2, 'sent')]" "--skip-invalid report"
+
+# --- usage and output errors
+run_herald send --no-such-option -t "$T/welcome.eml" "$T/recipients.csv"
+expect_eq "$rc" 64 "unknown option: 64"
+run_herald send "$T/recipients.csv"
+expect_eq "$rc" 64 "no template: 64"
+run_herald send -t "$T/welcome.eml" -o /nonexistent/dir/r.jsonl "$T/recipients.csv"
+expect_eq "$rc" 73 "report cannot be created: 73"
+: >afile
+run_herald send -t "$T/welcome.eml" --outbox afile "$T/recipients.csv"
+expect_eq "$rc" 73 "outbox cannot be created: 73"
+run_herald send -t nonexistent.eml "$T/recipients.csv"
+expect_eq "$rc" 66 "missing template: 66"
+printf 'From: a@example.com\nTo: {{email}}\nSubject: {{#x}}\n\nbody\n' >broken.eml
+run_herald send -t broken.eml "$T/recipients.csv"
+expect_eq "$rc" 65 "broken template: 65"
+expect_match "$err" "broken.eml:3" "broken template: names the line"
+run_herald --version
+expect_match "$out" "^herald [0-9]" "--version"
+run_herald send --help
+expect_match "$out" "--concurrency" "send --help lists options"
+
+finish

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# herald send over SMTP as a user runs it, against a real SMTP server
+# (python3-aiosmtpd) on 127.0.0.1: connection reuse, byte-for-byte
+# delivery, STARTTLS + AUTH, credentials kept out of sight, and every
+# failure mode ending in the report with the documented exit code.
+set -e
+. "$(dirname "$0")/lib/it.sh"
+. "$(dirname "$0")/lib/smtp.sh"
+cd "$TMP"
+export SOURCE_DATE_EPOCH=1795787110   # a fixed Date header: byte comparisons
+sh "$SRC/tests/servers/make_certs.sh" certs >/dev/null 2>&1
+cat >t.eml <<'EML'
+From: Billing <billing@acme.example>
+To: {{name}} <{{email}}>
+Subject: Invoice {{n}} for {{name}}
+
+Hello {{name}},
+.a line starting with a dot must survive dot-stuffing
+your invoice {{n}} is ready.
+EML
+"$PYTHON" - <<'PY'
+with open("list.csv", "w") as f:
+    f.write("email,name,n\n")
+    for i in range(200):
+        f.write(f"user{i}@example.com,User {i},{1000 + i}\n")
+with open("list20.csv", "w") as f:
+    f.write("email,name,n\n")
+    for i in range(20):
+        f.write(f"p{i}@example.com,Pat {i},{i}\n")
+    f.write("bad@reject.example,Bad,99\n")
+PY
+
+# --- 200 messages with -c 4: at most 4 connections, bytes as rendered
+smtp_start plain
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" -c 4 --campaign c1 -o r.jsonl list.csv
+expect_eq "$rc" 0 "200 over SMTP: exit 0"
+expect_eq "$(jrows r.jsonl 'sorted(set((r["status"], r["attempts"], r["code"]) for r in rows))')" "[('sent', 1, 250)]" "every row sent in one attempt with 250"
+expect_match "$(jrows r.jsonl 'rows[0]["response"]')" "." "the server's reply text is in the report"
+conns=$(smtp_stat plain connections)
+if [ "$conns" -ge 1 ] && [ "$conns" -le 4 ]; then ok "200 messages over $conns connections (<= 4)"; else bad "connections: $conns (want 1..4)"; fi
+expect_eq "$(smtp_stat plain messages)" 200 "the server accepted 200 messages"
+run_herald send -t t.eml --outbox ob -c 4 --campaign c1 list.csv
+same=$("$PYTHON" - <<'PY'
+import glob, json, os
+spool = {}
+for meta in glob.glob("plain.spool/*.json"):
+    m = json.load(open(meta))
+    spool[m["rcpt_tos"][0]] = open(meta[:-5] + ".eml", "rb").read()
+bad = 0
+for i in range(200):
+    sent = open(f"ob/{i + 1:06d}.eml", "rb").read()
+    if spool.get(f"user{i}@example.com") != sent:
+        bad += 1
+print(bad)
+PY
+)
+expect_eq "$same" 0 "every received message equals the outbox rendering byte for byte"
+smtp_stop plain
+
+# --- rejected recipient, transient failures, slow-down, reconnects
+smtp_start faults --reject-rcpt '^bad@:550 5.1.1 No such user here' --fail-first '2:451 4.7.1 Slow down please' --close-after 3
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" -c 2 --backoff 0.05 -o f.jsonl list20.csv
+expect_eq "$rc" 1 "a rejected recipient makes the run exit 1"
+expect_eq "$(jrows f.jsonl '[(r["status"], r["code"], r.get("failure"), r["attempts"]) for r in rows if r["key"] == "bad@reject.example"]')" "[('failed', 550, 'permanent', 1)]" "550 on RCPT: failed permanent, no retry"
+expect_match "$(jrows f.jsonl '[r["response"] + " " + (r["error"] or "") for r in rows if r["key"] == "bad@reject.example"][0]')" "No such user" "the rejecting reply is reported"
+expect_eq "$(jrows f.jsonl 'sorted(set((r["status"], r["attempts"]) for r in rows if r["key"] != "bad@reject.example"))')" "[('sent', 3)]" "451 twice then accepted: sent in 3 attempts (reconnects free)"
+expect_eq "$("$PYTHON" -c 'import json; d=json.load(open("faults.stats.json"))["recipients"]; print(max(d.values()), len(d))')" "1 20" "no recipient received a message twice"
+smtp_stop faults
+
+# --- STARTTLS + AUTH, credentials out of sight
+smtp_start tls --tls-cert certs/server.pem --tls-key certs/server.key --require-tls --auth 'mailer:s3cr3t-pw' --slow-ms 200
+export HERALD_SMTP_PASSWORD='s3cr3t-pw'
+"$HERALD" send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --smtp-user mailer --cacert certs/ca.pem -c 2 -o tls.jsonl list20.csv >tls.out 2>tls.err &
+hpid=$!
+sleep 0.5
+cmdline=$(tr '\0' ' ' </proc/$hpid/cmdline 2>/dev/null || true)
+wait $hpid && rc=0 || rc=$?
+expect_match "$cmdline" "smtp-user mailer" "read the running herald's command line"
+case "$cmdline" in *s3cr3t*) bad "password in /proc/PID/cmdline";; *) ok "password not in /proc/PID/cmdline";; esac
+expect_eq "$rc" 0 "STARTTLS + AUTH with the test CA: exit 0"
+expect_eq "$(jrows tls.jsonl 'sorted(set(r["status"] for r in rows))')" "['sent']" "STARTTLS + AUTH: every row sent"
+expect_eq "$(smtp_stat tls messages)" 21 "the TLS server accepted 21 messages"
+for f in tls.jsonl tls.err tls.out; do
+  if grep -q 's3cr3t' "$f"; then bad "password appears in $f"; else ok "password not in $f"; fi
+  if grep -q "$(printf '\0mailer\0s3cr3t-pw' | base64)" "$f"; then bad "AUTH PLAIN blob in $f"; else ok "AUTH blob not in $f"; fi
+done
+
+# the password file must not be readable by others
+printf 's3cr3t-pw\n' >pw.txt
+chmod 644 pw.txt
+unset HERALD_SMTP_PASSWORD
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --smtp-user mailer --smtp-password-file pw.txt --cacert certs/ca.pem list20.csv
+expect_eq "$rc" 78 "a password file readable by others: 78"
+expect_match "$err" "readable by others" "says why"
+chmod 600 pw.txt
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --smtp-user mailer --smtp-password-file pw.txt --cacert certs/ca.pem -o pwf.jsonl list20.csv
+expect_eq "$rc" 0 "password from a private file: exit 0"
+
+# wrong password: 78, one clear line, every row in the report
+HERALD_SMTP_PASSWORD=wrong run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --smtp-user mailer --cacert certs/ca.pem -o wrong.jsonl list20.csv
+expect_eq "$rc" 78 "wrong password: 78"
+expect_match "$err" "[Aa]uthentication" "wrong password: says authentication failed"
+expect_eq "$(grep -c '^herald: .*uthentication' <<<"$err")" 1 "wrong password: one line about it"
+expect_eq "$(count_lines wrong.jsonl)" 21 "wrong password: every row in the report"
+expect_eq "$(jrows wrong.jsonl 'sorted(set(r["status"] for r in rows) - {"failed", "not-attempted"})')" "[]" "wrong password: rows failed or not-attempted"
+if grep -q wrong wrong.jsonl; then bad "wrong password echoed in the report"; else ok "wrong password not in the report"; fi
+
+# untrusted certificate: 78
+HERALD_SMTP_PASSWORD=s3cr3t-pw run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --smtp-user mailer -o untrusted.jsonl list20.csv
+expect_eq "$rc" 78 "certificate not trusted: 78"
+expect_match "$err" "[Cc]ertificate|TLS" "certificate not trusted: says so"
+expect_eq "$(count_lines untrusted.jsonl)" 21 "certificate not trusted: every row in the report"
+smtp_stop tls
+
+# AUTH over plaintext is refused unless allowed
+smtp_start plainauth --auth 'mailer:s3cr3t-pw' --auth-plaintext
+HERALD_SMTP_PASSWORD=s3cr3t-pw run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --smtp-user mailer -o pa.jsonl list20.csv
+expect_eq "$rc" 78 "AUTH without TLS: 78"
+expect_match "$err" "STARTTLS|plaintext" "AUTH without TLS: says why"
+expect_eq "$(smtp_stat plainauth messages)" 0 "AUTH without TLS: nothing sent"
+HERALD_SMTP_PASSWORD=s3cr3t-pw run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --smtp-user mailer --allow-plaintext-auth list20.csv
+expect_eq "$rc" 0 "--allow-plaintext-auth: sent"
+smtp_stop plainauth
+
+# SMTPS (implicit TLS)
+smtp_start smtps --tls-cert certs/server.pem --tls-key certs/server.key --implicit-tls
+run_herald send -t t.eml --smtp "smtps://127.0.0.1:$SMTP_PORT" --cacert certs/ca.pem list20.csv
+expect_eq "$rc" 0 "smtps:// with the test CA: exit 0"
+expect_eq "$(smtp_stat smtps messages)" 21 "smtps: 21 messages"
+smtp_stop smtps
+
+# --max-per-connection recycles connections
+smtp_start mpc
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" -c 2 --max-per-connection 10 list.csv
+expect_eq "$rc" 0 "--max-per-connection: exit 0"
+conns=$(smtp_stat mpc connections)
+if [ "$conns" -ge 20 ] && [ "$conns" -le 22 ]; then ok "200 messages, 10 per connection: $conns connections"; else bad "--max-per-connection 10: $conns connections (want 20..22)"; fi
+smtp_stop mpc
+
+# --redirect: everything to one test address, the intended one kept
+smtp_start redir
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --redirect qa@test.example list20.csv
+expect_eq "$rc" 0 "--redirect: exit 0"
+expect_eq "$("$PYTHON" -c 'import json; print(json.load(open("redir.stats.json"))["recipients"])')" "{'qa@test.example': 21}" "--redirect: every message to the test address"
+expect_match "$(cat redir.spool/*.eml)" "X-Original-To: p0@example.com" "--redirect: X-Original-To keeps the intended recipient"
+smtp_stop redir
+
+# unreachable server: rows fail after retries, every row reported, exit 1
+port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$port" --retries 1 --backoff 0.05 -o down.jsonl list20.csv
+expect_eq "$rc" 1 "unreachable server: exit 1"
+expect_eq "$(jrows down.jsonl 'sorted(set((r["status"], r["attempts"], r.get("failure")) for r in rows))')" "[('failed', 2, 'transient')]" "unreachable: failed transient after 2 attempts"
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$port" --retries 0 --max-failures 3 -c 1 -o down2.jsonl list20.csv
+expect_eq "$rc" 75 "--max-failures 3: exit 75"
+expect_eq "$(count_lines down2.jsonl)" 21 "--max-failures: every row in the report"
+# the failure that trips the limit may find one more send in flight (-c 1)
+expect_match "$(jrows down2.jsonl 'sum(r["status"] == "failed" for r in rows)')" "^[34]$" "--max-failures 3: 3 failed (+ the one in flight), the rest not attempted"
+expect_match "$(jrows down2.jsonl 'sum(r["status"] == "not-attempted" for r in rows)')" "^1[78]$" "--max-failures 3: the rest not attempted"
+
+# bad configuration
+run_herald send -t t.eml --smtp "http://127.0.0.1:$port" list20.csv
+expect_eq "$rc" 78 "an http:// SMTP URL: 78"
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$port" --smtp-user someone list20.csv
+expect_eq "$rc" 78 "a user without a password: 78"
+
+finish
