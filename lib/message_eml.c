@@ -707,9 +707,13 @@ static hd_status push_rcpts(hd_message *out, const hd_mailbox *list, size_t n)
 	return HD_OK;
 }
 
+/* The Date header: now, or SOURCE_DATE_EPOCH when set (the reproducible
+ * builds convention), so tests can compare messages byte for byte. */
 static void date_header(char out[64])
 {
-	time_t now = time(NULL);
+	const char *fixed = getenv("SOURCE_DATE_EPOCH");
+	time_t now = fixed && *fixed ? (time_t)strtoll(fixed, NULL, 10)
+				     : time(NULL);
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
