@@ -118,7 +118,7 @@ static int do_run(struct options *o)
 		print_error(&err);
 	if (st == HD_OK || st == HD_EINVALIDROWS || st == HD_EINTERRUPTED ||
 	    (st == HD_ECONFIG && stats.done > 0))
-		progress_summary(&p, &stats, dry);
+		progress_summary(&p, &stats, dry, st == HD_OK);
 	if (st != HD_OK)
 		return exit_code_of(st);
 	return stats.failed || stats.invalid ? EXIT_SOME_FAILED : 0;

@@ -17,6 +17,8 @@ void progress_init(struct progress *p, int mode_always, int mode_never,
 	p->verbose = verbose;
 	p->drawn = 0;
 	p->invalid_shown = 0;
+	p->first_fail_row = 0;
+	p->first_fail[0] = '\0';
 }
 
 static void clear_line(struct progress *p)
@@ -76,6 +78,11 @@ void progress_event(void *ctx, const hd_event *ev)
 		fprintf(stderr, "herald: invalid: %s\n", line);
 		break;
 	case HD_EVENT_FAILED_ROW:
+		if (!p->first_fail_row) {
+			p->first_fail_row = ev->error->row;
+			snprintf(p->first_fail, sizeof(p->first_fail), "%s",
+				 ev->error->msg);
+		}
 		if (p->verbose) {
 			clear_line(p);
 			fprintf(stderr, "herald: failed: row %ld (%s): %s\n",
@@ -101,7 +108,8 @@ void progress_end(struct progress *p)
 	clear_line(p);
 }
 
-void progress_summary(struct progress *p, const hd_run_stats *s, int dry)
+void progress_summary(struct progress *p, const hd_run_stats *s, int dry,
+		      int first_failure)
 {
 	double rate = s->elapsed > 0 ? (double)s->done / s->elapsed : 0;
 
@@ -115,4 +123,12 @@ void progress_summary(struct progress *p, const hd_run_stats *s, int dry)
 		dry ? "dry-run" : "sent", s->failed, s->invalid, s->skipped,
 		s->not_attempted, s->attempts, s->attempts == 1 ? "" : "s",
 		s->elapsed, rate);
+	/* without -v failed rows are not listed: say once why the first
+	 * one failed, so "the server is unreachable" is one clear line */
+	if (first_failure && s->failed && !p->verbose && p->first_fail_row)
+		fprintf(stderr,
+			"herald: %ld row%s failed; the first (row %ld): %s "
+			"(-v lists each, the report has all)\n",
+			s->failed, s->failed == 1 ? "" : "s", p->first_fail_row,
+			p->first_fail);
 }

@@ -16,6 +16,8 @@ struct progress {
 	int verbose;
 	int drawn;   /* a progress line is on screen */
 	long invalid_shown;
+	long first_fail_row;   /* the first failed row, for the summary */
+	char first_fail[600];
 };
 
 void progress_init(struct progress *p, int mode_always, int mode_never,
@@ -24,6 +26,9 @@ void progress_init(struct progress *p, int mode_always, int mode_never,
 void progress_event(void *ctx, const hd_event *ev);
 /* Clears the progress line. */
 void progress_end(struct progress *p);
-void progress_summary(struct progress *p, const hd_run_stats *s, int dry);
+/* The summary; first_failure adds a line naming why the first failed row
+ * failed (when the run's own error line does not already say it). */
+void progress_summary(struct progress *p, const hd_run_stats *s, int dry,
+		      int first_failure);
 
 #endif

@@ -104,6 +104,9 @@ expect_eq "$(grep -c '^herald: .*uthentication' <<<"$err")" 1 "wrong password: o
 expect_eq "$(count_lines wrong.jsonl)" 21 "wrong password: every row in the report"
 expect_eq "$(jrows wrong.jsonl 'sorted(set(r["status"] for r in rows) - {"failed", "not-attempted"})')" "[]" "wrong password: rows failed or not-attempted"
 if grep -q wrong wrong.jsonl; then bad "wrong password echoed in the report"; else ok "wrong password not in the report"; fi
+HERALD_SMTP_PASSWORD=wrong run_herald send -v -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --smtp-user mailer --cacert certs/ca.pem list20.csv
+expect_eq "$rc" 78 "wrong password with -v: 78"
+case "$err" in *wrong*) bad "wrong password in the -v log";; *) ok "wrong password not in the -v log";; esac
 
 # untrusted certificate: 78
 HERALD_SMTP_PASSWORD=s3cr3t-pw run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --smtp-user mailer -o untrusted.jsonl list20.csv
@@ -150,6 +153,7 @@ port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 run_herald send -t t.eml --smtp "smtp://127.0.0.1:$port" --retries 1 --backoff 0.05 -o down.jsonl list20.csv
 expect_eq "$rc" 1 "unreachable server: exit 1"
 expect_eq "$(jrows down.jsonl 'sorted(set((r["status"], r["attempts"], r.get("failure")) for r in rows))')" "[('failed', 2, 'transient')]" "unreachable: failed transient after 2 attempts"
+expect_match "$err" "21 rows failed; the first \(row [0-9]+\): .*(connect|refused)" "unreachable: one clear line says why"
 run_herald send -t t.eml --smtp "smtp://127.0.0.1:$port" --retries 0 --max-failures 3 -c 1 -o down2.jsonl list20.csv
 expect_eq "$rc" 75 "--max-failures 3: exit 75"
 expect_eq "$(count_lines down2.jsonl)" 21 "--max-failures: every row in the report"
