@@ -82,11 +82,12 @@ int main(int argc, char **argv)
 		secs = 2.0;
 	if (!mkdtemp(dir))
 		return 1;
-	snprintf(eml, sizeof(eml), "%s/templates/welcome.eml",
-		 src ? src : ".");
+	snprintf(eml, sizeof(eml), "%s/templates/welcome.eml", src ? src : ".");
 	if (access(eml, R_OK) != 0) {
-		fprintf(stderr, "run from the source folder or set HERALD_SRC "
-				"(%s not found)\n", eml);
+		fprintf(stderr,
+			"run from the source folder or set HERALD_SRC "
+			"(%s not found)\n",
+			eml);
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/hook.http", dir);

@@ -9,12 +9,39 @@
 #include <sys/stat.h>
 
 enum opt_id {
-	O_TEMPLATE = 1, O_FORMAT, O_DELIMITER, O_SMTP, O_SMTP_USER,
-	O_PASSWORD_FILE, O_ALLOW_PLAIN, O_OUTBOX, O_DRY_RUN, O_CONCURRENCY,
-	O_RATE, O_RETRIES, O_TIMEOUT, O_BACKOFF, O_REPORT, O_KEY,
-	O_KEY_FIELD, O_SKIP_INVALID, O_LIMIT, O_SKIP, O_REDIRECT,
-	O_MAX_FAILURES, O_MAX_PER_CONN, O_MAX_RUNTIME, O_CAMPAIGN, O_ENV,
-	O_CACERT, O_INSECURE, O_QUIET, O_VERBOSE, O_PROGRESS, O_ROW, O_HELP,
+	O_TEMPLATE = 1,
+	O_FORMAT,
+	O_DELIMITER,
+	O_SMTP,
+	O_SMTP_USER,
+	O_PASSWORD_FILE,
+	O_ALLOW_PLAIN,
+	O_OUTBOX,
+	O_DRY_RUN,
+	O_CONCURRENCY,
+	O_RATE,
+	O_RETRIES,
+	O_TIMEOUT,
+	O_BACKOFF,
+	O_REPORT,
+	O_KEY,
+	O_KEY_FIELD,
+	O_SKIP_INVALID,
+	O_LIMIT,
+	O_SKIP,
+	O_REDIRECT,
+	O_MAX_FAILURES,
+	O_MAX_PER_CONN,
+	O_MAX_RUNTIME,
+	O_CAMPAIGN,
+	O_ENV,
+	O_CACERT,
+	O_INSECURE,
+	O_QUIET,
+	O_VERBOSE,
+	O_PROGRESS,
+	O_ROW,
+	O_HELP,
 };
 
 #define ALL (CMD_SEND | CMD_CHECK | CMD_RENDER)
@@ -28,74 +55,74 @@ static const struct option_def {
 	unsigned commands; /* where it applies */
 	const char *help;
 } table[] = {
-	{O_TEMPLATE, "template", 't', "FILE", ALL,
-	 ".eml (email) or .http (HTTP request) template"},
-	{O_FORMAT, "format", 0, "csv|json|jsonl", ALL,
-	 "recipients format; needed when RECIPIENTS is -"},
-	{O_DELIMITER, "delimiter", 0, "CHAR", ALL,
-	 "CSV field delimiter (default ','; 'tab' for a tab)"},
-	{O_KEY, "key", 0, "FIELD|KEY", ALL,
-	 "send/check: the field that identifies a recipient (default email "
-	 "if present, else the first field); render: the key of the row to "
-	 "show"},
-	{O_KEY_FIELD, "key-field", 0, "FIELD", ALL,
-	 "the field that identifies a recipient (same as send's --key)"},
-	{O_ROW, "row", 0, "N", CMD_RENDER, "render: the row to show (1-based)"},
-	{O_SMTP, "smtp", 0, "URL", SC,
-	 "smtp://host[:port] or smtps://host[:port] (env HERALD_SMTP_URL)"},
-	{O_SMTP_USER, "smtp-user", 0, "USER", SC,
-	 "SMTP AUTH user (env HERALD_SMTP_USER); the password comes from env "
-	 "HERALD_SMTP_PASSWORD or --smtp-password-file"},
-	{O_PASSWORD_FILE, "smtp-password-file", 0, "FILE", SC,
-	 "read the SMTP password from FILE (must not be readable by others)"},
-	{O_ALLOW_PLAIN, "allow-plaintext-auth", 0, NULL, SC,
-	 "allow AUTH on a connection without TLS (refused by default)"},
-	{O_OUTBOX, "outbox", 0, "DIR", SC,
-	 "write each message to DIR instead of sending (the default for "
-	 ".eml without --smtp: ./outbox)"},
-	{O_DRY_RUN, "dry-run", 'n', NULL, SC,
-	 "render and validate everything, report dry-run, contact nobody"},
-	{O_CONCURRENCY, "concurrency", 'c', "N", SC,
-	 "workers = most simultaneous connections (default 4)"},
-	{O_RATE, "rate", 'r', "RATE", SC,
-	 "most sends started per second, all workers together: 10, 10/s, "
-	 "600/m, 5000/h"},
-	{O_RETRIES, "retries", 0, "N", SC,
-	 "extra attempts after a transient failure (default 3)"},
-	{O_TIMEOUT, "timeout", 0, "SEC", SC, "per-attempt time limit (default 30)"},
-	{O_BACKOFF, "backoff", 0, "SEC", SC,
-	 "first retry waits up to SEC (default 1), doubling each time, "
-	 "capped at 60"},
-	{O_REPORT, "report", 'o', "FILE", SC,
-	 "results report: .jsonl or .csv by extension, - for stdout"},
-	{O_SKIP_INVALID, "skip-invalid", 0, NULL, SC,
-	 "send the valid rows and report the invalid ones instead of "
-	 "refusing the run"},
-	{O_LIMIT, "limit", 0, "N", SC, "take at most N rows (after --skip)"},
-	{O_SKIP, "skip", 0, "N", SC, "leave out the first N rows"},
-	{O_REDIRECT, "redirect", 0, "ADDR|URL", ALL,
-	 "deliver every message to this test address or URL instead, "
-	 "keeping the intended recipient in X-Original-To / X-Original-URL"},
-	{O_MAX_FAILURES, "max-failures", 0, "N", SC,
-	 "stop after N failures in a row (exit 75)"},
-	{O_MAX_PER_CONN, "max-per-connection", 0, "N", SC,
-	 "open a fresh connection after N messages"},
-	{O_MAX_RUNTIME, "max-runtime", 0, "DURATION", SC,
-	 "stop taking rows after this long: 90, 90s, 15m, 2h (exit 75)"},
-	{O_CAMPAIGN, "campaign", 0, "NAME", ALL,
-	 "names this send; seeds Message-IDs and Idempotency-Keys (default: "
-	 "one per run)"},
-	{O_ENV, "env", 0, "NAME", ALL,
-	 "let templates read environment variable NAME as {{env.NAME}} "
-	 "(repeatable)"},
-	{O_CACERT, "cacert", 0, "FILE", SC, "trust the CAs in FILE for TLS"},
-	{O_INSECURE, "insecure", 0, NULL, SC,
-	 "do not verify TLS certificates (never in production)"},
-	{O_QUIET, "quiet", 'q', NULL, ALL, "print only errors"},
-	{O_VERBOSE, "verbose", 'v', NULL, ALL, "log every failed row"},
-	{O_PROGRESS, "progress", 0, "auto|always|never", SC,
-	 "progress bar on stderr (auto: only on a terminal)"},
-	{O_HELP, "help", 'h', NULL, ALL, "show this help"},
+    {O_TEMPLATE, "template", 't', "FILE", ALL,
+     ".eml (email) or .http (HTTP request) template"},
+    {O_FORMAT, "format", 0, "csv|json|jsonl", ALL,
+     "recipients format; needed when RECIPIENTS is -"},
+    {O_DELIMITER, "delimiter", 0, "CHAR", ALL,
+     "CSV field delimiter (default ','; 'tab' for a tab)"},
+    {O_KEY, "key", 0, "FIELD|KEY", ALL,
+     "send/check: the field that identifies a recipient (default email "
+     "if present, else the first field); render: the key of the row to "
+     "show"},
+    {O_KEY_FIELD, "key-field", 0, "FIELD", ALL,
+     "the field that identifies a recipient (same as send's --key)"},
+    {O_ROW, "row", 0, "N", CMD_RENDER, "render: the row to show (1-based)"},
+    {O_SMTP, "smtp", 0, "URL", SC,
+     "smtp://host[:port] or smtps://host[:port] (env HERALD_SMTP_URL)"},
+    {O_SMTP_USER, "smtp-user", 0, "USER", SC,
+     "SMTP AUTH user (env HERALD_SMTP_USER); the password comes from env "
+     "HERALD_SMTP_PASSWORD or --smtp-password-file"},
+    {O_PASSWORD_FILE, "smtp-password-file", 0, "FILE", SC,
+     "read the SMTP password from FILE (must not be readable by others)"},
+    {O_ALLOW_PLAIN, "allow-plaintext-auth", 0, NULL, SC,
+     "allow AUTH on a connection without TLS (refused by default)"},
+    {O_OUTBOX, "outbox", 0, "DIR", SC,
+     "write each message to DIR instead of sending (the default for "
+     ".eml without --smtp: ./outbox)"},
+    {O_DRY_RUN, "dry-run", 'n', NULL, SC,
+     "render and validate everything, report dry-run, contact nobody"},
+    {O_CONCURRENCY, "concurrency", 'c', "N", SC,
+     "workers = most simultaneous connections (default 4)"},
+    {O_RATE, "rate", 'r', "RATE", SC,
+     "most sends started per second, all workers together: 10, 10/s, "
+     "600/m, 5000/h"},
+    {O_RETRIES, "retries", 0, "N", SC,
+     "extra attempts after a transient failure (default 3)"},
+    {O_TIMEOUT, "timeout", 0, "SEC", SC, "per-attempt time limit (default 30)"},
+    {O_BACKOFF, "backoff", 0, "SEC", SC,
+     "first retry waits up to SEC (default 1), doubling each time, "
+     "capped at 60"},
+    {O_REPORT, "report", 'o', "FILE", SC,
+     "results report: .jsonl or .csv by extension, - for stdout"},
+    {O_SKIP_INVALID, "skip-invalid", 0, NULL, SC,
+     "send the valid rows and report the invalid ones instead of "
+     "refusing the run"},
+    {O_LIMIT, "limit", 0, "N", SC, "take at most N rows (after --skip)"},
+    {O_SKIP, "skip", 0, "N", SC, "leave out the first N rows"},
+    {O_REDIRECT, "redirect", 0, "ADDR|URL", ALL,
+     "deliver every message to this test address or URL instead, "
+     "keeping the intended recipient in X-Original-To / X-Original-URL"},
+    {O_MAX_FAILURES, "max-failures", 0, "N", SC,
+     "stop after N failures in a row (exit 75)"},
+    {O_MAX_PER_CONN, "max-per-connection", 0, "N", SC,
+     "open a fresh connection after N messages"},
+    {O_MAX_RUNTIME, "max-runtime", 0, "DURATION", SC,
+     "stop taking rows after this long: 90, 90s, 15m, 2h (exit 75)"},
+    {O_CAMPAIGN, "campaign", 0, "NAME", ALL,
+     "names this send; seeds Message-IDs and Idempotency-Keys (default: "
+     "one per run)"},
+    {O_ENV, "env", 0, "NAME", ALL,
+     "let templates read environment variable NAME as {{env.NAME}} "
+     "(repeatable)"},
+    {O_CACERT, "cacert", 0, "FILE", SC, "trust the CAs in FILE for TLS"},
+    {O_INSECURE, "insecure", 0, NULL, SC,
+     "do not verify TLS certificates (never in production)"},
+    {O_QUIET, "quiet", 'q', NULL, ALL, "print only errors"},
+    {O_VERBOSE, "verbose", 'v', NULL, ALL, "log every failed row"},
+    {O_PROGRESS, "progress", 0, "auto|always|never", SC,
+     "progress bar on stderr (auto: only on a terminal)"},
+    {O_HELP, "help", 'h', NULL, ALL, "show this help"},
 };
 
 #define NOPT (sizeof(table) / sizeof(table[0]))
@@ -106,14 +133,14 @@ static const struct {
 	const char *usage;
 	const char *what;
 } commands[] = {
-	{"send", CMD_SEND, "herald send -t TEMPLATE [options] RECIPIENTS",
-	 "render and send one message per recipient"},
-	{"check", CMD_CHECK, "herald check -t TEMPLATE [options] RECIPIENTS",
-	 "validate and render every row, send nothing"},
-	{"render", CMD_RENDER,
-	 "herald render -t TEMPLATE (--row N | --key K) RECIPIENTS",
-	 "print the exact bytes one recipient would get (envelope on "
-	 "stderr)"},
+    {"send", CMD_SEND, "herald send -t TEMPLATE [options] RECIPIENTS",
+     "render and send one message per recipient"},
+    {"check", CMD_CHECK, "herald check -t TEMPLATE [options] RECIPIENTS",
+     "validate and render every row, send nothing"},
+    {"render", CMD_RENDER,
+     "herald render -t TEMPLATE (--row N | --key K) RECIPIENTS",
+     "print the exact bytes one recipient would get (envelope on "
+     "stderr)"},
 };
 
 void options_help(enum command cmd)
@@ -147,7 +174,8 @@ void options_help(enum command cmd)
 			 table[i].short_name ? "-" : "",
 			 table[i].short_name ? table[i].short_name : ' ',
 			 table[i].short_name ? ", " : "  ", table[i].name,
-			 table[i].arg ? " " : "", table[i].arg ? table[i].arg : "");
+			 table[i].arg ? " " : "",
+			 table[i].arg ? table[i].arg : "");
 		printf("  %-34s %s\n", table[i].short_name ? left : left + 1,
 		       table[i].help);
 	}
@@ -246,19 +274,21 @@ static int read_password_file(struct options *o)
 	return o->password ? 0 : 70;
 }
 
-static int apply(struct options *o, const struct option_def *d,
-		 const char *v)
+static int apply(struct options *o, const struct option_def *d, const char *v)
 {
 	hd_run_config *r = &o->run;
 	long n;
 
 	switch (d->id) {
-	case O_TEMPLATE: r->template_path = v; break;
+	case O_TEMPLATE:
+		r->template_path = v;
+		break;
 	case O_FORMAT:
-		if (strcmp(v, "csv") && strcmp(v, "json") && strcmp(v, "jsonl") &&
-		    strcmp(v, "ndjson"))
+		if (strcmp(v, "csv") && strcmp(v, "json") &&
+		    strcmp(v, "jsonl") && strcmp(v, "ndjson"))
 			return usage_error("--format must be csv, json or "
-					   "jsonl, not '%s'%s", v, "");
+					   "jsonl, not '%s'%s",
+					   v, "");
 		r->format = v;
 		break;
 	case O_DELIMITER:
@@ -269,7 +299,8 @@ static int apply(struct options *o, const struct option_def *d,
 			r->delimiter = v[0];
 		else
 			return usage_error("--delimiter takes one character "
-					   "or 'tab', not '%s'%s", v, "");
+					   "or 'tab', not '%s'%s",
+					   v, "");
 		break;
 	case O_KEY:
 		if (o->cmd == CMD_RENDER)
@@ -277,40 +308,59 @@ static int apply(struct options *o, const struct option_def *d,
 		else
 			r->key_field = v;
 		break;
-	case O_KEY_FIELD: r->key_field = v; break;
+	case O_KEY_FIELD:
+		r->key_field = v;
+		break;
 	case O_ROW:
 		if (parse_long(v, 1, &o->render_row))
 			return usage_error("--row takes a row number from 1, "
-					   "not '%s'%s", v, "");
+					   "not '%s'%s",
+					   v, "");
 		break;
-	case O_SMTP: r->smtp_url = v; break;
-	case O_SMTP_USER: r->smtp_user = v; break;
-	case O_PASSWORD_FILE: o->password_file = v; break;
-	case O_ALLOW_PLAIN: r->allow_plaintext_auth = 1; break;
-	case O_OUTBOX: r->outbox_dir = v; break;
-	case O_DRY_RUN: r->dry_run = 1; break;
+	case O_SMTP:
+		r->smtp_url = v;
+		break;
+	case O_SMTP_USER:
+		r->smtp_user = v;
+		break;
+	case O_PASSWORD_FILE:
+		o->password_file = v;
+		break;
+	case O_ALLOW_PLAIN:
+		r->allow_plaintext_auth = 1;
+		break;
+	case O_OUTBOX:
+		r->outbox_dir = v;
+		break;
+	case O_DRY_RUN:
+		r->dry_run = 1;
+		break;
 	case O_CONCURRENCY:
 		if (parse_long(v, 1, &n) || n > 1024)
 			return usage_error("--concurrency takes 1 to 1024, "
-					   "not '%s'%s", v, "");
+					   "not '%s'%s",
+					   v, "");
 		r->concurrency = (unsigned)n;
 		break;
 	case O_RATE:
 		if (parse_rate(v, &r->rate))
 			return usage_error("--rate takes N, N/s, N/m or N/h, "
-					   "not '%s'%s", v, "");
+					   "not '%s'%s",
+					   v, "");
 		break;
 	case O_RETRIES:
 		if (parse_long(v, 0, &n) || n > 100)
 			return usage_error("--retries takes 0 to 100, not "
-					   "'%s'%s", v, "");
+					   "'%s'%s",
+					   v, "");
 		r->retries = (int)n;
 		break;
 	case O_TIMEOUT: {
 		double s;
 		if (parse_duration(v, &s) || s <= 0)
 			return usage_error("--timeout takes seconds, not "
-					   "'%s'%s", v, "");
+					   "'%s'%s",
+					   v, "");
 		r->timeout_ms = (long)(s * 1000);
 		break;
 	}
@@ -318,42 +368,57 @@ static int apply(struct options *o, const struct option_def *d,
 		double s;
 		if (parse_duration(v, &s))
 			return usage_error("--backoff takes seconds, not "
-					   "'%s'%s", v, "");
+					   "'%s'%s",
+					   v, "");
 		r->backoff_ms = s > 0 ? (long)(s * 1000) : 1;
 		break;
 	}
-	case O_REPORT: r->report_path = v; break;
-	case O_SKIP_INVALID: r->skip_invalid = 1; break;
+	case O_REPORT:
+		r->report_path = v;
+		break;
+	case O_SKIP_INVALID:
+		r->skip_invalid = 1;
+		break;
 	case O_LIMIT:
 		if (parse_long(v, 1, &r->limit))
 			return usage_error("--limit takes a number from 1, not "
-					   "'%s'%s", v, "");
+					   "'%s'%s",
+					   v, "");
 		break;
 	case O_SKIP:
 		if (parse_long(v, 0, &r->skip))
 			return usage_error("--skip takes a number from 0, not "
-					   "'%s'%s", v, "");
+					   "'%s'%s",
+					   v, "");
 		break;
-	case O_REDIRECT: r->redirect = v; break;
+	case O_REDIRECT:
+		r->redirect = v;
+		break;
 	case O_MAX_FAILURES:
 		if (parse_long(v, 1, &r->max_failures))
 			return usage_error("--max-failures takes a number from "
-					   "1, not '%s'%s", v, "");
+					   "1, not '%s'%s",
+					   v, "");
 		break;
 	case O_MAX_PER_CONN:
 		if (parse_long(v, 1, &r->max_per_connection))
-			return usage_error("--max-per-connection takes a number "
-					   "from 1, not '%s'%s", v, "");
+			return usage_error(
+			    "--max-per-connection takes a number "
+			    "from 1, not '%s'%s",
+			    v, "");
 		break;
 	case O_MAX_RUNTIME:
 		if (parse_duration(v, &r->max_runtime) || r->max_runtime <= 0)
-			return usage_error("--max-runtime takes 90, 90s, 15m or "
-					   "2h, not '%s'%s", v, "");
+			return usage_error(
+			    "--max-runtime takes 90, 90s, 15m or "
+			    "2h, not '%s'%s",
+			    v, "");
 		break;
 	case O_CAMPAIGN:
 		if (!*v || strlen(v) > 60)
 			return usage_error("--campaign takes a name of 1 to 60 "
-					   "characters%s%s", "", "");
+					   "characters%s%s",
+					   "", "");
 		r->campaign = v;
 		break;
 	case O_ENV:
@@ -361,10 +426,19 @@ static int apply(struct options *o, const struct option_def *d,
 			return usage_error("too many --env%s%s", "", "");
 		o->env_names[r->n_env++] = v;
 		break;
-	case O_CACERT: r->cacert = v; break;
-	case O_INSECURE: r->insecure = 1; break;
-	case O_QUIET: o->quiet = 1; break;
-	case O_VERBOSE: o->verbose = 1; r->verbose = 1; break;
+	case O_CACERT:
+		r->cacert = v;
+		break;
+	case O_INSECURE:
+		r->insecure = 1;
+		break;
+	case O_QUIET:
+		o->quiet = 1;
+		break;
+	case O_VERBOSE:
+		o->verbose = 1;
+		r->verbose = 1;
+		break;
 	case O_PROGRESS:
 		if (!strcmp(v, "auto"))
 			o->progress = PROGRESS_AUTO;
@@ -374,9 +448,12 @@ static int apply(struct options *o, const struct option_def *d,
 			o->progress = PROGRESS_NEVER;
 		else
 			return usage_error("--progress takes auto, always or "
-					   "never, not '%s'%s", v, "");
+					   "never, not '%s'%s",
+					   v, "");
 		break;
-	case O_HELP: o->help = 1; break;
+	case O_HELP:
+		o->help = 1;
+		break;
 	}
 	return 0;
 }
@@ -384,7 +461,8 @@ static int apply(struct options *o, const struct option_def *d,
 static const struct option_def *find_long(const char *name, size_t n)
 {
 	for (size_t i = 0; i < NOPT; i++)
-		if (strlen(table[i].name) == n && !strncmp(table[i].name, name, n))
+		if (strlen(table[i].name) == n &&
+		    !strncmp(table[i].name, name, n))
 			return &table[i];
 	return NULL;
 }
@@ -407,7 +485,8 @@ int options_parse(int argc, char **argv, struct options *o)
 	o->run.env_names = o->env_names;
 	if (argc < 2)
 		return usage_error("a command is needed: send, check or "
-				   "render%s%s", "", "");
+				   "render%s%s",
+				   "", "");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		o->help = 1;
 		return 0;
@@ -436,7 +515,8 @@ int options_parse(int argc, char **argv, struct options *o)
 		if (a[0] != '-' || !a[1]) {
 			if (positional)
 				return usage_error("one recipients file only; "
-						   "unexpected '%s'%s", a, "");
+						   "unexpected '%s'%s",
+						   a, "");
 			positional = a;
 			continue;
 		}
@@ -445,17 +525,20 @@ int options_parse(int argc, char **argv, struct options *o)
 			size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
 			d = find_long(a + 2, n);
 			if (!d)
-				return usage_error("unknown option '%s'%s", a, "");
+				return usage_error("unknown option '%s'%s", a,
+						   "");
 			if (eq)
 				val = eq + 1;
 		} else {
 			d = find_short(a[1]);
 			if (!d)
-				return usage_error("unknown option '%s'%s", a, "");
+				return usage_error("unknown option '%s'%s", a,
+						   "");
 			if (a[2])
 				val = a + 2;
 			if (val && !d->arg)
-				return usage_error("'%s' takes no value%s", a, "");
+				return usage_error("'%s' takes no value%s", a,
+						   "");
 		}
 		if (!(d->commands & o->cmd))
 			return usage_error("--%s does not apply to %s", d->name,
@@ -466,7 +549,8 @@ int options_parse(int argc, char **argv, struct options *o)
 						   d->arg);
 			val = argv[++i];
 		} else if (!d->arg && val && a[1] == '-') {
-			return usage_error("--%s takes no value%s", d->name, "");
+			return usage_error("--%s takes no value%s", d->name,
+					   "");
 		}
 		rc = apply(o, d, val);
 		if (rc)
@@ -483,9 +567,11 @@ int options_parse(int argc, char **argv, struct options *o)
 				   "", "");
 	if (!strcmp(positional, "-") && !o->run.format)
 		return usage_error("reading standard input needs --format "
-				   "csv|json|jsonl%s%s", "", "");
+				   "csv|json|jsonl%s%s",
+				   "", "");
 	if (o->cmd == CMD_RENDER && !o->render_row == !o->render_key)
-		return usage_error("render needs --row N or --key K%s%s", "", "");
+		return usage_error("render needs --row N or --key K%s%s", "",
+				   "");
 	if (!o->run.smtp_url)
 		o->run.smtp_url = getenv("HERALD_SMTP_URL");
 	if (!o->run.smtp_user)

@@ -50,9 +50,9 @@ static void draw(struct progress *p, const hd_run_stats *s)
 	int width = 24, fill;
 
 	fmt_eta(eta, etas);
-	fill = s->total > 0 ? (int)((double)width * (double)s->done /
-				    (double)s->total)
-			    : 0;
+	fill = s->total > 0
+		   ? (int)((double)width * (double)s->done / (double)s->total)
+		   : 0;
 	if (fill > width)
 		fill = width;
 	fprintf(stderr, "\r[%.*s%*s] %ld/%ld  %.1f/s  ETA %s  ", fill,

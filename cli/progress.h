@@ -10,13 +10,13 @@
 #include "herald.h"
 
 struct progress {
-	int bar;     /* draw the progress line */
-	int color;   /* NO_COLOR not set and stderr is a terminal */
+	int bar;   /* draw the progress line */
+	int color; /* NO_COLOR not set and stderr is a terminal */
 	int quiet;
 	int verbose;
-	int drawn;   /* a progress line is on screen */
+	int drawn; /* a progress line is on screen */
 	long invalid_shown;
-	long first_fail_row;   /* the first failed row, for the summary */
+	long first_fail_row; /* the first failed row, for the summary */
 	char first_fail[600];
 };
 

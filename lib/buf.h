@@ -19,7 +19,10 @@ typedef struct hd_buf {
 	size_t cap; /* bytes allocated */
 } hd_buf;
 
-#define HD_BUF_INIT {NULL, 0, 0}
+#define HD_BUF_INIT                                                            \
+	{                                                                      \
+		NULL, 0, 0                                                     \
+	}
 
 void hd_buf_init(hd_buf *b);
 /* Makes room for at least extra more bytes (plus the NUL). */

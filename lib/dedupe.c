@@ -94,7 +94,8 @@ static int hset_has(const struct hset *s, uint64_t h)
 {
 	if (!s->cap)
 		return 0;
-	for (size_t j = h & (s->cap - 1); s->slot[j]; j = (j + 1) & (s->cap - 1))
+	for (size_t j = h & (s->cap - 1); s->slot[j];
+	     j = (j + 1) & (s->cap - 1))
 		if (s->slot[j] == h)
 			return 1;
 	return 0;

@@ -6,13 +6,13 @@
 
 static const char *const messages[] = {
 #define HD__MSG(name, msg) msg,
-	HD_ERRNO_MAP(HD__MSG)
+    HD_ERRNO_MAP(HD__MSG)
 #undef HD__MSG
 };
 
 static const char *const names[] = {
 #define HD__NAME(name, msg) #name,
-	HD_ERRNO_MAP(HD__NAME)
+    HD_ERRNO_MAP(HD__NAME)
 #undef HD__NAME
 };
 
@@ -80,11 +80,12 @@ size_t hd_error_format(const hd_error *err, char *out, size_t size)
 		return 0;
 	if (err->file[0]) {
 		if (err->line > 0 && err->column > 0)
-			w = snprintf(place, sizeof(place), "%s:%ld:%ld: ",
-				     err->file, err->line, err->column);
+			w = snprintf(place, sizeof(place),
+				     "%s:%ld:%ld: ", err->file, err->line,
+				     err->column);
 		else if (err->line > 0)
-			w = snprintf(place, sizeof(place), "%s:%ld: ",
-				     err->file, err->line);
+			w = snprintf(place, sizeof(place),
+				     "%s:%ld: ", err->file, err->line);
 		else
 			w = snprintf(place, sizeof(place), "%s: ", err->file);
 		n = w > 0 ? (size_t)w : 0;
@@ -92,8 +93,8 @@ size_t hd_error_format(const hd_error *err, char *out, size_t size)
 			n = sizeof(place) - 1;
 	}
 	if (err->row > 0) {
-		w = snprintf(place + n, sizeof(place) - n, "row %ld: ",
-			     err->row);
+		w = snprintf(place + n, sizeof(place) - n,
+			     "row %ld: ", err->row);
 		if (w > 0)
 			n += (size_t)w;
 		if (n >= sizeof(place))

@@ -42,7 +42,8 @@ static uint64_t hash64(uint64_t seed, const char *a, const char *b)
 
 	for (const unsigned char *p = (const unsigned char *)a; *p; p++)
 		h = (h ^ *p) * 0x100000001b3ULL;
-	h = (h ^ 0xff) * 0x100000001b3ULL; /* separator: ("ab","c") != ("a","bc") */
+	h = (h ^ 0xff) *
+	    0x100000001b3ULL; /* separator: ("ab","c") != ("a","bc") */
 	for (const unsigned char *p = (const unsigned char *)b; *p; p++)
 		h = (h ^ *p) * 0x100000001b3ULL;
 	h ^= h >> 30;
@@ -55,8 +56,10 @@ static uint64_t hash64(uint64_t seed, const char *a, const char *b)
 
 void hd_message_hash(const char *campaign, const char *key, char out[33])
 {
-	uint64_t a = hash64(0x68657261ULL, campaign ? campaign : "", key ? key : "");
-	uint64_t b = hash64(0x6c64ULL << 32, campaign ? campaign : "", key ? key : "");
+	uint64_t a =
+	    hash64(0x68657261ULL, campaign ? campaign : "", key ? key : "");
+	uint64_t b =
+	    hash64(0x6c64ULL << 32, campaign ? campaign : "", key ? key : "");
 
 	snprintf(out, 33, "%016llx%016llx", (unsigned long long)a,
 		 (unsigned long long)b);
@@ -107,7 +110,8 @@ static hd_status load_partial(void *ctx, const char *name, char **text,
 	if (name[0] == '/' || strstr(name, "..") || !name[0])
 		return hd_error_set(err, HD_ETEMPLATE, t->path, 0, 0,
 				    "partial '%s' would leave the template's "
-				    "folder", name);
+				    "folder",
+				    name);
 	for (size_t i = 0; i < 2; i++) {
 		FILE *fp;
 		struct stat st;
@@ -146,11 +150,11 @@ hd_status hd__part_compile(const hd_msgtmpl *t, const char *text, size_t len,
 			   long first_line, hd_tmpl **out, hd_error *err)
 {
 	hd_tmpl_opts o = {
-		.source = t->path,
-		.first_line = first_line,
-		.lenient = 0,
-		.partial = load_partial,
-		.partial_ctx = (void *)t,
+	    .source = t->path,
+	    .first_line = first_line,
+	    .lenient = 0,
+	    .partial = load_partial,
+	    .partial_ctx = (void *)t,
 	};
 	return hd_tmpl_compile(text, len, &o, out, err);
 }

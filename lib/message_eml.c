@@ -33,12 +33,12 @@
 #define MAX_HEADERS 64
 #define MAX_ATTACH 16
 #define ATTACH_MAX_BYTES (25L << 20) /* what most providers still accept */
-#define LINE_MAX_OCTETS 998          /* RFC 5322 2.1.1 */
+#define LINE_MAX_OCTETS 998	     /* RFC 5322 2.1.1 */
 
 enum hkind {
 	H_PLAIN,   /* unstructured: Subject and the rest */
 	H_ADDRESS, /* From, To, Cc, Reply-To, Sender: address lists */
-	H_BCC,     /* envelope only, never written */
+	H_BCC,	   /* envelope only, never written */
 	H_CTYPE,   /* Content-Type of a single-part body */
 };
 
@@ -66,16 +66,19 @@ struct eml {
 
 /* Headers herald writes itself; a template may not set them. */
 static const char *const reserved[] = {
-	"Message-ID", "MIME-Version", "Content-Transfer-Encoding", "Date",
+    "Message-ID",
+    "MIME-Version",
+    "Content-Transfer-Encoding",
+    "Date",
 };
 
 static const struct {
 	const char *name;
 	enum hkind kind;
 } header_kinds[] = {
-	{"From", H_ADDRESS},     {"To", H_ADDRESS},  {"Cc", H_ADDRESS},
-	{"Reply-To", H_ADDRESS}, {"Sender", H_ADDRESS}, {"Bcc", H_BCC},
-	{"Content-Type", H_CTYPE},
+    {"From", H_ADDRESS},       {"To", H_ADDRESS},     {"Cc", H_ADDRESS},
+    {"Reply-To", H_ADDRESS},   {"Sender", H_ADDRESS}, {"Bcc", H_BCC},
+    {"Content-Type", H_CTYPE},
 };
 
 void hd__eml_free(void *impl)
@@ -211,8 +214,9 @@ static hd_status parse_headers(hd_msgtmpl *t, struct eml *e, const char *text,
 			break;
 		}
 		if (*p == ' ' || *p == '\t') {
-			st = hd_error_set(err, HD_ETEMPLATE, t->path, line, 1,
-					  "continuation line before any header");
+			st =
+			    hd_error_set(err, HD_ETEMPLATE, t->path, line, 1,
+					 "continuation line before any header");
 			break;
 		}
 		colon = memchr(p, ':', (size_t)(le - p));
@@ -237,8 +241,9 @@ static hd_status parse_headers(hd_msgtmpl *t, struct eml *e, const char *text,
 			line++;
 		}
 		if (st == HD_OK)
-			st = add_header(t, e, name, nlen, val.data ? val.data : "",
-					val.len, hline, err);
+			st = add_header(t, e, name, nlen,
+					val.data ? val.data : "", val.len,
+					hline, err);
 		if (st != HD_OK)
 			break;
 	}
@@ -283,11 +288,11 @@ static hd_status parse_body(hd_msgtmpl *t, struct eml *e, const char *body,
 					if (*q != ' ' && *q != '\t' &&
 					    *q != '\r' && *q != '\n')
 						return hd_error_set(
-							err, HD_ETEMPLATE,
-							t->path, start_line, 0,
-							"text before the first "
-							"--- text --- or --- "
-							"html --- line");
+						    err, HD_ETEMPLATE, t->path,
+						    start_line, 0,
+						    "text before the first "
+						    "--- text --- or --- "
+						    "html --- line");
 			} else {
 				hd_tmpl **slot = cur == 1 ? &e->text : &e->html;
 				st = hd__part_compile(t, start,
@@ -298,8 +303,7 @@ static hd_status parse_body(hd_msgtmpl *t, struct eml *e, const char *body,
 			}
 			if ((m == 1 && e->text) || (m == 2 && e->html))
 				return hd_error_set(err, HD_ETEMPLATE, t->path,
-						    line, 1,
-						    "a second %s part",
+						    line, 1, "a second %s part",
 						    m == 1 ? "text" : "html");
 			cur = m;
 			start = next;
@@ -342,8 +346,10 @@ hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
 		if (e->h[i].kind == H_BCC ||
 		    (e->h[i].kind == H_ADDRESS &&
 		     !hd__name_is(e->h[i].name, strlen(e->h[i].name), "From") &&
-		     !hd__name_is(e->h[i].name, strlen(e->h[i].name), "Sender") &&
-		     !hd__name_is(e->h[i].name, strlen(e->h[i].name), "Reply-To")))
+		     !hd__name_is(e->h[i].name, strlen(e->h[i].name),
+				  "Sender") &&
+		     !hd__name_is(e->h[i].name, strlen(e->h[i].name),
+				  "Reply-To")))
 			has_rcpt = 1;
 	}
 	if (!has_from)
@@ -375,12 +381,12 @@ hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
 			single_html = 1;
 		else if (strncasecmp(b.data, "text/plain", 10) != 0) {
 			hd_buf_free(&b);
-			return hd_error_set(err, HD_ETEMPLATE, t->path,
-					    e->h[i].line, 1,
-					    "Content-Type must be text/plain or "
-					    "text/html; use --- text --- / --- "
-					    "html --- parts and Herald-Attach "
-					    "for more");
+			return hd_error_set(
+			    err, HD_ETEMPLATE, t->path, e->h[i].line, 1,
+			    "Content-Type must be text/plain or "
+			    "text/html; use --- text --- / --- "
+			    "html --- parts and Herald-Attach "
+			    "for more");
 		}
 		hd_buf_free(&b);
 	}
@@ -442,12 +448,12 @@ static const struct {
 	const char *ext;
 	const char *type;
 } mime_types[] = {
-	{".pdf", "application/pdf"},   {".png", "image/png"},
-	{".jpg", "image/jpeg"},        {".jpeg", "image/jpeg"},
-	{".gif", "image/gif"},         {".txt", "text/plain"},
-	{".csv", "text/csv"},          {".html", "text/html"},
-	{".ics", "text/calendar"},     {".json", "application/json"},
-	{".zip", "application/zip"},   {".xml", "application/xml"},
+    {".pdf", "application/pdf"}, {".png", "image/png"},
+    {".jpg", "image/jpeg"},	 {".jpeg", "image/jpeg"},
+    {".gif", "image/gif"},	 {".txt", "text/plain"},
+    {".csv", "text/csv"},	 {".html", "text/html"},
+    {".ics", "text/calendar"},	 {".json", "application/json"},
+    {".zip", "application/zip"}, {".xml", "application/xml"},
 };
 
 static const char *mime_type_of(const char *name)
@@ -477,7 +483,7 @@ static hd_status read_attachment(const hd_msgtmpl *t, const char *rel,
 
 	if (!rel[0] || rel[0] == '/' || strstr(rel, "..") ||
 	    snprintf(joined, sizeof(joined), "%s/%s", t->dir, rel) >=
-		    (int)sizeof(joined))
+		(int)sizeof(joined))
 		return hd_error_set(err, HD_EINVAL, t->path, line, 0,
 				    "attachment path '%.200s' leaves the "
 				    "template's folder",
@@ -549,8 +555,9 @@ static hd_status write_text_part(hd_buf *out, const char *subtype,
 		return st;
 	if (qp) {
 		st = hd_qp_encode(out, s, body->len);
-		if (st == HD_OK && (out->len < 2 ||
-				    memcmp(out->data + out->len - 2, "\r\n", 2)))
+		if (st == HD_OK &&
+		    (out->len < 2 ||
+		     memcmp(out->data + out->len - 2, "\r\n", 2)))
 			st = hd_buf_append(out, "\r\n", 2);
 		return st;
 	}
@@ -597,8 +604,9 @@ static hd_status write_body(hd_buf *out, const struct rendered *r,
 				   "Content-Type: multipart/alternative; "
 				   "boundary=\"%s\"\r\n\r\n%s--%s\r\n",
 				   alt,
-				   r->na ? "" : "This is a multi-part message "
-						"in MIME format.\r\n\r\n",
+				   r->na ? ""
+					 : "This is a multi-part message "
+					   "in MIME format.\r\n\r\n",
 				   alt);
 	if (st == HD_OK && r->has_text)
 		st = write_text_part(out, "plain", &r->text);
@@ -667,19 +675,19 @@ static hd_status render_parts(const hd_msgtmpl *t, const struct eml *e,
 		st = hd__part_render(e->a[i].path, ctx, escape_path,
 				     escape_path, row, &path, err);
 		if (st == HD_OK)
-			st = read_attachment(t, path.data ? path.data : "",
-					     e->a[i].line, &r->att_data[i], err);
+			st =
+			    read_attachment(t, path.data ? path.data : "",
+					    e->a[i].line, &r->att_data[i], err);
 		if (st == HD_OK && e->a[i].filename)
-			st = hd__part_render(e->a[i].filename, ctx,
-					     escape_path, escape_path, row,
-					     &name, err);
+			st = hd__part_render(e->a[i].filename, ctx, escape_path,
+					     escape_path, row, &name, err);
 		if (st == HD_OK) {
 			if (name.len) {
 				r->att_name[i] = hd_buf_detach(&name, NULL);
 			} else {
 				base = strrchr(path.data, '/');
 				r->att_name[i] =
-					strdup(base ? base + 1 : path.data);
+				    strdup(base ? base + 1 : path.data);
 			}
 			if (!r->att_name[i])
 				st = HD_ENOMEM;
@@ -692,8 +700,8 @@ static hd_status render_parts(const hd_msgtmpl *t, const struct eml *e,
 
 static hd_status push_rcpts(hd_message *out, const hd_mailbox *list, size_t n)
 {
-	char **grown = realloc(out->email.rcpt,
-			       (out->email.nrcpt + n) * sizeof(char *));
+	char **grown =
+	    realloc(out->email.rcpt, (out->email.nrcpt + n) * sizeof(char *));
 
 	if (!grown)
 		return HD_ENOMEM;
@@ -712,8 +720,8 @@ static hd_status push_rcpts(hd_message *out, const hd_mailbox *list, size_t n)
 static void date_header(char out[64])
 {
 	const char *fixed = getenv("SOURCE_DATE_EPOCH");
-	time_t now = fixed && *fixed ? (time_t)strtoll(fixed, NULL, 10)
-				     : time(NULL);
+	time_t now =
+	    fixed && *fixed ? (time_t)strtoll(fixed, NULL, 10) : time(NULL);
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
@@ -756,8 +764,8 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 		hd_buf_reset(&val);
 		st = hd__part_render(h->value, ctx,
 				     h->kind == H_ADDRESS || h->kind == H_BCC
-					     ? escape_address_value
-					     : hd_escape_header,
+					 ? escape_address_value
+					 : hd_escape_header,
 				     hd_escape_raw_header, row, &val, err);
 		if (st != HD_OK)
 			break;
@@ -776,10 +784,11 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 			if (hd__name_is(h->name, strlen(h->name), "From")) {
 				if (n != 1 || out->email.from) {
 					hd_mailbox_list_free(list, n);
-					st = hd_error_set(err, HD_EADDRESS,
-							  t->path, h->line, 0,
-							  "From: must hold "
-							  "exactly one address");
+					st =
+					    hd_error_set(err, HD_EADDRESS,
+							 t->path, h->line, 0,
+							 "From: must hold "
+							 "exactly one address");
 					hd_error_set_field(err, "From");
 					break;
 				}
@@ -815,7 +824,8 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 		goto out;
 	}
 	domain = strrchr(out->email.from, '@');
-	out->id = malloc(strlen(hash) + strlen(domain ? domain : "@herald") + 3);
+	out->id =
+	    malloc(strlen(hash) + strlen(domain ? domain : "@herald") + 3);
 	if (!out->id) {
 		st = HD_ENOMEM;
 		goto out;

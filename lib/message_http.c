@@ -84,7 +84,8 @@ static int is_comment(const char *p, const char *le)
 {
 	while (p < le && (*p == ' ' || *p == '\t' || *p == '\r'))
 		p++;
-	return p == le || *p == '#' || (le - p >= 2 && p[0] == '/' && p[1] == '/');
+	return p == le || *p == '#' ||
+	       (le - p >= 2 && p[0] == '/' && p[1] == '/');
 }
 
 static hd_status parse_request_line(hd_msgtmpl *t, struct http_tmpl *h,
@@ -108,13 +109,15 @@ static hd_status parse_request_line(hd_msgtmpl *t, struct http_tmpl *h,
 		uend--;
 	/* an optional trailing " HTTP/1.1" */
 	for (const char *q = url; q < uend; q++)
-		if (*q == ' ' && uend - q > 5 && strncmp(q + 1, "HTTP/", 5) == 0) {
+		if (*q == ' ' && uend - q > 5 &&
+		    strncmp(q + 1, "HTTP/", 5) == 0) {
 			uend = q;
 			break;
 		}
 	if (!h->method || uend == url)
 		return hd_error_set(err, h->method ? HD_ETEMPLATE : HD_ENOMEM,
-				    t->path, line, 1, "no URL after the method");
+				    t->path, line, 1,
+				    "no URL after the method");
 	if (strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8))
 		return hd_error_set(err, HD_ETEMPLATE, t->path, line,
 				    (long)(url - p) + 1,
@@ -172,7 +175,8 @@ hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
 					    "expected 'Name: value' or a blank "
 					    "line before the body");
 		for (const char *q = p; q < colon; q++)
-			if ((unsigned char)*q <= ' ' || (unsigned char)*q >= 127)
+			if ((unsigned char)*q <= ' ' ||
+			    (unsigned char)*q >= 127)
 				return hd_error_set(err, HD_ETEMPLATE, t->path,
 						    line, (long)(q - p) + 1,
 						    "bad character in header "
@@ -185,7 +189,8 @@ hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
 		hh->name = strndup(p, (size_t)(colon - p));
 		hh->line = line;
 		if (!hh->name)
-			return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
+			return hd_error_set(err, HD_ENOMEM, t->path, 0, 0,
+					    NULL);
 		v = colon + 1;
 		while (v < le && (*v == ' ' || *v == '\t'))
 			v++;
@@ -216,16 +221,16 @@ hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
 		if (ctype)
 			snprintf(ct, sizeof(ct), "%.*s", (int)ctype_len, ctype);
 		h->body_escape = hd_escape_for_content_type(ct);
-		return hd__part_compile(t, p, (size_t)(bend - p), line, &h->body,
-					err);
+		return hd__part_compile(t, p, (size_t)(bend - p), line,
+					&h->body, err);
 	}
 }
 
 static hd_status push_header(hd_request *r, const char *name, const char *v,
 			     size_t vlen)
 {
-	hd_header *grown = realloc(r->headers,
-				   (r->nheaders + 1) * sizeof(hd_header));
+	hd_header *grown =
+	    realloc(r->headers, (r->nheaders + 1) * sizeof(hd_header));
 
 	if (!grown)
 		return HD_ENOMEM;
@@ -287,8 +292,8 @@ hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 	if (st != HD_OK)
 		goto out;
 	hd_buf_reset(&b);
-	st = hd__part_render(h->body, ctx, h->body_escape, escape_raw_body,
-			     row, &b, err);
+	st = hd__part_render(h->body, ctx, h->body_escape, escape_raw_body, row,
+			     &b, err);
 	if (st == HD_OK) {
 		r->body = hd_buf_detach(&b, &r->body_len);
 		if (!r->body)

@@ -13,11 +13,11 @@
 
 struct hd_msgtmpl {
 	hd_message_kind kind;
-	char *path;     /* as given, for errors */
-	char *dir;      /* real path of the template's folder */
-	json_t *env;    /* {"NAME": "value"} of the allowed variables, or NULL */
+	char *path;  /* as given, for errors */
+	char *dir;   /* real path of the template's folder */
+	json_t *env; /* {"NAME": "value"} of the allowed variables, or NULL */
 	char *redirect; /* or NULL */
-	void *impl;     /* struct eml or struct http_tmpl */
+	void *impl;	/* struct eml or struct http_tmpl */
 };
 
 /* Compiles text[0..len) (which starts at line first_line of the template
@@ -53,9 +53,8 @@ void hd__eml_free(void *impl);
 
 hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
 			   hd_error *err);
-hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx,
-			 const char *id_hash, long row, hd_message *out,
-			 hd_error *err);
+hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *id_hash,
+			 long row, hd_message *out, hd_error *err);
 void hd__http_free(void *impl);
 
 #endif

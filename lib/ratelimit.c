@@ -16,14 +16,14 @@
 
 struct hd_ratelimit {
 	pthread_mutex_t mu;
-	double ceiling;     /* --rate, 0 = none */
-	double rate;        /* current; 0 = open */
-	double next;        /* earliest start of the next send */
-	double pause_until; /* Retry-After: nobody starts before this */
-	double open_ceiling;/* unlimited runs: the rate to return to */
-	double win_start;   /* measuring the achieved rate */
+	double ceiling;	     /* --rate, 0 = none */
+	double rate;	     /* current; 0 = open */
+	double next;	     /* earliest start of the next send */
+	double pause_until;  /* Retry-After: nobody starts before this */
+	double open_ceiling; /* unlimited runs: the rate to return to */
+	double win_start;    /* measuring the achieved rate */
 	long win_count;
-	double last_rate;   /* achieved rate of the last full window */
+	double last_rate; /* achieved rate of the last full window */
 };
 
 double hd_monotonic(void)
@@ -115,7 +115,8 @@ void hd_ratelimit_slow_down(hd_ratelimit *rl, double retry_after)
 		/* open until now: start from half of what was achieved */
 		double achieved = rl->last_rate;
 		if (achieved <= 0 && now > rl->win_start)
-			achieved = (double)rl->win_count / (now - rl->win_start);
+			achieved =
+			    (double)rl->win_count / (now - rl->win_start);
 		if (achieved < 2 * MIN_RATE)
 			achieved = 2 * MIN_RATE;
 		rl->open_ceiling = achieved;

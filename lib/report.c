@@ -12,21 +12,18 @@
 
 struct hd_report {
 	FILE *fp;
-	int own;         /* 1: fclose on close (not stdout) */
+	int own; /* 1: fclose on close (not stdout) */
 	int csv;
 	char path[256];
 	struct timespec last_flush;
-	int failed;      /* a write failed */
+	int failed; /* a write failed */
 };
 
 static const char *const status_names[] = {
-	[HD_ROW_SENT] = "sent",
-	[HD_ROW_FAILED] = "failed",
-	[HD_ROW_INVALID] = "invalid",
-	[HD_ROW_SKIPPED] = "skipped",
-	[HD_ROW_DRY_RUN] = "dry-run",
-	[HD_ROW_NOT_ATTEMPTED] = "not-attempted",
-	[HD_ROW_UNCERTAIN] = "uncertain",
+    [HD_ROW_SENT] = "sent",	      [HD_ROW_FAILED] = "failed",
+    [HD_ROW_INVALID] = "invalid",     [HD_ROW_SKIPPED] = "skipped",
+    [HD_ROW_DRY_RUN] = "dry-run",     [HD_ROW_NOT_ATTEMPTED] = "not-attempted",
+    [HD_ROW_UNCERTAIN] = "uncertain",
 };
 
 #define NSTATUS (sizeof(status_names) / sizeof(status_names[0]))
@@ -41,7 +38,8 @@ const char *hd_row_status_name(hd_row_status s)
 hd_row_status hd_row_status_parse(const char *name)
 {
 	for (size_t i = 1; i < NSTATUS; i++)
-		if (status_names[i] && name && strcmp(name, status_names[i]) == 0)
+		if (status_names[i] && name &&
+		    strcmp(name, status_names[i]) == 0)
 			return (hd_row_status)i;
 	return 0;
 }
@@ -70,7 +68,7 @@ static int has_suffix(const char *s, const char *suffix)
 }
 
 static const char csv_header[] =
-	"row,key,status,attempts,code,response,error,failure,ms,at,message_id\n";
+    "row,key,status,attempts,code,response,error,failure,ms,at,message_id\n";
 
 hd_status hd_report_open(const char *path, hd_report **out, hd_error *err)
 {
@@ -123,15 +121,13 @@ static void csv_cell(FILE *fp, const char *s, int guard)
 		fputc('"', fp);
 }
 
-static void write_csv(hd_report *r, const hd_report_row *row,
-		      const char *at)
+static void write_csv(hd_report *r, const hd_report_row *row, const char *at)
 {
 	FILE *fp = r->fp;
 
 	fprintf(fp, "%ld,", row->row);
 	csv_cell(fp, row->key, 1);
-	fprintf(fp, ",%s,%d,", hd_row_status_name(row->status),
-		row->attempts);
+	fprintf(fp, ",%s,%d,", hd_row_status_name(row->status), row->attempts);
 	if (row->code)
 		fprintf(fp, "%ld", row->code);
 	fputc(',', fp);

@@ -38,12 +38,12 @@ typedef struct hd_report_row {
 	const char *key;
 	hd_row_status status;
 	int attempts;
-	long code;             /* 0: none (null) */
+	long code; /* 0: none (null) */
 	const char *response;
 	const char *error;
-	const char *failure;   /* failed rows: "permanent" or "transient" */
-	long ms;               /* time spent on the row, all attempts */
-	double at;             /* when the row ended, seconds since the epoch */
+	const char *failure; /* failed rows: "permanent" or "transient" */
+	long ms;	     /* time spent on the row, all attempts */
+	double at;	     /* when the row ended, seconds since the epoch */
 	const char *message_id;
 } hd_report_row;
 

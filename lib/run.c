@@ -38,8 +38,8 @@
 #define DEFAULT_RETRIES 3
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_BACKOFF_MS 1000
-#define PROGRESS_EVERY 0.2   /* seconds between progress events */
-#define QUEUE_PER_WORKER 4   /* queue capacity = workers * this */
+#define PROGRESS_EVERY 0.2 /* seconds between progress events */
+#define QUEUE_PER_WORKER 4 /* queue capacity = workers * this */
 
 struct job {
 	hd_task task; /* first: the pool hands back hd_task pointers */
@@ -84,7 +84,7 @@ struct run {
 	long invalid_found; /* pass 1 */
 	double started, last_progress;
 	long fail_streak;
-	int stopping;     /* no more rows are taken */
+	int stopping; /* no more rows are taken */
 	hd_status stop_status;
 	char stop_msg[600];
 };
@@ -144,7 +144,7 @@ static char *key_of(const char *field, json_t *record)
 		return NULL;
 	if (json_is_string(v))
 		return json_string_length(v) ? strdup(json_string_value(v))
-					      : NULL;
+					     : NULL;
 	if (json_is_object(v) || json_is_array(v))
 		return NULL;
 	return json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -268,7 +268,8 @@ static hd_status pass_validate(struct run *r, hd_error *err)
 		}
 		r->stats.total++;
 		key = key_of(r->key_field, rec);
-		if (key && hd_dedupe_note(r->dedupe, key, strlen(key)) != HD_OK) {
+		if (key &&
+		    hd_dedupe_note(r->dedupe, key, strlen(key)) != HD_OK) {
 			free(key);
 			json_decref(rec);
 			return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
@@ -291,7 +292,6 @@ static void job_free(struct job *j)
 	free(j->message_id);
 	free(j);
 }
-
 
 /* On a worker thread: render, then send with retries. */
 static void job_work(hd_task *t, void *state)
@@ -320,8 +320,8 @@ static void job_work(hd_task *t, void *state)
 	for (;;) {
 		if (atomic_load(&r->abort) ||
 		    hd_ratelimit_acquire(r->rl, &r->abort) != HD_OK) {
-			j->status = j->attempts ? HD_ROW_FAILED
-						: HD_ROW_NOT_ATTEMPTED;
+			j->status =
+			    j->attempts ? HD_ROW_FAILED : HD_ROW_NOT_ATTEMPTED;
 			j->failure = j->attempts ? "transient" : NULL;
 			copy_text(j->error, sizeof(j->error),
 				  "aborted before the send finished");
@@ -362,8 +362,8 @@ static void job_work(hd_task *t, void *state)
 				continue;
 		}
 		j->status = HD_ROW_FAILED;
-		j->failure = res.status == HD_ETRANSIENT ? "transient"
-							 : "permanent";
+		j->failure =
+		    res.status == HD_ETRANSIENT ? "transient" : "permanent";
 		break;
 	}
 done:
@@ -406,13 +406,27 @@ static void count(struct run *r, hd_row_status s)
 {
 	r->stats.done++;
 	switch (s) {
-	case HD_ROW_SENT: r->stats.sent++; break;
-	case HD_ROW_FAILED: r->stats.failed++; break;
-	case HD_ROW_INVALID: r->stats.invalid++; break;
-	case HD_ROW_SKIPPED: r->stats.skipped++; break;
-	case HD_ROW_DRY_RUN: r->stats.dry_run++; break;
-	case HD_ROW_NOT_ATTEMPTED: r->stats.not_attempted++; break;
-	case HD_ROW_UNCERTAIN: r->stats.uncertain++; break;
+	case HD_ROW_SENT:
+		r->stats.sent++;
+		break;
+	case HD_ROW_FAILED:
+		r->stats.failed++;
+		break;
+	case HD_ROW_INVALID:
+		r->stats.invalid++;
+		break;
+	case HD_ROW_SKIPPED:
+		r->stats.skipped++;
+		break;
+	case HD_ROW_DRY_RUN:
+		r->stats.dry_run++;
+		break;
+	case HD_ROW_NOT_ATTEMPTED:
+		r->stats.not_attempted++;
+		break;
+	case HD_ROW_UNCERTAIN:
+		r->stats.uncertain++;
+		break;
 	}
 }
 
@@ -551,8 +565,8 @@ static hd_status start_pool(struct run *r, hd_error *err)
 	sigset_t block, old;
 	hd_status st;
 
-	pc.workers = r->cfg->concurrency ? r->cfg->concurrency
-					 : DEFAULT_CONCURRENCY;
+	pc.workers =
+	    r->cfg->concurrency ? r->cfg->concurrency : DEFAULT_CONCURRENCY;
 	pc.queue_capacity = pc.workers * QUEUE_PER_WORKER;
 	pc.worker_init = worker_init;
 	pc.worker_fini = worker_fini;
@@ -622,8 +636,8 @@ static hd_status pass_send(struct run *r, int refuse, hd_error *err)
 				report_simple(r, row, key, HD_ROW_INVALID,
 					      text);
 			} else {
-				report_simple(r, row, key,
-					      HD_ROW_NOT_ATTEMPTED, NULL);
+				report_simple(r, row, key, HD_ROW_NOT_ATTEMPTED,
+					      NULL);
 			}
 			goto next;
 		}
@@ -664,7 +678,8 @@ static hd_status pass_send(struct run *r, int refuse, hd_error *err)
 	}
 	if (r->pool) {
 		/* the rest of the pool's work, then the workers end */
-		hd_pool_stop(r->pool, r->stopping ? HD_POOL_NOW : HD_POOL_DRAIN);
+		hd_pool_stop(r->pool,
+			     r->stopping ? HD_POOL_NOW : HD_POOL_DRAIN);
 		while (hd_pool_outstanding(r->pool) > 0)
 			if (drain(r, 100) != HD_OK)
 				wst = HD_EIO;
@@ -691,8 +706,8 @@ static hd_status choose_transport(struct run *r, hd_error *err)
 	t->cacert = cfg->cacert;
 	t->insecure = cfg->insecure;
 	t->allow_plaintext_auth = cfg->allow_plaintext_auth;
-	t->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms
-					    : DEFAULT_TIMEOUT_MS;
+	t->timeout_ms =
+	    cfg->timeout_ms > 0 ? cfg->timeout_ms : DEFAULT_TIMEOUT_MS;
 	t->max_per_connection = cfg->max_per_connection;
 	t->outbox_dir = cfg->outbox_dir;
 	t->verbose = cfg->verbose;
@@ -706,7 +721,8 @@ static hd_status choose_transport(struct run *r, hd_error *err)
 	r->dry = cfg->dry_run || cfg->check_only;
 	if (r->dry) {
 		r->tp = &hd_transport_dryrun;
-	} else if (cfg->outbox_dir || (kind == HD_MSG_EMAIL && !cfg->smtp_url)) {
+	} else if (cfg->outbox_dir ||
+		   (kind == HD_MSG_EMAIL && !cfg->smtp_url)) {
 		r->tp = &hd_transport_outbox;
 		if (!t->outbox_dir)
 			t->outbox_dir = "outbox";
@@ -741,7 +757,8 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 	r.cfg = cfg;
 	r.retries = cfg->retries >= 0 ? cfg->retries : DEFAULT_RETRIES;
 	r.backoff = (cfg->backoff_ms > 0 ? (double)cfg->backoff_ms
-					 : DEFAULT_BACKOFF_MS) / 1000.0;
+					 : DEFAULT_BACKOFF_MS) /
+		    1000.0;
 	atomic_init(&r.abort, 0);
 	if (cfg->campaign)
 		copy_text(r.campaign, sizeof(r.campaign), cfg->campaign);
@@ -764,12 +781,11 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 		int refuse = r.invalid_found > 0 && !cfg->skip_invalid;
 		st = pass_send(&r, refuse, err);
 		if (st == HD_OK && refuse)
-			st = hd_error_set(err, HD_EINVALIDROWS,
-					  cfg->recipients_path, 0, 0,
-					  "%ld invalid row%s: nothing was sent "
-					  "(--skip-invalid sends the rest)",
-					  r.invalid_found,
-					  r.invalid_found == 1 ? "" : "s");
+			st = hd_error_set(
+			    err, HD_EINVALIDROWS, cfg->recipients_path, 0, 0,
+			    "%ld invalid row%s: nothing was sent "
+			    "(--skip-invalid sends the rest)",
+			    r.invalid_found, r.invalid_found == 1 ? "" : "s");
 		else if (st == HD_OK && r.stopping)
 			st = hd_error_set(err, r.stop_status, NULL, 0, 0, "%s",
 					  r.stop_msg);

@@ -37,8 +37,8 @@
  *   sections over missing names are simply falsy, in both modes.
  *   herald's extension: a trailing '?' on a variable's name makes it
  *   optional.  {{nickname?}} renders nothing when nickname is missing,
- *   null or empty; {{nickname?there}} renders the fallback "there" (the text after
- *   the '?', taken literally, escaped like a value) when nickname is
+ *   null or empty; {{nickname?there}} renders the fallback "there" (the text
+ * after the '?', taken literally, escaped like a value) when nickname is
  *   missing, null or the empty string.  It works in {{{x?}}}, {{&x?}} and
  *   with dotted names ({{a.b?}}).  A name never contains '?', and '?' is
  *   refused on section tags.  Names may not contain white space.

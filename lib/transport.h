@@ -19,10 +19,10 @@
 
 /* An email as handed to SMTP: the envelope and the exact bytes. */
 typedef struct hd_email {
-	char *from;    /* envelope sender, bare addr-spec ("a@b.example") */
-	char **rcpt;   /* envelope recipients, bare addr-specs */
+	char *from;  /* envelope sender, bare addr-spec ("a@b.example") */
+	char **rcpt; /* envelope recipients, bare addr-specs */
 	size_t nrcpt;
-	char *data;    /* the whole message, CRLF line ends, not dot-stuffed */
+	char *data; /* the whole message, CRLF line ends, not dot-stuffed */
 	size_t len;
 } hd_email;
 
@@ -33,21 +33,24 @@ typedef struct hd_header {
 
 /* An HTTP request as built from a .http template. */
 typedef struct hd_request {
-	char *method;       /* "POST" */
-	char *url;          /* absolute http:// or https:// URL */
+	char *method;	    /* "POST" */
+	char *url;	    /* absolute http:// or https:// URL */
 	hd_header *headers; /* in template order, Idempotency-Key included */
 	size_t nheaders;
-	char *body;         /* may be NULL when body_len is 0 */
+	char *body; /* may be NULL when body_len is 0 */
 	size_t body_len;
 } hd_request;
 
-typedef enum hd_message_kind { HD_MSG_EMAIL = 1, HD_MSG_HTTP = 2 } hd_message_kind;
+typedef enum hd_message_kind {
+	HD_MSG_EMAIL = 1,
+	HD_MSG_HTTP = 2
+} hd_message_kind;
 
 typedef struct hd_message {
 	hd_message_kind kind;
-	hd_email email;   /* when kind == HD_MSG_EMAIL */
-	hd_request http;  /* when kind == HD_MSG_HTTP */
-	char *id;         /* Message-ID ("<...>") or Idempotency-Key */
+	hd_email email;	 /* when kind == HD_MSG_EMAIL */
+	hd_request http; /* when kind == HD_MSG_HTTP */
+	char *id;	 /* Message-ID ("<...>") or Idempotency-Key */
 } hd_message;
 
 /* Frees what the message owns (not the struct).  NULL is allowed. */
@@ -55,35 +58,35 @@ void hd_message_clear(hd_message *msg);
 
 /* The outcome of one attempt. */
 typedef struct hd_send_result {
-	hd_status status;     /* HD_OK, HD_ETRANSIENT or HD_EPERMANENT */
-	long code;            /* last SMTP reply code or HTTP status; 0: none */
-	char response[512];   /* server's reply text or a body snippet,
-				 printable ASCII, credentials never */
-	char error[512];      /* what went wrong; "" when sent */
-	double retry_after;   /* seconds the server asked to wait; < 0: none */
-	int slow_down;        /* the server asked the whole pool to slow down
-				 (HTTP 429 / Retry-After, SMTP 421 / 4.7.x) */
-	int reconnect;        /* a reused connection was found dead before any
-				 byte of this message went out: try again on a
-				 fresh connection without spending an attempt */
-	int fatal;            /* no row can succeed with this configuration
-				 (credentials refused, TLS peer not trusted,
-				 STARTTLS missing while AUTH is configured):
-				 the run stops with exit 78 */
+	hd_status status;   /* HD_OK, HD_ETRANSIENT or HD_EPERMANENT */
+	long code;	    /* last SMTP reply code or HTTP status; 0: none */
+	char response[512]; /* server's reply text or a body snippet,
+			       printable ASCII, credentials never */
+	char error[512];    /* what went wrong; "" when sent */
+	double retry_after; /* seconds the server asked to wait; < 0: none */
+	int slow_down;	    /* the server asked the whole pool to slow down
+			       (HTTP 429 / Retry-After, SMTP 421 / 4.7.x) */
+	int reconnect;	    /* a reused connection was found dead before any
+			       byte of this message went out: try again on a
+			       fresh connection without spending an attempt */
+	int fatal;	    /* no row can succeed with this configuration
+			       (credentials refused, TLS peer not trusted,
+			       STARTTLS missing while AUTH is configured):
+			       the run stops with exit 78 */
 } hd_send_result;
 
 /* Everything a transport needs to know; filled by the CLI, read-only. */
 typedef struct hd_transport_config {
-	const char *url;           /* smtp://, smtps:// server; NULL for HTTP
-				      (the URL is in each request) */
-	const char *user;          /* SMTP AUTH user or NULL */
-	const char *password;      /* never logged; NULL when none */
-	const char *cacert;        /* CA bundle file or NULL for the system's */
-	int insecure;              /* 1: do not verify TLS peers */
-	int allow_plaintext_auth;  /* 1: AUTH without TLS is allowed */
-	long timeout_ms;           /* per attempt */
-	long max_per_connection;   /* 0: no cap */
-	const char *outbox_dir;    /* outbox transport: where files go */
+	const char *url;	  /* smtp://, smtps:// server; NULL for HTTP
+				     (the URL is in each request) */
+	const char *user;	  /* SMTP AUTH user or NULL */
+	const char *password;	  /* never logged; NULL when none */
+	const char *cacert;	  /* CA bundle file or NULL for the system's */
+	int insecure;		  /* 1: do not verify TLS peers */
+	int allow_plaintext_auth; /* 1: AUTH without TLS is allowed */
+	long timeout_ms;	  /* per attempt */
+	long max_per_connection;  /* 0: no cap */
+	const char *outbox_dir;	  /* outbox transport: where files go */
 	int verbose;
 	/* Set (non-zero) by the run when in-flight attempts must be aborted
 	 * (a second SIGINT/SIGTERM); a transport checks it while it waits,

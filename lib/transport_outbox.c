@@ -51,8 +51,9 @@ static hd_status outbox_check(const hd_transport_config *cfg, hd_error *err)
 	if (!cfg->outbox_dir || !cfg->outbox_dir[0])
 		return hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
 				    "no outbox folder given");
-	if (make_dirs(cfg->outbox_dir) != 0 || stat(cfg->outbox_dir, &st) != 0 ||
-	    !S_ISDIR(st.st_mode) || access(cfg->outbox_dir, W_OK) != 0)
+	if (make_dirs(cfg->outbox_dir) != 0 ||
+	    stat(cfg->outbox_dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    access(cfg->outbox_dir, W_OK) != 0)
 		return hd_error_set(err, HD_ECREATE, cfg->outbox_dir, 0, 0,
 				    "cannot create the outbox folder: %s",
 				    strerror(errno ? errno : ENOTDIR));
@@ -109,7 +110,8 @@ static void outbox_send(void *conn, const hd_message *msg, long row,
 		hd_buf_reset(&c->buf);
 		if (hd_request_format(&c->buf, &msg->http) != HD_OK) {
 			res->status = HD_ETRANSIENT;
-			snprintf(res->error, sizeof(res->error), "out of memory");
+			snprintf(res->error, sizeof(res->error),
+				 "out of memory");
 			return;
 		}
 		data = c->buf.data;
@@ -148,11 +150,11 @@ static void outbox_close(void *conn)
 }
 
 const hd_transport hd_transport_outbox = {
-	.name = "outbox",
-	.check = outbox_check,
-	.open = outbox_open,
-	.send = outbox_send,
-	.close = outbox_close,
+    .name = "outbox",
+    .check = outbox_check,
+    .open = outbox_open,
+    .send = outbox_send,
+    .close = outbox_close,
 };
 
 static hd_status dryrun_open(const hd_transport_config *cfg, unsigned worker,
@@ -180,9 +182,9 @@ static void dryrun_close(void *conn)
 }
 
 const hd_transport hd_transport_dryrun = {
-	.name = "dry-run",
-	.check = NULL,
-	.open = dryrun_open,
-	.send = dryrun_send,
-	.close = dryrun_close,
+    .name = "dry-run",
+    .check = NULL,
+    .open = dryrun_open,
+    .send = dryrun_send,
+    .close = dryrun_close,
 };

@@ -18,6 +18,16 @@ if [ ! -d "$testdata" ]; then
 fi
 
 status=0
+# format is mechanical: the C sources must be as clang-format leaves them
+if command -v clang-format >/dev/null; then
+  echo "=== clang-format check"
+  if ! clang-format --dry-run --Werror lib/*.[ch] cli/*.[ch] tests/*.c tests/servers/*.h bench/*.c; then
+    echo "clang-format: run clang-format -i on the files above" >&2
+    status=1
+  fi
+else
+  echo "WARNING: clang-format not installed: format check SKIPPED" >&2
+fi
 for c in "${configs[@]}"; do
   case $c in
     normal) dir=build;      san="" ;;

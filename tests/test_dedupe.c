@@ -68,9 +68,9 @@ static void keys_differing_only_late_are_distinct(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(first_is_kept_later_are_duplicates),
-		cmocka_unit_test(many_unique_keys_have_few_suspects),
-		cmocka_unit_test(keys_differing_only_late_are_distinct),
+	    cmocka_unit_test(first_is_kept_later_are_duplicates),
+	    cmocka_unit_test(many_unique_keys_have_few_suspects),
+	    cmocka_unit_test(keys_differing_only_late_are_distinct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

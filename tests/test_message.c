@@ -86,7 +86,8 @@ static void eml_envelope_headers_and_bcc(void **state)
 
 	(void)state;
 	assert_int_equal(hd_msgtmpl_kind(t), HD_MSG_EMAIL);
-	assert_int_equal(build(t, "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+	assert_int_equal(build(t,
+			       "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
 			       "ann@x.example", &m, &e),
 			 HD_OK);
 	assert_string_equal(m.email.from, "noreply@acme.example");
@@ -103,19 +104,22 @@ static void eml_envelope_headers_and_bcc(void **state)
 	assert_non_null(strstr(d, "\r\nMIME-Version: 1.0\r\n"));
 	assert_non_null(strstr(d, "\r\n\r\nHi Ann,\r\nbye\r\n"));
 	assert_int_equal(d[m.email.len - 1], '\n');
-	/* the Message-ID is stable for (campaign, key) and uses From's domain */
+	/* the Message-ID is stable for (campaign, key) and uses From's domain
+	 */
 	assert_true(strlen(m.id) == 34 + strlen("@acme.example"));
 	assert_non_null(strstr(m.id, "@acme.example>"));
 	{
 		hd_message m2;
-		assert_int_equal(build(t, "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
-				       "ann@x.example", &m2, &e),
-				 HD_OK);
+		assert_int_equal(
+		    build(t, "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+			  "ann@x.example", &m2, &e),
+		    HD_OK);
 		assert_string_equal(m.id, m2.id);
 		hd_message_clear(&m2);
-		assert_int_equal(build(t, "{\"name\":\"Bo\",\"email\":\"bo@x.example\"}",
-				       "bo@x.example", &m2, &e),
-				 HD_OK);
+		assert_int_equal(
+		    build(t, "{\"name\":\"Bo\",\"email\":\"bo@x.example\"}",
+			  "bo@x.example", &m2, &e),
+		    HD_OK);
 		assert_string_not_equal(m.id, m2.id);
 		hd_message_clear(&m2);
 	}
@@ -141,19 +145,21 @@ static void eml_row_errors_name_tag_line_row(void **state)
 			       "k", &m, &e),
 			 HD_EMISSING);
 	/* CR/LF in a header value: no injected header, the row is invalid */
-	assert_int_equal(build(t, "{\"name\":\"Ann\\r\\nBcc: v@evil.example\","
-				  "\"email\":\"ann@x.example\"}",
+	assert_int_equal(build(t,
+			       "{\"name\":\"Ann\\r\\nBcc: v@evil.example\","
+			       "\"email\":\"ann@x.example\"}",
 			       "k", &m, &e),
 			 HD_EHEADER);
 	assert_null(m.email.data);
 	/* a bad address */
-	assert_int_equal(build(t, "{\"name\":\"Ann\",\"email\":\"nope\"}", "k",
-			       &m, &e),
-			 HD_EADDRESS);
+	assert_int_equal(
+	    build(t, "{\"name\":\"Ann\",\"email\":\"nope\"}", "k", &m, &e),
+	    HD_EADDRESS);
 	assert_string_equal(e.field, "To");
 	/* a name cannot add a recipient */
-	assert_int_equal(build(t, "{\"name\":\"x <v@evil.example>, y\","
-				  "\"email\":\"ann@x.example\"}",
+	assert_int_equal(build(t,
+			       "{\"name\":\"x <v@evil.example>, y\","
+			       "\"email\":\"ann@x.example\"}",
 			       "k", &m, &e),
 			 HD_OK);
 	assert_int_equal(m.email.nrcpt, 3);
@@ -171,22 +177,25 @@ static void eml_template_errors(void **state)
 	assert_non_null(strstr(e.msg, "From"));
 	load("c2.eml", "From: a@x.example\nSubject: x\n\nbody\n", NULL,
 	     HD_ETEMPLATE, &e);
-	load("c3.eml", "From: a@x.example\nTo: b@x.example\nMessage-ID: <x@y>\n\nb\n",
+	load("c3.eml",
+	     "From: a@x.example\nTo: b@x.example\nMessage-ID: <x@y>\n\nb\n",
 	     NULL, HD_ETEMPLATE, &e);
 	assert_int_equal(e.line, 3);
-	load("c4.eml", "From: a@x.example\nTo: b@x.example\nSubject: {{#x}}\n\nb\n",
-	     NULL, HD_ETEMPLATE, &e);
+	load("c4.eml",
+	     "From: a@x.example\nTo: b@x.example\nSubject: {{#x}}\n\nb\n", NULL,
+	     HD_ETEMPLATE, &e);
 	assert_int_equal(e.line, 3);
-	load("c5.eml", "From: a@x.example\nTo: b@x.example\nnot a header\n\nb\n",
-	     NULL, HD_ETEMPLATE, &e);
+	load("c5.eml",
+	     "From: a@x.example\nTo: b@x.example\nnot a header\n\nb\n", NULL,
+	     HD_ETEMPLATE, &e);
 	assert_int_equal(e.line, 3);
 	load("c6.txt", "x", NULL, HD_EUSAGE, &e);
 	assert_null(NULL);
 	{
 		hd_msgtmpl *t = NULL;
-		assert_int_equal(hd_msgtmpl_load("/nonexistent/x.eml", NULL, &t,
-						 &e),
-				 HD_ENOENT);
+		assert_int_equal(
+		    hd_msgtmpl_load("/nonexistent/x.eml", NULL, &t, &e),
+		    HD_ENOENT);
 	}
 }
 
@@ -206,13 +215,15 @@ static void eml_parts_and_attachments(void **state)
 		 "Herald-Attach: files/{{file}}; filename=Invoice {{n}}.pdf\n\n"
 		 "--- text ---\nHi & bye\n--- html ---\n<p>Hi {{name}}</p>\n",
 		 NULL, HD_OK, &e);
-	assert_int_equal(build(t, "{\"email\":\"b@x.example\",\"file\":\"a.pdf\","
-				  "\"n\":\"7\",\"name\":\"<b>\"}",
+	assert_int_equal(build(t,
+			       "{\"email\":\"b@x.example\",\"file\":\"a.pdf\","
+			       "\"n\":\"7\",\"name\":\"<b>\"}",
 			       "k", &m, &e),
 			 HD_OK);
 	d = m.email.data;
 	assert_non_null(strstr(d, "Content-Type: multipart/mixed; boundary="));
-	assert_non_null(strstr(d, "Content-Type: multipart/alternative; boundary="));
+	assert_non_null(
+	    strstr(d, "Content-Type: multipart/alternative; boundary="));
 	assert_non_null(strstr(d, "Content-Type: text/plain; charset=utf-8"));
 	assert_non_null(strstr(d, "\r\n\r\nHi & bye\r\n"));
 	assert_non_null(strstr(d, "<p>Hi &lt;b&gt;</p>"));
@@ -222,15 +233,19 @@ static void eml_parts_and_attachments(void **state)
 	assert_null(strstr(d, "Herald-Attach"));
 	hd_message_clear(&m);
 	/* a path that leaves the folder is refused */
-	assert_int_equal(build(t, "{\"email\":\"b@x.example\",\"file\":\"../secret.txt\","
-				  "\"n\":\"7\",\"name\":\"x\"}",
-			       "k", &m, &e),
-			 HD_EINVAL);
+	assert_int_equal(
+	    build(t,
+		  "{\"email\":\"b@x.example\",\"file\":\"../secret.txt\","
+		  "\"n\":\"7\",\"name\":\"x\"}",
+		  "k", &m, &e),
+	    HD_EINVAL);
 	assert_non_null(strstr(e.msg, "leaves"));
-	assert_int_equal(build(t, "{\"email\":\"b@x.example\",\"file\":\"nope.pdf\","
-				  "\"n\":\"7\",\"name\":\"x\"}",
-			       "k", &m, &e),
-			 HD_EINVAL);
+	assert_int_equal(
+	    build(t,
+		  "{\"email\":\"b@x.example\",\"file\":\"nope.pdf\","
+		  "\"n\":\"7\",\"name\":\"x\"}",
+		  "k", &m, &e),
+	    HD_EINVAL);
 	hd_msgtmpl_free(t);
 }
 
@@ -242,14 +257,15 @@ static void eml_redirect_keeps_intended(void **state)
 	hd_msgtmpl *t = load("r.eml", eml, &o, HD_OK, &e);
 
 	(void)state;
-	assert_int_equal(build(t, "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+	assert_int_equal(build(t,
+			       "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
 			       "k", &m, &e),
 			 HD_OK);
 	assert_int_equal(m.email.nrcpt, 1);
 	assert_string_equal(m.email.rcpt[0], "test@qa.example");
-	assert_non_null(strstr(m.email.data,
-			       "X-Original-To: ann@x.example, audit@acme.example, "
-			       "archive@acme.example\r\n"));
+	assert_non_null(strstr(
+	    m.email.data, "X-Original-To: ann@x.example, audit@acme.example, "
+			  "archive@acme.example\r\n"));
 	hd_message_clear(&m);
 	hd_msgtmpl_free(t);
 }
@@ -274,29 +290,33 @@ static void http_escapes_by_context(void **state)
 		 "{\"text\": \"Hi {{name}}\"}\n",
 		 &o, HD_OK, &e);
 	assert_int_equal(hd_msgtmpl_kind(t), HD_MSG_HTTP);
-	assert_int_equal(build(t, "{\"team\":\"a/../b?c#d\",\"q\":\"x&y=1 %\","
-				  "\"name\":\"\\\"q\\\" \\\\ \\n\"}",
+	assert_int_equal(build(t,
+			       "{\"team\":\"a/../b?c#d\",\"q\":\"x&y=1 %\","
+			       "\"name\":\"\\\"q\\\" \\\\ \\n\"}",
 			       "k1", &m, &e),
 			 HD_OK);
 	assert_string_equal(m.http.method, "POST");
-	assert_string_equal(m.http.url, "https://hooks.example/t/a%2F..%2Fb%3Fc%23d"
-					"?q=x%26y%3D1%20%25");
+	assert_string_equal(m.http.url,
+			    "https://hooks.example/t/a%2F..%2Fb%3Fc%23d"
+			    "?q=x%26y%3D1%20%25");
 	assert_int_equal(m.http.nheaders, 3);
 	assert_string_equal(m.http.headers[1].value, "Bearer s3cret");
 	assert_string_equal(m.http.headers[2].name, "Idempotency-Key");
 	assert_string_equal(m.http.headers[2].value, m.id);
-	assert_string_equal(m.http.body, "{\"text\": \"Hi \\\"q\\\" \\\\ \\n\"}");
+	assert_string_equal(m.http.body,
+			    "{\"text\": \"Hi \\\"q\\\" \\\\ \\n\"}");
 	hd_message_clear(&m);
 	/* a CR/LF in a header value: invalid row */
 	hd_msgtmpl_free(t);
 	t = load("h2.http", "GET https://x.example/\nX-Name: {{name}}\n", NULL,
 		 HD_OK, &e);
-	assert_int_equal(build(t, "{\"name\":\"a\\r\\nX-Evil: 1\"}", "k", &m, &e),
-			 HD_EHEADER);
+	assert_int_equal(
+	    build(t, "{\"name\":\"a\\r\\nX-Evil: 1\"}", "k", &m, &e),
+	    HD_EHEADER);
 	hd_msgtmpl_free(t);
 	/* env variables not named with --env are not readable */
-	t = load("h3.http", "GET https://x.example/{{env.OTHER}}\n", NULL, HD_OK,
-		 &e);
+	t = load("h3.http", "GET https://x.example/{{env.OTHER}}\n", NULL,
+		 HD_OK, &e);
 	assert_int_equal(build(t, "{\"a\":\"b\"}", "k", &m, &e), HD_EMISSING);
 	hd_msgtmpl_free(t);
 	/* form bodies are form-encoded */
@@ -305,9 +325,9 @@ static void http_escapes_by_context(void **state)
 		 "Content-Type: application/x-www-form-urlencoded\n\n"
 		 "To={{to}}&Body={{body}}\n",
 		 NULL, HD_OK, &e);
-	assert_int_equal(build(t, "{\"to\":\"+1 555\",\"body\":\"a&b=c\"}", "k",
-			       &m, &e),
-			 HD_OK);
+	assert_int_equal(
+	    build(t, "{\"to\":\"+1 555\",\"body\":\"a&b=c\"}", "k", &m, &e),
+	    HD_OK);
 	assert_string_equal(m.http.body, "To=%2B1+555&Body=a%26b%3Dc");
 	hd_message_clear(&m);
 	hd_msgtmpl_free(t);
@@ -318,8 +338,12 @@ static void http_escapes_by_context(void **state)
 static void request_format_is_http_file_form(void **state)
 {
 	hd_header h[] = {{(char *)"A", (char *)"1"}};
-	hd_request r = {(char *)"PUT", (char *)"http://x.example/", h, 1,
-			(char *)"body", 4};
+	hd_request r = {(char *)"PUT",
+			(char *)"http://x.example/",
+			h,
+			1,
+			(char *)"body",
+			4};
 	hd_buf b = HD_BUF_INIT;
 
 	(void)state;
@@ -331,13 +355,13 @@ static void request_format_is_http_file_form(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(eml_envelope_headers_and_bcc),
-		cmocka_unit_test(eml_row_errors_name_tag_line_row),
-		cmocka_unit_test(eml_template_errors),
-		cmocka_unit_test(eml_parts_and_attachments),
-		cmocka_unit_test(eml_redirect_keeps_intended),
-		cmocka_unit_test(http_escapes_by_context),
-		cmocka_unit_test(request_format_is_http_file_form),
+	    cmocka_unit_test(eml_envelope_headers_and_bcc),
+	    cmocka_unit_test(eml_row_errors_name_tag_line_row),
+	    cmocka_unit_test(eml_template_errors),
+	    cmocka_unit_test(eml_parts_and_attachments),
+	    cmocka_unit_test(eml_redirect_keeps_intended),
+	    cmocka_unit_test(http_escapes_by_context),
+	    cmocka_unit_test(request_format_is_http_file_form),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

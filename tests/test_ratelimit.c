@@ -69,7 +69,7 @@ static void retry_after_pauses_everyone(void **state)
 	(void)state;
 	assert_true(hd_ratelimit_rate(rl) == 0); /* open */
 	hd_ratelimit_slow_down(rl, 0.3);
-	assert_true(hd_ratelimit_rate(rl) > 0);  /* limited now */
+	assert_true(hd_ratelimit_rate(rl) > 0); /* limited now */
 	t0 = hd_monotonic();
 	hd_ratelimit_acquire(rl, NULL);
 	assert_true(hd_monotonic() - t0 >= 0.28);
@@ -109,7 +109,7 @@ static void backoff_is_full_jitter_with_a_cap(void **state)
 			min3 = c;
 		assert_true(hd_retry_delay(30, 1.0, -1, &rng) <= HD_RETRY_CAP);
 	}
-	assert_true(max1 > 0.9);              /* spread over the range */
+	assert_true(max1 > 0.9); /* spread over the range */
 	assert_true(max3 > 3.5 && min3 < 0.5);
 	/* a server's Retry-After wins when longer, clamped to the cap */
 	assert_true(hd_retry_delay(1, 1.0, 7.0, &rng) == 7.0);
@@ -119,11 +119,11 @@ static void backoff_is_full_jitter_with_a_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(pacer_holds_the_rate_across_threads),
-		cmocka_unit_test(slow_down_halves_and_success_climbs_back),
-		cmocka_unit_test(retry_after_pauses_everyone),
-		cmocka_unit_test(acquire_gives_up_on_abort),
-		cmocka_unit_test(backoff_is_full_jitter_with_a_cap),
+	    cmocka_unit_test(pacer_holds_the_rate_across_threads),
+	    cmocka_unit_test(slow_down_halves_and_success_climbs_back),
+	    cmocka_unit_test(retry_after_pauses_everyone),
+	    cmocka_unit_test(acquire_gives_up_on_abort),
+	    cmocka_unit_test(backoff_is_full_jitter_with_a_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,12 +100,12 @@ static void csv_neutralises_formulas_and_quotes(void **state)
 	assert_int_equal(hd_report_close(r, NULL), HD_OK);
 	text = slurp(path);
 	assert_string_equal(
-		text,
-		"row,key,status,attempts,code,response,error,failure,ms,at,"
-		"message_id\n"
-		"1,'=cmd|' /C calc'!A0,sent,1,,\"said \"\"hi\"\", then left\",,,0,"
-		"1970-01-01T00:00:00.000Z,\n"
-		"2,'@SUM(1),sent,1,,'+1,,,0,1970-01-01T00:00:00.000Z,\n");
+	    text,
+	    "row,key,status,attempts,code,response,error,failure,ms,at,"
+	    "message_id\n"
+	    "1,'=cmd|' /C calc'!A0,sent,1,,\"said \"\"hi\"\", then left\",,,0,"
+	    "1970-01-01T00:00:00.000Z,\n"
+	    "2,'@SUM(1),sent,1,,'+1,,,0,1970-01-01T00:00:00.000Z,\n");
 	free(text);
 	unlink(path);
 }
@@ -127,9 +127,9 @@ static void status_names_round_trip(void **state)
 {
 	(void)state;
 	for (int s = HD_ROW_SENT; s <= HD_ROW_UNCERTAIN; s++)
-		assert_int_equal(hd_row_status_parse(
-					 hd_row_status_name((hd_row_status)s)),
-				 s);
+		assert_int_equal(
+		    hd_row_status_parse(hd_row_status_name((hd_row_status)s)),
+		    s);
 	assert_string_equal(hd_row_status_name(HD_ROW_NOT_ATTEMPTED),
 			    "not-attempted");
 	assert_int_equal(hd_row_status_parse("nope"), 0);
@@ -138,10 +138,10 @@ static void status_names_round_trip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(jsonl_line_has_every_field),
-		cmocka_unit_test(csv_neutralises_formulas_and_quotes),
-		cmocka_unit_test(uncreatable_report_is_ecreate),
-		cmocka_unit_test(status_names_round_trip),
+	    cmocka_unit_test(jsonl_line_has_every_field),
+	    cmocka_unit_test(csv_neutralises_formulas_and_quotes),
+	    cmocka_unit_test(uncreatable_report_is_ecreate),
+	    cmocka_unit_test(status_names_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
