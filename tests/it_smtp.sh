@@ -161,6 +161,18 @@ expect_eq "$(count_lines down2.jsonl)" 21 "--max-failures: every row in the repo
 expect_match "$(jrows down2.jsonl 'sum(r["status"] == "failed" for r in rows)')" "^[34]$" "--max-failures 3: 3 failed (+ the one in flight), the rest not attempted"
 expect_match "$(jrows down2.jsonl 'sum(r["status"] == "not-attempted" for r in rows)')" "^1[78]$" "--max-failures 3: the rest not attempted"
 
+# --max-runtime: stop taking rows in time for the next cron run, exit 75
+smtp_start slow --slow-ms 300
+t0=$(date +%s.%N)
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" -c 1 --max-runtime 1 -o mr.jsonl list20.csv
+took=$("$PYTHON" -c "print($(date +%s.%N) - $t0)")
+expect_eq "$rc" 75 "--max-runtime reached: exit 75"
+expect_eq "$(count_lines mr.jsonl)" 21 "--max-runtime: every row in the report"
+expect_match "$(jrows mr.jsonl 'sum(r["status"] == "not-attempted" for r in rows)')" "^1[0-9]$" "--max-runtime: most rows not attempted"
+expect_match "$(jrows mr.jsonl 'sum(r["status"] == "sent" for r in rows)')" "^[2-5]$" "--max-runtime: the rows sent in time"
+expect_match "$("$PYTHON" -c "print(int($took < 4))")" "^1$" "--max-runtime 1 ends within a few seconds"
+smtp_stop slow
+
 # bad configuration
 run_herald send -t t.eml --smtp "http://127.0.0.1:$port" list20.csv
 expect_eq "$rc" 78 "an http:// SMTP URL: 78"
