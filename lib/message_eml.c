@@ -416,6 +416,10 @@ static hd_status escape_address_value(hd_buf *out, const char *s, size_t n,
 	for (size_t i = 0; st == HD_OK && i < tmp.len; i++)
 		if (strchr("()<>[]:;,\\\"", tmp.data[i]))
 			quote = 1;
+	/* '@' stays bare only in a value that is an address */
+	if (st == HD_OK && !quote && memchr(tmp.data, '@', tmp.len) &&
+	    hd_address_check(tmp.data, tmp.len, NULL) != HD_OK)
+		quote = 1;
 	if (st == HD_OK && !quote) {
 		st = hd_buf_append(out, tmp.data, tmp.len);
 	} else if (st == HD_OK) {
@@ -760,13 +764,17 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 		const struct eml_header *h = &e->h[i];
 		hd_mailbox *list = NULL;
 		size_t n = 0;
+		int addr;
 
 		hd_buf_reset(&val);
-		st = hd__part_render(h->value, ctx,
-				     h->kind == H_ADDRESS || h->kind == H_BCC
-					 ? escape_address_value
-					 : hd_escape_header,
-				     hd_escape_raw_header, row, &val, err);
+		/* in address headers {{{raw}}} is quoted like {{x}}: no opt-out
+		 * may let data add a recipient */
+		addr = h->kind == H_ADDRESS || h->kind == H_BCC;
+		st = hd__part_render(
+		    h->value, ctx,
+		    addr ? escape_address_value : hd_escape_header,
+		    addr ? escape_address_value : hd_escape_raw_header, row,
+		    &val, err);
 		if (st != HD_OK)
 			break;
 		if (h->kind == H_ADDRESS || h->kind == H_BCC) {
@@ -807,10 +815,17 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 			}
 			hd_mailbox_list_free(list, n);
 		}
-		if (st == HD_OK && h->kind != H_BCC && h->kind != H_CTYPE)
+		if (st == HD_OK && h->kind != H_BCC && h->kind != H_CTYPE) {
 			st = hd_header_append(&msg, h->name,
 					      val.data ? val.data : "", val.len,
 					      h->kind == H_ADDRESS);
+			if (st != HD_OK && st != HD_ENOMEM)
+				hd_error_set(err, st, t->path, h->line, 0, "%s",
+					     st == HD_ELIMIT
+						 ? "a word is too long for a "
+						   "998-octet line"
+						 : hd_strerror(st));
+		}
 		if (st != HD_OK && err && !err->field[0]) {
 			hd_error_set_field(err, h->name);
 			err->line = h->line;

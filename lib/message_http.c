@@ -80,6 +80,25 @@ static hd_status escape_raw_body(hd_buf *out, const char *s, size_t n,
 	return hd_escape_text(out, s, n, err);
 }
 
+/* 1 when the path of url has a "." or ".." segment: clients and servers
+ * resolve them away (RFC 3986 5.2.4; curl does before sending). */
+static int has_dot_segment(const char *url)
+{
+	const char *p = strstr(url, "://");
+
+	p = p ? p + 3 + strcspn(p + 3, "/?#") : NULL;
+	while (p && *p == '/') {
+		const char *s = p + 1;
+		size_t n = strcspn(s, "/?#");
+
+		if ((n == 1 && s[0] == '.') ||
+		    (n == 2 && s[0] == '.' && s[1] == '.'))
+			return 1;
+		p = s + n;
+	}
+	return 0;
+}
+
 static int is_comment(const char *p, const char *le)
 {
 	while (p < le && (*p == ' ' || *p == '\t' || *p == '\r'))
@@ -266,6 +285,10 @@ hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
 	st = hd__part_render(h->url, ctx, hd_escape_url, escape_raw_url, row,
 			     &b, err);
+	if (st == HD_OK && has_dot_segment(b.data))
+		st = hd_error_set(err, HD_EINVAL, t->path, h->url_line, 0,
+				  "a value makes a '.' or '..' path segment: "
+				  "the request would go to another path");
 	if (st != HD_OK)
 		goto out;
 	if (t->redirect) {

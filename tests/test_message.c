@@ -168,6 +168,34 @@ static void eml_row_errors_name_tag_line_row(void **state)
 	hd_msgtmpl_free(t);
 }
 
+static void eml_raw_tags_cannot_add_recipients(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t = load(
+	    "raw.eml", "From: a@x.example\nTo: {{{name}}} <{{email}}>\n\nb\n",
+	    NULL, HD_OK, &e);
+
+	(void)state;
+	assert_int_equal(build(t,
+			       "{\"name\":\"x <v@evil.example>, y\","
+			       "\"email\":\"ann@x.example\"}",
+			       "k", &m, &e),
+			 HD_OK);
+	assert_int_equal(m.email.nrcpt, 1);
+	assert_string_equal(m.email.rcpt[0], "ann@x.example");
+	hd_message_clear(&m);
+	/* a display name with '@' is quoted, not refused */
+	assert_int_equal(build(t,
+			       "{\"name\":\"Support @ Acme\","
+			       "\"email\":\"ann@x.example\"}",
+			       "k", &m, &e),
+			 HD_OK);
+	assert_int_equal(m.email.nrcpt, 1);
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+}
+
 static void eml_template_errors(void **state)
 {
 	hd_error e;
@@ -357,6 +385,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(eml_envelope_headers_and_bcc),
 	    cmocka_unit_test(eml_row_errors_name_tag_line_row),
+	    cmocka_unit_test(eml_raw_tags_cannot_add_recipients),
 	    cmocka_unit_test(eml_template_errors),
 	    cmocka_unit_test(eml_parts_and_attachments),
 	    cmocka_unit_test(eml_redirect_keeps_intended),
