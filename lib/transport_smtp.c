@@ -29,6 +29,9 @@
  */
 #include "transport.h"
 
+#include <stdatomic.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +71,7 @@ struct smtp_conn {
 	int fresh_next;	   /* the next attempt must open a new connection */
 	char host[264];
 	char *secrets[SMTP_NSECRETS]; /* redacted from every text returned */
+	const atomic_int *abort;      /* cfg->abort: a second SIGINT */
 	char errbuf[CURL_ERROR_SIZE];
 
 	/* One attempt: the upload and what the server replied. */
@@ -138,6 +142,8 @@ static const struct curl_rule {
     {CURLE_WEIRD_SERVER_REPLY, HD_ETRANSIENT, F_BYREPLY,
      "unexpected server reply"},
     {CURLE_READ_ERROR, HD_EPERMANENT, 0, "cannot read the message"},
+    /* our progress callback: the run is aborting (a second SIGINT) */
+    {CURLE_ABORTED_BY_CALLBACK, HD_ETRANSIENT, 0, "aborted"},
 };
 
 static const struct reply_rule *find_reply_rule(long code)
@@ -486,11 +492,35 @@ static void smtp_close(void *conn)
 
 	if (!c)
 		return;
+	if (c->curl && c->abort && atomic_load(c->abort)) {
+		/* aborting: a server that sits on its reply would hold QUIT
+		 * for as long; cut the kept connection so cleanup is quick */
+		curl_socket_t sock = CURL_SOCKET_BAD;
+		if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &sock) ==
+			CURLE_OK &&
+		    sock != CURL_SOCKET_BAD)
+			shutdown(sock, SHUT_RDWR);
+	}
 	if (c->curl)
 		curl_easy_cleanup(c->curl); /* sends QUIT on a kept session */
 	for (int i = 0; i < SMTP_NSECRETS; i++)
 		wipe_free(c->secrets[i]);
 	free(c);
+}
+
+/* Called by libcurl during a transfer and about once a second while it
+ * waits: non-zero ends the transfer, so a second SIGINT does not wait
+ * for a slow server (transport.h, abort). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct smtp_conn *c = ud;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return c->abort && atomic_load(c->abort) ? 1 : 0;
 }
 
 static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
@@ -511,6 +541,7 @@ static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
 	if (!c || !(c->curl = curl_easy_init()))
 		goto nomem;
 	h = c->curl;
+	c->abort = cfg->abort;
 	c->max_per_conn =
 	    cfg->max_per_connection > 0 ? cfg->max_per_connection : 0;
 	memcpy(c->host, u.host, sizeof(c->host));
@@ -535,6 +566,9 @@ static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
 	SET(CURLOPT_READDATA, c);
 	SET(CURLOPT_SEEKFUNCTION, seek_cb);
 	SET(CURLOPT_SEEKDATA, c);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SET(CURLOPT_XFERINFODATA, c);
 	SET(CURLOPT_MAXCONNECTS, 1L);
 	SET(CURLOPT_MAXAGE_CONN, SMTP_MAXAGE_CONN_S);
 	SET(CURLOPT_USE_SSL, u.use_ssl);

@@ -173,6 +173,26 @@ expect_match "$(jrows mr.jsonl 'sum(r["status"] == "sent" for r in rows)')" "^[2
 expect_match "$("$PYTHON" -c "print(int($took < 4))")" "^1$" "--max-runtime 1 ends within a few seconds"
 smtp_stop slow
 
+# a second SIGINT aborts sends in flight, even while the server sits on
+# its reply; every row is still reported and the exit code is 75
+smtp_start stuck --slow-ms 6000
+"$HERALD" send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" -c 2 -o sig.jsonl list20.csv >sig.out 2>sig.err &
+hpid=$!
+sleep 1.2
+kill -INT $hpid
+sleep 0.3
+kill -INT $hpid
+t0=$(date +%s.%N)
+wait $hpid && rc=0 || rc=$?
+took=$("$PYTHON" -c "print($(date +%s.%N) - $t0)")
+expect_eq "$rc" 75 "two SIGINTs: exit 75"
+expect_match "$("$PYTHON" -c "print(int($took < 2.5))")" "^1$" "the second SIGINT does not wait for the slow server"
+expect_eq "$(count_lines sig.jsonl)" 21 "two SIGINTs: every row in the report"
+expect_eq "$(jrows sig.jsonl 'sorted(set(r["status"] for r in rows))')" "['failed', 'not-attempted']" "in flight: failed (aborted); the rest: not attempted"
+expect_match "$(jrows sig.jsonl '[r["error"] for r in rows if r["status"] == "failed"][0]')" "abort" "the aborted rows say so"
+expect_match "$(cat sig.err)" "interrupted" "the first SIGINT is acknowledged"
+smtp_stop stuck
+
 # bad configuration
 run_herald send -t t.eml --smtp "http://127.0.0.1:$port" list20.csv
 expect_eq "$rc" 78 "an http:// SMTP URL: 78"

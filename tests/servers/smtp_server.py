@@ -274,10 +274,13 @@ def main():
             host="127.0.0.1", port=0,
             ssl=ctx if opts.implicit_tls else None)
         port = server.sockets[0].getsockname()[1]
-        write_atomic(opts.port_file, f"{port}\n".encode())
         stop = loop.create_future()
+        # handlers before the port file: a test may stop us the moment it
+        # sees the port, and that must still be a clean exit
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set_result, None)
+            loop.add_signal_handler(
+                sig, lambda: stop.done() or stop.set_result(None))
+        write_atomic(opts.port_file, f"{port}\n".encode())
         await stop
         server.close()
 
