@@ -114,9 +114,17 @@ static int do_run(struct options *o)
 	memset(&stats, 0, sizeof(stats));
 	st = hd_run(&o->run, &stats, &err);
 	progress_end(&p);
+	if (st == HD_EINVALIDROWS) {
+		/* a refused run: the problems, then the verdict; one line
+		 * when there is one problem; no summary, nothing happened */
+		if (progress_flush_invalid(&p, 1) > 1)
+			print_error(&err);
+		return exit_code_of(st);
+	}
+	progress_flush_invalid(&p, 0);
 	if (st != HD_OK)
 		print_error(&err);
-	if (st == HD_OK || st == HD_EINVALIDROWS || st == HD_EINTERRUPTED ||
+	if (st == HD_OK || st == HD_EINTERRUPTED ||
 	    (st == HD_ECONFIG && stats.done > 0))
 		progress_summary(&p, &stats, dry, st == HD_OK);
 	if (st != HD_OK)

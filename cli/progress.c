@@ -16,7 +16,8 @@ void progress_init(struct progress *p, int mode_always, int mode_never,
 	p->quiet = quiet;
 	p->verbose = verbose;
 	p->drawn = 0;
-	p->invalid_shown = 0;
+	p->invalid_seen = 0;
+	p->first_invalid[0] = '\0';
 	p->first_fail_row = 0;
 	p->first_fail[0] = '\0';
 }
@@ -73,8 +74,16 @@ void progress_event(void *ctx, const hd_event *ev)
 
 	switch (ev->kind) {
 	case HD_EVENT_INVALID_ROW:
+		/* the first is held back so that a single problem can be
+		 * reported on one line together with the verdict */
 		clear_line(p);
 		hd_error_format(ev->error, line, sizeof(line));
+		if (p->invalid_seen++ == 0) {
+			snprintf(p->first_invalid, sizeof(p->first_invalid),
+				 "%s", line);
+			break;
+		}
+		progress_flush_invalid(p, 0);
 		fprintf(stderr, "herald: invalid: %s\n", line);
 		break;
 	case HD_EVENT_FAILED_ROW:
@@ -101,6 +110,19 @@ void progress_event(void *ctx, const hd_event *ev)
 			draw(p, ev->stats);
 		break;
 	}
+}
+
+long progress_flush_invalid(struct progress *p, int refused)
+{
+	if (p->first_invalid[0]) {
+		clear_line(p);
+		fprintf(stderr, "herald: invalid: %s%s\n", p->first_invalid,
+			refused ? " (nothing was sent; --skip-invalid sends "
+				  "the valid rows)"
+				: "");
+		p->first_invalid[0] = '\0';
+	}
+	return p->invalid_seen;
 }
 
 void progress_end(struct progress *p)

@@ -15,8 +15,9 @@ struct progress {
 	int quiet;
 	int verbose;
 	int drawn; /* a progress line is on screen */
-	long invalid_shown;
-	long first_fail_row; /* the first failed row, for the summary */
+	long invalid_seen;
+	char first_invalid[1200]; /* held back: a lone problem is one line */
+	long first_fail_row;	  /* the first failed row, for the summary */
 	char first_fail[600];
 };
 
@@ -24,6 +25,9 @@ void progress_init(struct progress *p, int mode_always, int mode_never,
 		   int quiet, int verbose);
 /* The hd_event_fn of a run. */
 void progress_event(void *ctx, const hd_event *ev);
+/* Prints the invalid row held back, if any; with refused, on one line
+ * with the verdict.  Returns how many invalid rows were seen. */
+long progress_flush_invalid(struct progress *p, int refused);
 /* Clears the progress line. */
 void progress_end(struct progress *p);
 /* The summary; first_failure adds a line naming why the first failed row

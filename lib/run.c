@@ -45,6 +45,7 @@ struct job {
 	hd_task task; /* first: the pool hands back hd_task pointers */
 	struct run *run;
 	long row;
+	long line; /* where the record starts in the recipients file */
 	json_t *record;
 	char *key;
 	hd_row_status status;
@@ -217,6 +218,31 @@ static int in_range(const struct run *r, long row)
 	return r->cfg->limit <= 0 || row <= r->cfg->skip + r->cfg->limit;
 }
 
+/* A row's problem is the data's: the error names the recipients file,
+ * the record's line, the row and the field, and keeps where in the
+ * template the value was needed. */
+static void blame_row(const struct run *r, hd_error *e, long row, long line)
+{
+	char where[300] = "";
+	size_t n;
+
+	if (e->file[0] && strcmp(e->file, hd_source_name(r->src)) != 0) {
+		if (e->line > 0)
+			snprintf(where, sizeof(where), " (template %s:%ld)",
+				 e->file, e->line);
+		else
+			snprintf(where, sizeof(where), " (template %s)",
+				 e->file);
+	}
+	n = strlen(e->msg);
+	if (where[0] && n + strlen(where) < sizeof(e->msg))
+		memcpy(e->msg + n, where, strlen(where) + 1);
+	snprintf(e->file, sizeof(e->file), "%s", hd_source_name(r->src));
+	e->line = line;
+	e->column = 0;
+	e->row = row;
+}
+
 /* Renders one row on this thread to see whether it can be sent. */
 static hd_status validate_row(struct run *r, json_t *rec, long row,
 			      const char *key, hd_error *e)
@@ -236,7 +262,7 @@ static hd_status validate_row(struct run *r, json_t *rec, long row,
 	st = hd_msgtmpl_build(r->tmpl, rec, r->campaign, key, row, &msg, e);
 	hd_message_clear(&msg);
 	if (st != HD_OK)
-		e->row = row;
+		blame_row(r, e, row, hd_source_line(r->src));
 	return st;
 }
 
@@ -309,6 +335,7 @@ static void job_work(hd_task *t, void *state)
 	if (hd_msgtmpl_build(r->tmpl, j->record, r->campaign, j->key, j->row,
 			     &msg, &e) != HD_OK) {
 		j->status = HD_ROW_INVALID;
+		blame_row(r, &e, j->row, j->line);
 		hd_error_format(&e, j->error, sizeof(j->error));
 		goto done;
 	}
@@ -655,6 +682,7 @@ static hd_status pass_send(struct run *r, int refuse, hd_error *err)
 		j->task.work = job_work;
 		j->run = r;
 		j->row = row;
+		j->line = hd_source_line(r->src);
 		j->record = rec;
 		j->key = key;
 		rec = NULL;

@@ -74,7 +74,7 @@ for field in subject name from_name reply_name ref; do
     jsonl inj.jsonl "[$GOOD, dict($GOOD, email='bob@example.org', $field='x$b' + 'Bcc: victim@evil.example$b' + 'X-Injected: 1')]"
     c="$field with $brk"
     refused "$c" h/hdr.eml inj.jsonl
-    expect_match "$err" "hdr.eml:[0-9]+:.*row 2: field '$field'" "$c: the error names row and field"
+    expect_match "$err" "inj.jsonl:2: row 2: field '$field'.*\(template .*hdr.eml:[0-9]+\)" "$c: the error names row and field"
     expect_eq "$(jrows rep.jsonl 'sorted((r["row"], r["status"]) for r in rows)')" "[(1, 'not-attempted'), (2, 'invalid')]" "$c: reported invalid"
     rm -rf ob
     run_herald send -t h/hdr.eml --skip-invalid --outbox ob inj.jsonl

@@ -165,7 +165,7 @@ if [ "$rc" -eq 0 ]; then
 else
   expect_eq "$rc" 65 "1200-octet word in Subject: refused with exit 65"
   expect_eq "$(count_files ob)" 0 "1200-octet word in Subject: nothing sent"
-  expect_match "$err" "word.eml:3:.*row 1: field 'Subject'" "1200-octet word: the error names template line and field"
+  expect_match "$err" "word.jsonl:1: row 1: field 'Subject'.*\(template .*word.eml:3\)" "1200-octet word: the error names template line and field"
   # herald must say what is wrong, not "success" (see the report)
   if grep -q ': success' <<<"$err"; then bad "1200-octet word: the error says '$err'"; else ok "1200-octet word: the error says why"; fi
 fi

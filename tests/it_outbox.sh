@@ -98,7 +98,13 @@ printf '{"email": "a@example.com", "name": "Ann"}\n{"email": "b@example.com", "n
 bad_case "malformed JSON Lines" bad.jsonl 65 'bad.jsonl:2'
 printf 'email,plan\na@example.com,Pro\n' >nofield.csv
 bad_case "missing field" nofield.csv 65 "row 1: field 'name'"
-expect_match "$err" "1 invalid row: nothing was sent" "missing field: the run is refused"
+expect_match "$err" "nothing was sent" "missing field: the run is refused"
+expect_eq "$(printf '%s\n' "$err" | wc -l | tr -d ' ')" 1 "missing field: one line"
+printf 'email,name\nbad1,A\nbad2,B\nok@example.com,C\n' >twobad.csv
+run_herald send -t "$T/welcome.eml" twobad.csv
+expect_eq "$rc" 65 "two invalid rows: 65"
+expect_eq "$(printf '%s\n' "$err" | grep -c 'invalid: ')" 2 "two invalid rows: each listed"
+expect_match "$err" "2 invalid rows: nothing was sent" "two invalid rows: the verdict"
 printf 'email,name\nnot-an-address,Ann\nb@example.com,Bob\n' >badaddr.csv
 bad_case "invalid address" badaddr.csv 65 "row 1: field 'To'"
 printf 'email,name\na@example.com,"Ann\r\nBcc: victim@example.com"\n' >inject.csv

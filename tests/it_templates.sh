@@ -258,7 +258,7 @@ rm -rf ob
 run_herald send -t "$T/webhook/webhook.http" --outbox ob -o noenv.jsonl "$T/webhook/recipients.jsonl"
 expect_eq "$rc" 65 "webhook without --env: exit 65"
 expect_eq "$(count_files ob)" 0 "webhook without --env: nothing sent"
-expect_match "$err" "webhook.http:[0-9]+:[0-9]+: row 1: field 'env.WEBHOOK_TOKEN'" "webhook without --env: the error names the tag"
+expect_match "$err" "recipients.jsonl:1: row 1: field 'env.WEBHOOK_TOKEN'.*\(template .*webhook.http:[0-9]+\)" "webhook without --env: the error names the tag"
 expect_eq "$(jrows noenv.jsonl 'sorted(set(r["status"] for r in rows))')" "['invalid']" "webhook without --env: every row invalid"
 # the variable set but not allowed: still unreadable
 export WEBHOOK_TOKEN=whk_test_7Rq2
