@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 void hd_message_clear(hd_message *msg)
 {
@@ -96,6 +97,50 @@ int hd__name_is(const char *name, size_t n, const char *want)
 	return strlen(want) == n && strncasecmp(name, want, n) == 0;
 }
 
+/* Reads a whole template or partial ("what" says which, for messages). */
+static hd_status read_file(const char *path, const char *what, char **out,
+			   size_t *len, hd_error *err)
+{
+	FILE *fp = fopen(path, "rb");
+	struct stat st;
+	char *buf;
+	size_t got;
+
+	*out = NULL;
+	if (!fp)
+		return hd_error_set(err, HD_ENOENT, path, 0, 0,
+				    "cannot open %s: %s", what,
+				    strerror(errno));
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(fp);
+		return hd_error_set(err, HD_ENOENT, path, 0, 0,
+				    "%s is not a regular file", what);
+	}
+	if (st.st_size > HD_TEMPLATE_MAX) {
+		fclose(fp);
+		return hd_error_set(err, HD_ETEMPLATE, path, 0, 0,
+				    "%s is larger than 1 MiB", what);
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		fclose(fp);
+		return hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
+	}
+	got = fread(buf, 1, (size_t)st.st_size, fp);
+	if (ferror(fp)) {
+		fclose(fp);
+		free(buf);
+		return hd_error_set(err, HD_ENOENT, path, 0, 0,
+				    "cannot read %s: %s", what,
+				    strerror(errno));
+	}
+	fclose(fp);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return HD_OK;
+}
+
 /* Partials are files beside the template: NAME, else NAME.mustache.  A name
  * that could leave the folder (absolute, "..", a NUL) is refused. */
 static hd_status load_partial(void *ctx, const char *name, char **text,
@@ -113,35 +158,11 @@ static hd_status load_partial(void *ctx, const char *name, char **text,
 				    "folder",
 				    name);
 	for (size_t i = 0; i < 2; i++) {
-		FILE *fp;
-		struct stat st;
-		char *buf;
-		size_t got;
-
 		if (snprintf(path, sizeof(path), "%s/%s%s", t->dir, name,
-			     suffixes[i]) >= (int)sizeof(path))
+			     suffixes[i]) >= (int)sizeof(path) ||
+		    access(path, F_OK) != 0)
 			continue;
-		fp = fopen(path, "rb");
-		if (!fp)
-			continue;
-		if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) ||
-		    st.st_size > HD_TEMPLATE_MAX) {
-			fclose(fp);
-			return hd_error_set(err, HD_ETEMPLATE, path, 0, 0,
-					    "partial is not a regular file "
-					    "under 1 MiB");
-		}
-		buf = malloc((size_t)st.st_size + 1);
-		if (!buf) {
-			fclose(fp);
-			return hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
-		}
-		got = fread(buf, 1, (size_t)st.st_size, fp);
-		fclose(fp);
-		buf[got] = '\0';
-		*text = buf;
-		*len = got;
-		return HD_OK;
+		return read_file(path, "partial", text, len, err);
 	}
 	return HD_OK; /* missing: renders empty, as the spec says */
 }
@@ -198,49 +219,6 @@ static int has_suffix(const char *s, const char *suffix)
 	return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
-static hd_status read_file(const char *path, char **out, size_t *len,
-			   hd_error *err)
-{
-	FILE *fp = fopen(path, "rb");
-	struct stat st;
-	char *buf;
-	size_t got;
-
-	*out = NULL;
-	if (!fp)
-		return hd_error_set(err, HD_ENOENT, path, 0, 0,
-				    "cannot open template: %s",
-				    strerror(errno));
-	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(fp);
-		return hd_error_set(err, HD_ENOENT, path, 0, 0,
-				    "template is not a regular file");
-	}
-	if (st.st_size > HD_TEMPLATE_MAX) {
-		fclose(fp);
-		return hd_error_set(err, HD_ETEMPLATE, path, 0, 0,
-				    "template is larger than 1 MiB");
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		fclose(fp);
-		return hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
-	}
-	got = fread(buf, 1, (size_t)st.st_size, fp);
-	if (ferror(fp)) {
-		fclose(fp);
-		free(buf);
-		return hd_error_set(err, HD_ENOENT, path, 0, 0,
-				    "cannot read template: %s",
-				    strerror(errno));
-	}
-	fclose(fp);
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	return HD_OK;
-}
-
 static hd_status make_env(hd_msgtmpl *t, const hd_msgtmpl_opts *opts,
 			  hd_error *err)
 {
@@ -278,7 +256,7 @@ hd_status hd_msgtmpl_load(const char *path, const hd_msgtmpl_opts *opts,
 	if (!has_suffix(path, ".eml") && !has_suffix(path, ".http"))
 		return hd_error_set(err, HD_EUSAGE, path, 0, 0,
 				    "a template is an .eml or .http file");
-	st = read_file(path, &text, &len, err);
+	st = read_file(path, "template", &text, &len, err);
 	if (st != HD_OK)
 		return st;
 	t = calloc(1, sizeof(*t));

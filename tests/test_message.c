@@ -196,6 +196,29 @@ static void eml_raw_tags_cannot_add_recipients(void **state)
 	hd_msgtmpl_free(t);
 }
 
+static void partials_are_files_beside_the_template(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t;
+
+	(void)state;
+	write_file("footer.mustache", "-- \nThe {{team}} team\n");
+	t = load("p.eml",
+		 "From: a@x.example\nTo: b@x.example\n\nHi\n{{> footer}}", NULL,
+		 HD_OK, &e);
+	assert_int_equal(build(t, "{\"team\":\"Acme\"}", "k", &m, &e), HD_OK);
+	assert_non_null(
+	    strstr(m.email.data, "\r\n\r\nHi\r\n-- \r\nThe Acme team\r\n"));
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+	/* a partial may not come from outside the folder */
+	load("p2.eml",
+	     "From: a@x.example\nTo: b@x.example\n\n{{> ../etc/passwd}}", NULL,
+	     HD_ETEMPLATE, &e);
+	assert_non_null(strstr(e.msg, "leave"));
+}
+
 static void eml_template_errors(void **state)
 {
 	hd_error e;
@@ -386,6 +409,7 @@ int main(void)
 	    cmocka_unit_test(eml_envelope_headers_and_bcc),
 	    cmocka_unit_test(eml_row_errors_name_tag_line_row),
 	    cmocka_unit_test(eml_raw_tags_cannot_add_recipients),
+	    cmocka_unit_test(partials_are_files_beside_the_template),
 	    cmocka_unit_test(eml_template_errors),
 	    cmocka_unit_test(eml_parts_and_attachments),
 	    cmocka_unit_test(eml_redirect_keeps_intended),
