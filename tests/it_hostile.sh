@@ -17,27 +17,7 @@
 set -e
 . "$(dirname "$0")/lib/it.sh"
 cd "$TMP"
-CHECK=$SRC/tests/mime_check.py
 
-# pycheck eml|http LABEL FILE <SPEC: counts mime_check.py's ok:/FAIL: lines
-pycheck() {
-  local res prc line
-  set +e
-  res=$("$PYTHON" "$CHECK" "$@" 2>&1)
-  prc=$?
-  set -e
-  while IFS= read -r line; do
-    case $line in
-      "ok: "*) ok "${line#ok: }" ;;
-      "FAIL: "*) bad "${line#FAIL: }" ;;
-      ?*) echo "$line" ;;
-    esac
-  done <<<"$res"
-  if [ "$prc" -ne 0 ] && ! grep -q '^FAIL: ' <<<"$res"; then
-    bad "$2: mime_check.py exited $prc"
-  fi
-}
-rowspec() { "$PYTHON" "$CHECK" rowspec "$@"; }
 # jsonl FILE PYTHON-LIST: writes the rows (a Python expression) as JSON Lines
 jsonl() {
   "$PYTHON" -c 'import json, sys

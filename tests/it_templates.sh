@@ -10,30 +10,9 @@ set -e
 cd "$TMP"
 T=$SRC/templates
 export T
-CHECK=$SRC/tests/mime_check.py
 
-# pycheck eml|http LABEL FILE <SPEC: counts mime_check.py's ok:/FAIL: lines
-pycheck() {
-  local res prc line
-  set +e
-  res=$("$PYTHON" "$CHECK" "$@" 2>&1)
-  prc=$?
-  set -e
-  while IFS= read -r line; do
-    case $line in
-      "ok: "*) ok "${line#ok: }" ;;
-      "FAIL: "*) bad "${line#FAIL: }" ;;
-      ?*) echo "$line" ;;
-    esac
-  done <<<"$res"
-  if [ "$prc" -ne 0 ] && ! grep -q '^FAIL: ' <<<"$res"; then
-    bad "$2: mime_check.py exited $prc"
-  fi
-}
-# rowspec DATA N EXPR: the spec for row N, EXPR over the row r (Python)
-rowspec() { "$PYTHON" "$CHECK" rowspec "$@"; }
 # rowval DATA N EXPR: the value of EXPR for row N, printed as text
-rowval() { "$PYTHON" "$CHECK" rowval "$@"; }
+rowval() { "$PYTHON" "$MIME_CHECK" rowval "$@"; }
 # nrows DATA
 nrows() { rowval "$1" 1 'len(rows)'; }
 # render_ok LABEL ARGS...: herald render into $TMP/r.out, envelope in r.err

@@ -43,6 +43,30 @@ count_files() { if [ -d "$1" ]; then find "$1" -type f | wc -l | tr -d ' '; else
 # jq-free JSON field extraction with python: jget FILE EXPR (EXPR over rows=list of dicts)
 jrows() { "$PYTHON" -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1])]; print(eval(sys.argv[2]))' "$@"; }
 
+# pycheck eml|http LABEL FILE <SPEC: runs tests/mime_check.py (which parses
+# a rendered message or request and compares it with SPEC) and counts its
+# ok:/FAIL: lines; rowspec builds a SPEC from a recipients row.
+MIME_CHECK=$SRC/tests/mime_check.py
+pycheck() {
+  local res prc line
+  set +e
+  res=$("$PYTHON" "$MIME_CHECK" "$@" 2>&1)
+  prc=$?
+  set -e
+  while IFS= read -r line; do
+    case $line in
+      "ok: "*) ok "${line#ok: }" ;;
+      "FAIL: "*) bad "${line#FAIL: }" ;;
+      ?*) echo "$line" ;;
+    esac
+  done <<<"$res"
+  if [ "$prc" -ne 0 ] && ! grep -q '^FAIL: ' <<<"$res"; then
+    bad "$2: mime_check.py exited $prc"
+  fi
+}
+# rowspec DATA N EXPR: the spec for row N, EXPR over the row r (Python)
+rowspec() { "$PYTHON" "$MIME_CHECK" rowspec "$@"; }
+
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
