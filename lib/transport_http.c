@@ -30,6 +30,7 @@
  * credential-bearing request header (Authorization, Cookie, *token*, ...)
  * or the URL's password, even when a server echoes them back.
  */
+#include "curl_abort.h"
 #include "transport.h"
 
 #include <curl/curl.h>
@@ -533,22 +534,6 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-/* Called by libcurl often during a transfer, and about once a second
- * while it waits: a non-zero return ends the transfer with
- * CURLE_ABORTED_BY_CALLBACK, so a second SIGINT does not wait for a slow
- * server (transport.h, abort). */
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
-		       curl_off_t ultotal, curl_off_t ulnow)
-{
-	const struct http_conn *c = ud;
-
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return c->cfg->abort && atomic_load(c->cfg->abort) ? 1 : 0;
-}
-
 /* ---- the transport ----------------------------------------------------- */
 
 static hd_status http_check(const hd_transport_config *cfg, hd_error *err)
@@ -716,8 +701,8 @@ static int set_options(struct http_conn *c, const hd_request *rq,
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, c);
 	SET(CURLOPT_NOPROGRESS, 0L);
-	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
-	SET(CURLOPT_XFERINFODATA, c);
+	SET(CURLOPT_XFERINFOFUNCTION, hd__curl_abort_cb);
+	SET(CURLOPT_XFERINFODATA, c->cfg->abort);
 	if (cfg->timeout_ms > 0)
 		SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
 	SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);

@@ -27,6 +27,7 @@
  * curl_global_init() once before any worker starts (libcurl 7.84+ makes
  * curl_easy_init() safe without it, but then never cleans up).
  */
+#include "curl_abort.h"
 #include "transport.h"
 
 #include <stdatomic.h>
@@ -508,21 +509,6 @@ static void smtp_close(void *conn)
 	free(c);
 }
 
-/* Called by libcurl during a transfer and about once a second while it
- * waits: non-zero ends the transfer, so a second SIGINT does not wait
- * for a slow server (transport.h, abort). */
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow,
-		       curl_off_t ultotal, curl_off_t ulnow)
-{
-	const struct smtp_conn *c = ud;
-
-	(void)dltotal;
-	(void)dlnow;
-	(void)ultotal;
-	(void)ulnow;
-	return c->abort && atomic_load(c->abort) ? 1 : 0;
-}
-
 static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
 			   void **conn, hd_error *err)
 {
@@ -567,8 +553,8 @@ static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
 	SET(CURLOPT_SEEKFUNCTION, seek_cb);
 	SET(CURLOPT_SEEKDATA, c);
 	SET(CURLOPT_NOPROGRESS, 0L);
-	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
-	SET(CURLOPT_XFERINFODATA, c);
+	SET(CURLOPT_XFERINFOFUNCTION, hd__curl_abort_cb);
+	SET(CURLOPT_XFERINFODATA, cfg->abort);
 	SET(CURLOPT_MAXCONNECTS, 1L);
 	SET(CURLOPT_MAXAGE_CONN, SMTP_MAXAGE_CONN_S);
 	SET(CURLOPT_USE_SSL, u.use_ssl);
