@@ -41,6 +41,9 @@
 #define PROGRESS_EVERY 0.2 /* seconds between progress events */
 #define QUEUE_PER_WORKER 4 /* queue capacity = workers * this */
 
+/* Why workers start no more sends (struct run, halt). */
+enum { HALT_MAX_FAILURES = 1, HALT_FATAL = 2 };
+
 struct job {
 	hd_task task; /* first: the pool hands back hd_task pointers */
 	struct run *run;
@@ -84,7 +87,12 @@ struct run {
 	hd_run_stats stats;
 	long invalid_found; /* pass 1 */
 	double started, last_progress;
-	long fail_streak;
+	/* failures in a row, in completion order, and whether no send may
+	 * start any more (the streak reached --max-failures, or a fatal
+	 * failure): kept by the workers, so the decision is made where sends
+	 * start and not after the queue has been worked through */
+	atomic_long fail_streak;
+	atomic_int halt;
 	int stopping; /* no more rows are taken */
 	hd_status stop_status;
 	char stop_msg[600];
@@ -344,6 +352,10 @@ static void job_work(hd_task *t, void *state)
 		j->status = HD_ROW_DRY_RUN;
 		goto done;
 	}
+	if (atomic_load(&r->halt)) {
+		j->status = HD_ROW_NOT_ATTEMPTED;
+		goto done;
+	}
 	for (;;) {
 		if (atomic_load(&r->abort) ||
 		    hd_ratelimit_acquire(r->rl, &r->abort) != HD_OK) {
@@ -392,6 +404,17 @@ static void job_work(hd_task *t, void *state)
 		j->failure =
 		    res.status == HD_ETRANSIENT ? "transient" : "permanent";
 		break;
+	}
+	if (j->status == HD_ROW_SENT) {
+		atomic_store(&r->fail_streak, 0);
+	} else if (j->status == HD_ROW_FAILED) {
+		long n = atomic_fetch_add(&r->fail_streak, 1) + 1;
+		int none = 0;
+		if (j->fatal)
+			atomic_store(&r->halt, HALT_FATAL);
+		else if (r->cfg->max_failures > 0 && n >= r->cfg->max_failures)
+			atomic_compare_exchange_strong(&r->halt, &none,
+						       HALT_MAX_FAILURES);
 	}
 done:
 	hd_message_clear(&msg);
@@ -526,20 +549,16 @@ static hd_status finish_job(struct run *r, struct job *j)
 		e.row = j->row;
 		copy_text(e.msg, sizeof(e.msg), j->error);
 		emit(r, HD_EVENT_FAILED_ROW, &e, j->key);
-		r->fail_streak++;
 		if (j->fatal) {
 			stop_taking(r, HD_ECONFIG, j->error);
-		} else if (r->cfg->max_failures > 0 &&
-			   r->fail_streak >= r->cfg->max_failures) {
+		} else if (atomic_load(&r->halt) == HALT_MAX_FAILURES) {
 			char m[128];
 			snprintf(m, sizeof(m),
 				 "%ld failures in a row (--max-failures): "
 				 "stopping",
-				 r->fail_streak);
+				 r->cfg->max_failures);
 			stop_taking(r, HD_EINTERRUPTED, m);
 		}
-	} else if (j->status == HD_ROW_SENT) {
-		r->fail_streak = 0;
 	}
 	if (r->report) {
 		rr.row = j->row;
@@ -788,6 +807,8 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 					 : DEFAULT_BACKOFF_MS) /
 		    1000.0;
 	atomic_init(&r.abort, 0);
+	atomic_init(&r.fail_streak, 0);
+	atomic_init(&r.halt, 0);
 	if (cfg->campaign)
 		copy_text(r.campaign, sizeof(r.campaign), cfg->campaign);
 	else
