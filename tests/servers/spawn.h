@@ -41,6 +41,9 @@
 #include <sys/prctl.h>
 #endif
 
+/* Not every test uses every helper. */
+#define SPAWN_API __attribute__((unused)) static
+
 #ifndef PATH_MAX
 #define PATH_MAX 4096
 #endif
@@ -50,7 +53,7 @@ struct spawn_server {
 	int port;  /* what the server wrote to its port file */
 };
 
-static void spawn_sleep_ms(long ms)
+SPAWN_API void spawn_sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
@@ -58,7 +61,7 @@ static void spawn_sleep_ms(long ms)
 		;
 }
 
-static long spawn_now_ms(void)
+SPAWN_API long spawn_now_ms(void)
 {
 	struct timespec ts;
 
@@ -67,7 +70,7 @@ static long spawn_now_ms(void)
 }
 
 /* The project root: $HERALD_SRC, else derived from this file's path. */
-static const char *spawn_src_dir(void)
+SPAWN_API const char *spawn_src_dir(void)
 {
 	static char dir[PATH_MAX];
 	const char *env = getenv("HERALD_SRC");
@@ -87,7 +90,7 @@ static const char *spawn_src_dir(void)
 
 /* Child side of a fork: stdin from /dev/null, stdout to stderr (a test's
  * stdout belongs to cmocka), then exec.  Never returns. */
-static void spawn_exec_child(char *const argv[], int quiet)
+SPAWN_API void spawn_exec_child(char *const argv[], int quiet)
 {
 	int fd = open("/dev/null", O_RDWR);
 
@@ -112,7 +115,7 @@ static void spawn_exec_child(char *const argv[], int quiet)
 /* Runs argv (argv[0] a full path) to completion.  Returns its exit status,
  * or -1 when it could not run or died by a signal.  quiet: discard its
  * output. */
-static int spawn_run(char *const argv[], int quiet)
+SPAWN_API int spawn_run(char *const argv[], int quiet)
 {
 	pid_t pid = fork();
 	int status;
@@ -130,8 +133,8 @@ static int spawn_run(char *const argv[], int quiet)
 /* Starts argv and waits (at most timeout_ms) until it has written its
  * port to port_file.  0 on success; -1 when it exited or timed out (it is
  * killed then). */
-static int spawn_server_start(struct spawn_server *s, char *const argv[],
-			      const char *port_file, long timeout_ms)
+SPAWN_API int spawn_server_start(struct spawn_server *s, char *const argv[],
+				 const char *port_file, long timeout_ms)
 {
 	long deadline = spawn_now_ms() + timeout_ms;
 	char buf[32];
@@ -176,7 +179,7 @@ static int spawn_server_start(struct spawn_server *s, char *const argv[],
 
 /* SIGTERM, then SIGKILL after 5 s.  Returns the exit status (0: it shut
  * down cleanly), -1 when it had to be killed or was not running. */
-static int spawn_server_stop(struct spawn_server *s)
+SPAWN_API int spawn_server_stop(struct spawn_server *s)
 {
 	long deadline;
 	int status;
@@ -202,7 +205,7 @@ static int spawn_server_stop(struct spawn_server *s)
 }
 
 /* Makes a fresh folder /tmp/herald-TAG-XXXXXX into out.  0 on success. */
-static int spawn_mkdtemp(char *out, size_t size, const char *tag)
+SPAWN_API int spawn_mkdtemp(char *out, size_t size, const char *tag)
 {
 	const char *tmp = getenv("TMPDIR");
 	int n = snprintf(out, size, "%s/herald-%s-XXXXXX",
@@ -214,7 +217,7 @@ static int spawn_mkdtemp(char *out, size_t size, const char *tag)
 }
 
 /* rm -rf path (does not follow symbolic links). */
-static void spawn_rmtree(const char *path)
+SPAWN_API void spawn_rmtree(const char *path)
 {
 	struct stat st;
 	DIR *d;
@@ -245,7 +248,7 @@ static void spawn_rmtree(const char *path)
 
 /* The whole file, NUL-terminated (free() it); *len without the NUL.
  * NULL when it cannot be read. */
-static char *spawn_read_file(const char *path, size_t *len)
+SPAWN_API char *spawn_read_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *p = NULL, *q;
