@@ -109,6 +109,7 @@ static int do_run(struct options *o)
 		      o->progress == PROGRESS_NEVER, o->quiet, o->verbose);
 	o->run.interrupt = &interrupted;
 	o->run.on_event = progress_event;
+	p.report = o->run.report_path;
 	o->run.event_ctx = &p;
 	install_signals();
 	memset(&stats, 0, sizeof(stats));
@@ -129,7 +130,9 @@ static int do_run(struct options *o)
 		progress_summary(&p, &stats, dry, st == HD_OK);
 	if (st != HD_OK)
 		return exit_code_of(st);
-	return stats.failed || stats.invalid ? EXIT_SOME_FAILED : 0;
+	return stats.failed || stats.invalid || stats.uncertain
+		   ? EXIT_SOME_FAILED
+		   : 0;
 }
 
 int main(int argc, char **argv)

@@ -41,10 +41,15 @@ enum opt_id {
 	O_VERBOSE,
 	O_PROGRESS,
 	O_ROW,
+	O_JOURNAL,
+	O_ON_UNCERTAIN,
+	O_ONLY_FAILED,
 	O_HELP,
 };
 
 #define ALL (CMD_SEND | CMD_CHECK | CMD_RENDER)
+/* Where send writes its report when -o does not say. */
+#define DEFAULT_REPORT "herald-report.jsonl"
 #define SC (CMD_SEND | CMD_CHECK)
 
 static const struct option_def {
@@ -62,9 +67,9 @@ static const struct option_def {
     {O_DELIMITER, "delimiter", 0, "CHAR", ALL,
      "CSV field delimiter (default ','; 'tab' for a tab)"},
     {O_KEY, "key", 0, "FIELD|KEY", ALL,
-     "send/check: the field that identifies a recipient (default email "
-     "if present, else the first field); render: the key of the row to "
-     "show"},
+     "send/check: the field that identifies a recipient (default: the "
+     "envelope recipients for .eml; an email or id field, else the whole "
+     "record, for .http); render: the key of the row to show"},
     {O_KEY_FIELD, "key-field", 0, "FIELD", ALL,
      "the field that identifies a recipient (same as send's --key)"},
     {O_ROW, "row", 0, "N", CMD_RENDER, "render: the row to show (1-based)"},
@@ -94,7 +99,17 @@ static const struct option_def {
      "first retry waits up to SEC (default 1), doubling each time, "
      "capped at 60"},
     {O_REPORT, "report", 'o', "FILE", SC,
-     "results report: .jsonl or .csv by extension, - for stdout"},
+     "results report: .jsonl or .csv by extension, - for stdout (send's "
+     "default: " DEFAULT_REPORT ")"},
+    {O_JOURNAL, "journal", 0, "FILE", SC,
+     "record every attempt in FILE, held under a lock: a rerun skips the "
+     "rows already sent and sends the rest"},
+    {O_ON_UNCERTAIN, "on-uncertain", 0, "resend|skip", SC,
+     "what a rerun does with rows an earlier run left uncertain (default "
+     "resend)"},
+    {O_ONLY_FAILED, "only-failed", 0, "REPORT", SC,
+     "take only the rows REPORT lists as failed or not-attempted (and "
+     "uncertain, unless --on-uncertain skip)"},
     {O_SKIP_INVALID, "skip-invalid", 0, NULL, SC,
      "send the valid rows and report the invalid ones instead of "
      "refusing the run"},
@@ -104,14 +119,14 @@ static const struct option_def {
      "deliver every message to this test address or URL instead, "
      "keeping the intended recipient in X-Original-To / X-Original-URL"},
     {O_MAX_FAILURES, "max-failures", 0, "N", SC,
-     "stop after N failures in a row (exit 75)"},
+     "stop after N failures in a row (default 20; 0: never; exit 75)"},
     {O_MAX_PER_CONN, "max-per-connection", 0, "N", SC,
      "open a fresh connection after N messages"},
     {O_MAX_RUNTIME, "max-runtime", 0, "DURATION", SC,
      "stop taking rows after this long: 90, 90s, 15m, 2h (exit 75)"},
     {O_CAMPAIGN, "campaign", 0, "NAME", ALL,
      "names this send; seeds Message-IDs and Idempotency-Keys (default: "
-     "one per run)"},
+     "the journal's, else one per run)"},
     {O_ENV, "env", 0, "NAME", ALL,
      "let templates read environment variable NAME as {{env.NAME}} "
      "(repeatable)"},
@@ -395,10 +410,28 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 		r->redirect = v;
 		break;
 	case O_MAX_FAILURES:
-		if (parse_long(v, 1, &r->max_failures))
+		if (parse_long(v, 0, &r->max_failures))
 			return usage_error("--max-failures takes a number from "
-					   "1, not '%s'%s",
+					   "0 (never stop), not '%s'%s",
 					   v, "");
+		if (r->max_failures == 0)
+			r->max_failures = -1;
+		break;
+	case O_JOURNAL:
+		r->journal_path = v;
+		break;
+	case O_ON_UNCERTAIN:
+		if (!strcmp(v, "resend"))
+			r->on_uncertain_skip = 0;
+		else if (!strcmp(v, "skip"))
+			r->on_uncertain_skip = 1;
+		else
+			return usage_error("--on-uncertain takes resend or "
+					   "skip, not '%s'%s",
+					   v, "");
+		break;
+	case O_ONLY_FAILED:
+		r->only_failed = v;
 		break;
 	case O_MAX_PER_CONN:
 		if (parse_long(v, 1, &r->max_per_connection))
@@ -592,6 +625,9 @@ int options_parse(int argc, char **argv, struct options *o)
 		}
 		o->run.smtp_password = o->password;
 	}
+	/* a send always leaves a record of every row */
+	if (o->cmd == CMD_SEND && !o->run.dry_run && !o->run.report_path)
+		o->run.report_path = DEFAULT_REPORT;
 	if (o->run.redirect && strchr(o->run.redirect, '\n'))
 		return usage_error("--redirect must be one line%s%s", "", "");
 	return 0;

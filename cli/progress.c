@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 void progress_init(struct progress *p, int mode_always, int mode_never,
@@ -134,23 +135,46 @@ void progress_summary(struct progress *p, const hd_run_stats *s, int dry,
 		      int first_failure)
 {
 	double rate = s->elapsed > 0 ? (double)s->done / s->elapsed : 0;
+	char where[300] = "";
 
 	if (p->quiet)
 		return;
 	fprintf(stderr,
-		"herald: %ld row%s: %ld %s, %ld failed, %ld invalid, %ld "
-		"skipped, %ld not-attempted; %ld attempt%s in %.2f s (%.1f "
-		"rows/s)\n",
+		"herald: %ld row%s: %ld %s, %ld failed, %ld uncertain, %ld "
+		"invalid, %ld skipped, %ld not-attempted; %ld attempt%s in "
+		"%.2f s (%.1f rows/s)\n",
 		s->rows, s->rows == 1 ? "" : "s", dry ? s->dry_run : s->sent,
-		dry ? "dry-run" : "sent", s->failed, s->invalid, s->skipped,
-		s->not_attempted, s->attempts, s->attempts == 1 ? "" : "s",
-		s->elapsed, rate);
+		dry ? "dry-run" : "sent", s->failed, s->uncertain, s->invalid,
+		s->skipped, s->not_attempted, s->attempts,
+		s->attempts == 1 ? "" : "s", s->elapsed, rate);
+	if (p->report && strcmp(p->report, "-") != 0)
+		snprintf(where, sizeof(where), "; %s has every row", p->report);
 	/* without -v failed rows are not listed: say once why the first
 	 * one failed, so "the server is unreachable" is one clear line */
 	if (first_failure && s->failed && !p->verbose && p->first_fail_row)
 		fprintf(stderr,
 			"herald: %ld row%s failed; the first (row %ld): %s "
-			"(-v lists each, the report has all)\n",
+			"(-v lists each%s)\n",
 			s->failed, s->failed == 1 ? "" : "s", p->first_fail_row,
-			p->first_fail);
+			p->first_fail, where);
+	if (s->uncertain > s->held)
+		fprintf(stderr,
+			"herald: %ld row%s uncertain: sent, but no reply came, "
+			"so herald cannot know whether %s arrived and does "
+			"not send %s again%s\n",
+			s->uncertain - s->held,
+			s->uncertain - s->held == 1 ? "" : "s",
+			s->uncertain - s->held == 1 ? "it" : "they",
+			s->uncertain - s->held == 1 ? "it" : "them", where);
+	if (s->held)
+		fprintf(stderr,
+			"herald: %ld row%s held back (--on-uncertain skip): an "
+			"earlier run left %s uncertain\n",
+			s->held, s->held == 1 ? "" : "s",
+			s->held == 1 ? "it" : "them");
+	if (s->resent)
+		fprintf(stderr,
+			"herald: %ld row%s sent again that an earlier run left "
+			"uncertain (--on-uncertain resend)\n",
+			s->resent, s->resent == 1 ? "" : "s");
 }

@@ -18,6 +18,7 @@ struct progress {
 	long invalid_seen;
 	char first_invalid[1200]; /* held back: a lone problem is one line */
 	long first_fail_row;	  /* the first failed row, for the summary */
+	const char *report;	  /* the report's path, or NULL */
 	char first_fail[600];
 };
 

@@ -1,6 +1,7 @@
 /*
- * commit.c — the committer thread: a bounded FIFO of rows, written by one
- * thread.
+ * commit.c — the committer thread: a bounded FIFO of report rows and
+ * journal records, written by one thread, journal records made durable a
+ * batch at a time.
  *
  * Lock order: one leaf mutex (c->mu); nothing else is locked while it is
  * held, and no file is written under it.
@@ -8,46 +9,106 @@
 #include "commit.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
-/* Rows waiting to be written at most; a producer beyond it waits. */
+/* Items waiting to be written at most; a producer beyond it waits. */
 #define COMMIT_QUEUE_MAX 4096
+
+enum kind { K_ROW, K_START, K_RETRY };
 
 struct item {
 	struct item *next;
-	hd_report_row row; /* strings point into text[] */
-	char text[];
+	enum kind kind;
+	uint64_t seq;	   /* K_START: what its worker waits for */
+	hd_report_row row; /* K_ROW; K_START/K_RETRY use row.row only */
+	int attempt;
+	const char *id; /* journal key, or NULL: report only */
+	char text[];	/* the strings the pointers above point into */
 };
 
 struct hd__commit {
 	hd_report *report;
+	hd_journal *journal;
 	pthread_t thread;
 	pthread_mutex_t mu;
-	pthread_cond_t work; /* an item was queued, or closing */
-	pthread_cond_t room; /* the queue shrank */
+	pthread_cond_t work;	/* an item was queued, or closing */
+	pthread_cond_t room;	/* the queue shrank */
+	pthread_cond_t durable; /* durable_seq moved, or the journal failed */
 	struct item *head, *tail;
 	size_t queued;
-	int closing;
+	uint64_t next_seq;    /* under mu */
+	uint64_t durable_seq; /* under mu: starts through this are on disk */
+	int journal_failed;   /* under mu */
+	int closing;	      /* under mu */
 	/* written by the committer thread only, read after the join */
 	hd_status status;
-	char errmsg[300];
+	hd_error err;
 };
 
-static void write_batch(hd__commit *c, struct item *it)
+static double wall_clock(void)
 {
-	while (it) {
-		struct item *next = it->next;
-		if (c->report && c->status == HD_OK &&
-		    hd_report_write(c->report, &it->row) != HD_OK) {
-			c->status = HD_EIO;
-			snprintf(c->errmsg, sizeof(c->errmsg),
-				 "writing the report failed");
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static void fail(hd__commit *c, hd_status st, const hd_error *e,
+		 const char *what)
+{
+	if (c->status != HD_OK)
+		return;
+	c->status = st;
+	if (e && e->msg[0])
+		c->err = *e;
+	else
+		hd_error_set(&c->err, st, NULL, 0, 0, "%s", what);
+}
+
+/* Writes one batch; returns the highest start seq in it (0: none) and
+ * whether the journal took it. */
+static int write_batch(hd__commit *c, struct item *it, uint64_t *top)
+{
+	int journaled = 0, ok = 1;
+	hd_error e;
+
+	*top = 0;
+	for (; it; it = it->next) {
+		hd_status st = HD_OK;
+		if (it->kind == K_ROW && c->report && c->status == HD_OK &&
+		    hd_report_write(c->report, &it->row) != HD_OK)
+			fail(c, HD_EIO, NULL, "writing the report failed");
+		if (!c->journal || !it->id)
+			continue;
+		journaled = 1;
+		if (it->kind == K_START) {
+			st = hd__journal_add_start(c->journal, it->row.row,
+						   it->id, it->attempt,
+						   it->row.at);
+			*top = it->seq;
+		} else if (it->kind == K_RETRY) {
+			st = hd__journal_add_retry(c->journal, it->row.row,
+						   it->id, it->attempt,
+						   it->row.at);
+		} else {
+			st = hd__journal_add_end(c->journal, &it->row, it->id);
 		}
-		free(it);
-		it = next;
+		if (st != HD_OK)
+			ok = 0;
 	}
+	if (journaled) {
+		hd_error_clear(&e);
+		/* one write, one fdatasync for the whole batch */
+		if (!ok || hd__journal_flush(c->journal, 1, &e) != HD_OK) {
+			fail(c, HD_EIO, &e, "writing the journal failed");
+			ok = 0;
+		}
+	}
+	return ok;
 }
 
 static void *committer(void *arg)
@@ -56,7 +117,9 @@ static void *committer(void *arg)
 
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
-		struct item *batch;
+		struct item *batch, *next;
+		uint64_t top;
+		int ok;
 
 		while (!c->head && !c->closing)
 			pthread_cond_wait(&c->work, &c->mu);
@@ -67,14 +130,24 @@ static void *committer(void *arg)
 		c->queued = 0;
 		pthread_cond_broadcast(&c->room);
 		pthread_mutex_unlock(&c->mu);
-		write_batch(c, batch);
+		ok = write_batch(c, batch, &top);
+		for (; batch; batch = next) {
+			next = batch->next;
+			free(batch);
+		}
 		pthread_mutex_lock(&c->mu);
+		if (!ok)
+			c->journal_failed = 1;
+		else if (top > c->durable_seq)
+			c->durable_seq = top;
+		pthread_cond_broadcast(&c->durable);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
 }
 
-hd_status hd__commit_start(hd_report *report, hd__commit **out, hd_error *err)
+hd_status hd__commit_start(hd_report *report, hd_journal *journal,
+			   hd__commit **out, hd_error *err)
 {
 	hd__commit *c = calloc(1, sizeof(*c));
 
@@ -82,10 +155,14 @@ hd_status hd__commit_start(hd_report *report, hd__commit **out, hd_error *err)
 	if (!c)
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
 	c->report = report;
+	c->journal = journal;
+	hd_error_clear(&c->err);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->work, NULL);
 	pthread_cond_init(&c->room, NULL);
+	pthread_cond_init(&c->durable, NULL);
 	if (pthread_create(&c->thread, NULL, committer, c) != 0) {
+		pthread_cond_destroy(&c->durable);
 		pthread_cond_destroy(&c->room);
 		pthread_cond_destroy(&c->work);
 		pthread_mutex_destroy(&c->mu);
@@ -116,27 +193,16 @@ static const char *put(char **pos, const char *s)
 	return at;
 }
 
-hd_status hd__commit_row(hd__commit *c, const hd_report_row *row)
+/* Queues it; returns its sequence number. */
+static uint64_t enqueue(hd__commit *c, struct item *it)
 {
-	size_t n = need(row->key) + need(row->response) + need(row->error) +
-		   need(row->failure) + need(row->message_id);
-	struct item *it = malloc(sizeof(*it) + n);
-	char *pos;
+	uint64_t seq;
 
-	if (!it)
-		return HD_ENOMEM;
 	it->next = NULL;
-	it->row = *row;
-	pos = it->text;
-	it->row.key = put(&pos, row->key);
-	it->row.response = put(&pos, row->response);
-	it->row.error = put(&pos, row->error);
-	it->row.failure = put(&pos, row->failure);
-	it->row.message_id = put(&pos, row->message_id);
-
 	pthread_mutex_lock(&c->mu);
 	while (c->queued >= COMMIT_QUEUE_MAX)
 		pthread_cond_wait(&c->room, &c->mu);
+	seq = it->seq = ++c->next_seq;
 	if (c->tail)
 		c->tail->next = it;
 	else
@@ -145,6 +211,80 @@ hd_status hd__commit_row(hd__commit *c, const hd_report_row *row)
 	c->queued++;
 	pthread_cond_signal(&c->work);
 	pthread_mutex_unlock(&c->mu);
+	return seq;
+}
+
+static struct item *attempt_item(enum kind kind, long row, const char *id,
+				 int attempt)
+{
+	struct item *it = calloc(1, sizeof(*it) + need(id));
+	char *pos;
+
+	if (!it)
+		return NULL;
+	pos = it->text;
+	it->kind = kind;
+	it->row.row = row;
+	it->row.at = wall_clock();
+	it->attempt = attempt;
+	it->id = put(&pos, id);
+	return it;
+}
+
+hd_status hd__commit_begin(hd__commit *c, long row, const char *id, int attempt)
+{
+	struct item *it;
+	uint64_t seq;
+	hd_status st;
+
+	if (!c->journal || !id)
+		return HD_OK;
+	it = attempt_item(K_START, row, id, attempt);
+	if (!it)
+		return HD_ENOMEM;
+	seq = enqueue(c, it);
+	pthread_mutex_lock(&c->mu);
+	while (c->durable_seq < seq && !c->journal_failed)
+		pthread_cond_wait(&c->durable, &c->mu);
+	st = c->durable_seq >= seq ? HD_OK : HD_EIO;
+	pthread_mutex_unlock(&c->mu);
+	return st;
+}
+
+void hd__commit_retry(hd__commit *c, long row, const char *id, int attempt)
+{
+	struct item *it;
+
+	if (!c->journal || !id)
+		return;
+	it = attempt_item(K_RETRY, row, id, attempt);
+	/* out of memory: the start record alone says "uncertain", which
+	 * errs on the side of not sending twice */
+	if (it)
+		enqueue(c, it);
+}
+
+hd_status hd__commit_row(hd__commit *c, const hd_report_row *row,
+			 const char *id)
+{
+	size_t n = need(row->key) + need(row->response) + need(row->error) +
+		   need(row->failure) + need(row->message_id) + need(id);
+	struct item *it = malloc(sizeof(*it) + n);
+	char *pos;
+
+	if (!it)
+		return HD_ENOMEM;
+	memset(it, 0, sizeof(*it));
+	it->kind = K_ROW;
+	it->row = *row;
+	pos = it->text;
+	it->row.key = put(&pos, row->key);
+	it->row.response = put(&pos, row->response);
+	it->row.error = put(&pos, row->error);
+	it->row.failure = put(&pos, row->failure);
+	it->row.message_id = put(&pos, row->message_id);
+	it->id = c->journal ? put(&pos, id) : NULL;
+	enqueue(c, it);
 	return HD_OK;
 }
 
@@ -160,8 +300,9 @@ hd_status hd__commit_close(hd__commit *c, hd_error *err)
 	pthread_mutex_unlock(&c->mu);
 	pthread_join(c->thread, NULL);
 	st = c->status;
-	if (st != HD_OK)
-		hd_error_set(err, st, NULL, 0, 0, "%s", c->errmsg);
+	if (st != HD_OK && err)
+		*err = c->err;
+	pthread_cond_destroy(&c->durable);
 	pthread_cond_destroy(&c->room);
 	pthread_cond_destroy(&c->work);
 	pthread_mutex_destroy(&c->mu);

@@ -2,45 +2,69 @@
  * commit.h — the one thread that writes what a run records (internal).
  *
  * SYNOPSIS
- *	hd__commit_start(report, &c, &err);
- *	hd__commit_row(c, &row);		(any thread; does not wait)
+ *	hd__commit_start(report, journal, &c, &err);
+ *	hd__commit_begin(c, row, id, attempt);	(a worker, before a send:
+ *						 waits until it is on disk)
+ *	hd__commit_retry(c, row, id, attempt);	(that attempt failed)
+ *	hd__commit_row(c, &row, id);		(a row's outcome)
  *	hd__commit_close(c, &err);		(drains, joins, frees)
  *
  * DESCRIPTION
- *	A run's report lines are written by a thread of their own, the
- *	committer, which alone touches the report file.  Other threads hand
- *	it copies through a bounded queue: hd__commit_row copies the row's
- *	strings, so the caller's memory is free again at once, and blocks
- *	only while the queue is full (backpressure on whoever produces rows
- *	faster than the disk takes them).  Lines are written in the order
- *	they were queued.
+ *	A run's report lines and journal records are written by a thread of
+ *	their own, the committer, which alone touches those files.  Other
+ *	threads hand it copies through a bounded queue (strings are copied,
+ *	so the caller's memory is free again at once); a producer waits
+ *	only while the queue is full.  Everything is written in the order
+ *	it was queued.
+ *
+ *	Group commit: the committer takes everything queued at once, writes
+ *	the journal records of that batch in one write and makes them
+ *	durable with one fdatasync, then wakes every worker whose start
+ *	record was in the batch.  So a worker waits for at most the batch
+ *	being written and its own, never for each other worker's flush, and
+ *	one flush covers as many rows as were in flight.
  *
  * OWNERSHIP
- *	The report stays the caller's (it opens and closes it); the
- *	committer only writes to it between start and close.
+ *	The report and the journal stay the caller's (it opens and closes
+ *	them); the committer only writes to them between start and close.
  *
  * THREAD-SAFETY
- *	hd__commit_row may be called from any threads at once.  start and
- *	close from the coordinating thread; close must be the last call.
+ *	begin, retry and row may be called from any threads at once.  start
+ *	and close from the coordinating thread; close must be the last call.
  *
  * ERRORS
- *	A failed write is kept: later rows are still taken (and dropped), and
- *	close returns HD_EIO with the first failure's text.
+ *	A failed report write is kept: later rows are still taken (and
+ *	dropped) and close returns HD_EIO.  A failed journal write or sync
+ *	makes every later begin return HD_EIO, so no send starts that the
+ *	journal could not record.
  */
 #ifndef HD_COMMIT_H
 #define HD_COMMIT_H
 
 #include "herald.h"
+#include "journal.h"
 #include "report.h"
 
 typedef struct hd__commit hd__commit;
 
-/* Starts the committer thread for report (may be NULL: rows are then only
- * taken and dropped). */
-hd_status hd__commit_start(hd_report *report, hd__commit **out, hd_error *err);
+/* Starts the committer thread.  report and journal may be NULL. */
+hd_status hd__commit_start(hd_report *report, hd_journal *journal,
+			   hd__commit **out, hd_error *err);
 
-/* Queues one report line (strings copied).  HD_OK, HD_ENOMEM. */
-hd_status hd__commit_row(hd__commit *c, const hd_report_row *row);
+/* Records that attempt of row (key identity id) starts, and returns once
+ * that is on disk.  HD_OK at once when there is no journal; HD_EIO when
+ * the journal cannot be written (send nothing then). */
+hd_status hd__commit_begin(hd__commit *c, long row, const char *id,
+			   int attempt);
+
+/* Records that an attempt failed without delivering (does not wait). */
+void hd__commit_retry(hd__commit *c, long row, const char *id, int attempt);
+
+/* Queues one report line (strings copied) and, when id is not NULL and
+ * there is a journal, the row's outcome in the journal.  HD_OK,
+ * HD_ENOMEM. */
+hd_status hd__commit_row(hd__commit *c, const hd_report_row *row,
+			 const char *id);
 
 /* Writes what is queued, stops the thread and frees c.  HD_EIO with err
  * filled when a write failed.  NULL is allowed. */

@@ -22,6 +22,8 @@ struct sset {
 	size_t cap, n;
 };
 
+static void sset_free(struct sset *s);
+
 struct hd_dedupe {
 	unsigned char *bloom;
 	struct hset suspects;
@@ -60,9 +62,7 @@ void hd_dedupe_free(hd_dedupe *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->seen.cap; i++)
-		free(d->seen.slot[i].key);
-	free(d->seen.slot);
+	sset_free(&d->seen);
 	free(d->suspects.slot);
 	free(d->bloom);
 	free(d);
@@ -165,19 +165,24 @@ static int sset_grow(struct sset *s)
 	return 0;
 }
 
-int hd_dedupe_seen(hd_dedupe *d, const char *key, size_t len)
+static int sset_has(const struct sset *s, uint64_t h, const char *key,
+		    size_t len)
 {
-	uint64_t h = hd_key_hash(key, len);
-	struct sset *s = &d->seen;
-	size_t j;
-
-	if (!hset_has(&d->suspects, h))
-		return 0; /* certainly the only row with this key */
-	for (j = s->cap ? h & (s->cap - 1) : 0; s->cap && s->slot[j].key;
+	for (size_t j = s->cap ? h & (s->cap - 1) : 0; s->cap && s->slot[j].key;
 	     j = (j + 1) & (s->cap - 1))
 		if (s->slot[j].h == h && s->slot[j].len == len &&
 		    memcmp(s->slot[j].key, key, len) == 0)
 			return 1;
+	return 0;
+}
+
+/* 1 when added, 0 when it was there, -1 out of memory. */
+static int sset_add(struct sset *s, uint64_t h, const char *key, size_t len)
+{
+	size_t j;
+
+	if (sset_has(s, h, key, len))
+		return 0;
 	if ((s->n + 1) * 2 > s->cap && sset_grow(s) != 0)
 		return -1;
 	for (j = h & (s->cap - 1); s->slot[j].key; j = (j + 1) & (s->cap - 1))
@@ -190,7 +195,62 @@ int hd_dedupe_seen(hd_dedupe *d, const char *key, size_t len)
 	s->slot[j].h = h;
 	s->slot[j].len = len;
 	s->n++;
-	return 0;
+	return 1;
+}
+
+static void sset_free(struct sset *s)
+{
+	for (size_t i = 0; i < s->cap; i++)
+		free(s->slot[i].key);
+	free(s->slot);
+}
+
+int hd_dedupe_seen(hd_dedupe *d, const char *key, size_t len)
+{
+	uint64_t h = hd_key_hash(key, len);
+
+	if (!hset_has(&d->suspects, h))
+		return 0; /* certainly the only row with this key */
+	switch (sset_add(&d->seen, h, key, len)) {
+	case 0:
+		return 1;
+	case 1:
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+struct hd_keyset {
+	struct sset s;
+};
+
+hd_keyset *hd_keyset_new(void)
+{
+	return calloc(1, sizeof(hd_keyset));
+}
+
+void hd_keyset_free(hd_keyset *k)
+{
+	if (!k)
+		return;
+	sset_free(&k->s);
+	free(k);
+}
+
+int hd_keyset_add(hd_keyset *k, const char *key, size_t len)
+{
+	return sset_add(&k->s, hd_key_hash(key, len), key, len);
+}
+
+int hd_keyset_has(const hd_keyset *k, const char *key, size_t len)
+{
+	return sset_has(&k->s, hd_key_hash(key, len), key, len);
+}
+
+size_t hd_keyset_count(const hd_keyset *k)
+{
+	return k->s.n;
 }
 
 size_t hd_dedupe_suspects(const hd_dedupe *d)

@@ -10,7 +10,7 @@
  * filter's rare false positives need.  Keys are compared exactly, so a
  * hash collision never drops a row.
  *
- * Not thread-safe: the coordinating thread alone uses it.
+ * Not thread-safe: the coordinating thread alone uses it (and a keyset).
  */
 #ifndef HD_DEDUPE_H
 #define HD_DEDUPE_H
@@ -38,5 +38,16 @@ int hd_dedupe_seen(hd_dedupe *d, const char *key, size_t len);
 
 /* Number of suspect hashes (for tests and benchmarks). */
 size_t hd_dedupe_suspects(const hd_dedupe *d);
+
+/* An exact set of keys (for a list of keys read up front, such as the rows
+ * an earlier report lists as failed).  Memory grows with what is added. */
+typedef struct hd_keyset hd_keyset;
+
+hd_keyset *hd_keyset_new(void);
+void hd_keyset_free(hd_keyset *k);
+/* 1 when added, 0 when it was there already, -1 out of memory. */
+int hd_keyset_add(hd_keyset *k, const char *key, size_t len);
+int hd_keyset_has(const hd_keyset *k, const char *key, size_t len);
+size_t hd_keyset_count(const hd_keyset *k);
 
 #endif

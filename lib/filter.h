@@ -3,15 +3,25 @@
  * (internal).
  *
  * One function decides, for every row and in both passes, whether the row
- * goes to the workers or is reported without being sent, and says why:
+ * goes to the workers or is reported without being sent, and says why.
+ * In this order, the first that applies wins:
  *
- *   outside --skip/--limit       skipped  "outside --skip/--limit"
- *   duplicate key                skipped  "duplicate key: an earlier row..."
+ *   outside --skip/--limit     skipped    "outside --skip/--limit"
+ *   the journal: sent          skipped    "sent earlier, <time>"
+ *   the journal: uncertain     uncertain  "held back: ..." with
+ *                                         --on-uncertain skip; taken
+ *                                         again (and noted) with resend
+ *   --only-failed REPORT       skipped    "not failed in REPORT", or held
+ *                                         back like the journal's
+ *                                         uncertain rows
+ *   send_at in the future      skipped    "not due until <send_at>"
+ *   duplicate key              skipped    "duplicate key: ..."
  *
- * The decisions are pure functions of the row, its key and the run's fixed
- * settings, except for the duplicate check, which needs two passes: the
- * validation pass notes every taken key, the sending pass finds the repeats
- * (dedupe.h says how memory stays flat).  So both passes take the same rows.
+ * Every decision but the last is a pure function of the row, its key and
+ * the run's fixed settings (the clock is read once, when the run starts),
+ * so both passes take the same rows.  The duplicate check needs both: the
+ * validation pass notes every taken key, the sending pass finds the
+ * repeats (dedupe.h says how memory stays flat).
  *
  * Not thread-safe: the coordinating thread alone calls it.
  */
@@ -19,6 +29,8 @@
 #define HD_FILTER_H
 
 #include "herald.h"
+#include "journal.h"
+#include "key.h"
 #include "report.h"
 
 #include <jansson.h>
@@ -26,8 +38,13 @@
 typedef struct hd__filter hd__filter;
 
 typedef struct hd__filter_config {
-	long skip;  /* leave out rows 1..skip */
-	long limit; /* then take at most this many; 0: all */
+	long skip;		 /* leave out rows 1..skip */
+	long limit;		 /* then take at most this many; 0: all */
+	hd_journal *journal;	 /* or NULL; borrowed */
+	int hold_uncertain;	 /* --on-uncertain skip */
+	const char *only_failed; /* a report path, or NULL */
+	const hd__keyspec *keys; /* how report keys become identities */
+	double now;		 /* the run's start, seconds since the epoch */
 } hd__filter_config;
 
 typedef enum hd__pass {
@@ -38,20 +55,34 @@ typedef enum hd__pass {
 /* What to do with one row. */
 typedef struct hd__verdict {
 	int take;	      /* 1: validate (pass 1) or send (pass 2) it */
+	int resend;	      /* taken although it may have arrived before */
 	hd_row_status status; /* when not taken: how the report shows it */
-	char reason[240];     /* when not taken: why, for the report */
+	char reason[400];     /* when not taken: why, for the report; when
+				 resend: what the earlier run left */
 } hd__verdict;
 
+/* Reads cfg->only_failed when given: HD_ENOENT, HD_EPARSE (naming the
+ * report), HD_ENOMEM. */
 hd_status hd__filter_new(const hd__filter_config *cfg, hd__filter **out,
 			 hd_error *err);
 
 /* Decides for row (1-based) whose key identity is id (NULL when the row
- * has no key: such a row is taken, and validation reports it).  HD_OK with
- * *v filled, or HD_ENOMEM. */
+ * has no key: such a row is taken, and validation reports it).  HD_OK
+ * with *v filled, HD_EIO (the journal cannot be read back) or
+ * HD_ENOMEM. */
 hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
 			    const char *id, json_t *record, hd__verdict *v,
 			    hd_error *err);
 
+/* Rows of --only-failed's report that are to go again (for a note). */
+size_t hd__filter_only_count(const hd__filter *f);
+
 void hd__filter_free(hd__filter *f);
+
+/* The row's send_at as seconds since the epoch: HD_OK with *due 0 when
+ * the record has none (or it is empty), HD_EPARSE with err filled when it
+ * is not an RFC 3339 date-time ("2026-12-03T10:00:00Z", any offset,
+ * fractions of a second allowed). */
+hd_status hd__due_time(json_t *record, double *due, hd_error *err);
 
 #endif

@@ -30,6 +30,9 @@ extern "C" {
 
 #define HD_VERSION "0.1.0"
 
+/* Failures in a row after which a run stops, unless told otherwise. */
+#define HD_DEFAULT_MAX_FAILURES 20
+
 #if defined(__GNUC__)
 #define HD_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
@@ -130,10 +133,15 @@ typedef enum hd_event_kind {
 
 typedef struct hd_run_stats {
 	long rows;  /* rows read from the recipients file */
-	long total; /* rows to send (after --skip/--limit) */
-	long done;  /* rows with an outcome in the report */
+	long total; /* rows taken: not left out by --skip/--limit, the
+		       journal, --only-failed, due times or dedupe */
+	long done;  /* taken rows with an outcome in the report */
 	long sent, failed, invalid, skipped, dry_run, not_attempted, uncertain;
 	long attempts;	/* send attempts, retries included */
+	long resent;	/* taken again although an earlier run left them
+			   uncertain (--on-uncertain resend) */
+	long held;	/* left uncertain by an earlier run and held back
+			   (--on-uncertain skip); counted in uncertain */
 	double elapsed; /* seconds since the sending pass started */
 } hd_run_stats;
 
@@ -153,6 +161,13 @@ typedef struct hd_run_config {
 					"jsonl" */
 	char delimiter;		     /* CSV; 0: ',' */
 	const char *report_path;     /* NULL: no report; "-": stdout */
+	const char *journal_path;    /* NULL: no journal */
+	int on_uncertain_skip;	     /* rows a journal or report shows as
+					uncertain are held back, not sent */
+	const char *only_failed;     /* an earlier report: take only the rows
+					it lists as failed or not-attempted
+					(and uncertain, unless
+					on_uncertain_skip) */
 	int check_only;		     /* herald check: validate, send nothing */
 	int dry_run;		     /* render, validate, report dry-run */
 	const char *outbox_dir;	     /* write messages here instead */
@@ -169,15 +184,17 @@ typedef struct hd_run_config {
 	long timeout_ms;       /* per attempt; 0: 30 s */
 	long backoff_ms;       /* first retry's backoff ceiling;
 				  0: 1000 */
-	const char *key_field; /* NULL: "email" if present, else the
-				  first field */
+	const char *key_field; /* NULL: the envelope recipients (.eml),
+				  an email or id field, else the whole
+				  record (.http) */
 	int skip_invalid;
 	long skip, limit;	      /* limit 0: all */
 	const char *campaign;	      /* NULL: one per run */
 	const char *const *env_names; /* {{env.NAME}} may read these */
 	size_t n_env;
 	const char *redirect;	 /* send everything here instead */
-	long max_failures;	 /* 0: never abort */
+	long max_failures;	 /* failures in a row that stop the run;
+				    0: HD_DEFAULT_MAX_FAILURES; < 0: never */
 	long max_per_connection; /* 0: no cap */
 	double max_runtime;	 /* seconds; 0: none */
 	int verbose;
@@ -197,10 +214,21 @@ typedef struct hd_run_config {
  *                    the recipients or template are broken: nothing sent
  *   HD_ENOENT        an input file is missing or unreadable
  *   HD_ECREATE       the report or outbox cannot be created
- *   HD_EINTERRUPTED  stopped early (signal, max_failures, max_runtime);
- *                    every row is still in the report
- *   HD_ECONFIG       bad URL, credentials refused, TLS not trusted
- *   HD_EUSAGE        contradicting or missing settings
+ *   HD_EINTERRUPTED  stopped early (signal, max_failures, max_runtime, a
+ *                    destination that cannot be reached); every row is
+ *                    still in the report
+ *   HD_ECONFIG       bad URL, credentials refused, TLS not trusted, a
+ *                    host that does not resolve, no TLS where asked for
+ *   HD_EUSAGE        contradicting or missing settings; an output
+ *                    (report, journal, outbox) that is one of the inputs
+ *   HD_ELOCKED       another run holds the journal: nothing was done
+ *   HD_EIO           the report or journal could not be written
+ * A report (report_path) is written to a temporary file and renamed into
+ * place at the end; when the run cannot start (HD_EPARSE, HD_ENOENT,
+ * HD_ETEMPLATE, HD_ECONFIG before sending...) it is replaced by the
+ * report of that failed start: every row not-attempted with the error,
+ * or one line (row null) with the error when the rows cannot be read.
+ * After HD_EUSAGE and HD_ELOCKED it is left untouched.
  * err says what and where.  stats may be NULL.
  */
 hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err);

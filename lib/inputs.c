@@ -16,10 +16,9 @@ static hd_format format_of(const char *name)
 	return (hd_format)-1;
 }
 
-hd_status hd__inputs_open(const hd_run_config *cfg, hd_msgtmpl **tmpl,
-			  hd_source **src, hd_error *err)
+hd_status hd__inputs_open(const hd_run_config *cfg, const hd_msgtmpl_opts *mo,
+			  hd_msgtmpl **tmpl, hd_source **src, hd_error *err)
 {
-	hd_msgtmpl_opts mo = {cfg->env_names, cfg->n_env, cfg->redirect};
 	hd_source_opts so = {0};
 	hd_status st;
 
@@ -34,13 +33,10 @@ hd_status hd__inputs_open(const hd_run_config *cfg, hd_msgtmpl **tmpl,
 		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
 				    "a template (-t) and a recipients file "
 				    "are required");
-	st = hd_msgtmpl_load(cfg->template_path, &mo, tmpl, err);
-	if (st != HD_OK)
-		return st;
+	/* the list first: a run whose template is broken can still report
+	 * every row as not attempted */
 	st = hd_source_open(cfg->recipients_path, &so, src, err);
-	if (st != HD_OK) {
-		hd_msgtmpl_free(*tmpl);
-		*tmpl = NULL;
-	}
+	if (st == HD_OK)
+		st = hd_msgtmpl_load(cfg->template_path, mo, tmpl, err);
 	return st;
 }

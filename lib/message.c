@@ -162,6 +162,11 @@ static hd_status load_partial(void *ctx, const char *name, char **text,
 			     suffixes[i]) >= (int)sizeof(path) ||
 		    access(path, F_OK) != 0)
 			continue;
+		if (hd__outputs_check(t->outputs, path,
+				      "a partial of the "
+				      "template",
+				      err) != HD_OK)
+			return HD_EUSAGE;
 		return read_file(path, "partial", text, len, err);
 	}
 	return HD_OK; /* missing: renders empty, as the spec says */
@@ -274,6 +279,8 @@ hd_status hd_msgtmpl_load(const char *path, const hd_msgtmpl_opts *opts,
 	t->dir = strdup(slash ? (real[0] ? real : "/") : ".");
 	if (opts && opts->redirect)
 		t->redirect = strdup(opts->redirect);
+	if (opts)
+		t->outputs = opts->outputs;
 	if (!t->path || !t->dir || (opts && opts->redirect && !t->redirect)) {
 		st = hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
 		goto out;
@@ -341,5 +348,32 @@ hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
 		if (err && err->row == 0)
 			err->row = row;
 	}
+	return st;
+}
+
+hd_status hd_msgtmpl_recipients(const hd_msgtmpl *t, json_t *record, long row,
+				char **out, hd_error *err)
+{
+	hd_buf b = HD_BUF_INIT;
+	json_t *ctx;
+	hd_status st;
+
+	*out = NULL;
+	if (t->kind != HD_MSG_EMAIL)
+		return hd_error_set(err, HD_EINVAL, t->path, 0, 0,
+				    "not an email template");
+	if (!json_is_object(record))
+		return hd_error_set(err, HD_EINVAL, t->path, 0, 0,
+				    "record is not an object");
+	ctx = hd__context_new(t, record);
+	if (!ctx)
+		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
+	st = hd__eml_recipients(t, ctx, row, &b, err);
+	hd__context_release(t, record, ctx);
+	if (st == HD_OK && !(*out = hd_buf_detach(&b, NULL)))
+		st = HD_ENOMEM;
+	hd_buf_free(&b);
+	if (st != HD_OK && err && err->row == 0)
+		err->row = row;
 	return st;
 }

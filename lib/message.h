@@ -39,6 +39,10 @@ typedef struct hd_msgtmpl_opts {
 	 * message instead; the intended recipient is kept in X-Original-To
 	 * (email) or X-Original-URL (HTTP). */
 	const char *redirect;
+	/* NULL, or the files the run writes: a partial or attachment that is
+	 * one of them (or inside the outbox) is HD_EUSAGE.  Borrowed: it must
+	 * outlive the template. */
+	const struct hd__outputs *outputs;
 } hd_msgtmpl_opts;
 
 /* Reads and compiles path (.eml or .http by extension).  HD_ENOENT when
@@ -55,6 +59,14 @@ void hd_msgtmpl_free(hd_msgtmpl *t);
 hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
 			   const char *campaign, const char *key, long row,
 			   hd_message *out, hd_error *err);
+
+/* The envelope recipients of record under an .eml template, as the
+ * default recipient key: "a@b.example, c@d.example" (To, Cc, Bcc in
+ * template order, domains lower-cased), malloc'd into *out.  Ignores
+ * --redirect: the key is who the message is meant for.  HD_EINVAL for an
+ * .http template; a rendering error as hd_msgtmpl_build gives it. */
+hd_status hd_msgtmpl_recipients(const hd_msgtmpl *t, json_t *record, long row,
+				char **out, hd_error *err);
 
 /* Writes req in .http form: "METHOD URL", headers, a blank line, body. */
 hd_status hd_request_format(hd_buf *out, const hd_request *req);

@@ -502,6 +502,12 @@ static hd_status read_attachment(const hd_msgtmpl *t, const char *rel,
 				    "attachment path '%.200s' leaves the "
 				    "template's folder",
 				    rel);
+	if (hd__outputs_check(t->outputs, real, "an attachment", err) !=
+	    HD_OK) {
+		if (err)
+			err->line = line;
+		return HD_EUSAGE;
+	}
 	fp = fopen(real, "rb");
 	if (!fp || fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
 		if (fp)
@@ -746,6 +752,84 @@ static int lines_fit(const char *s, size_t n)
 	return 1;
 }
 
+/* Renders an address header into val and parses it.  In address headers
+ * {{{raw}}} is quoted like {{x}}: no opt-out may let data add a
+ * recipient. */
+static hd_status render_addresses(const hd_msgtmpl *t,
+				  const struct eml_header *h, json_t *ctx,
+				  long row, hd_buf *val, hd_mailbox **list,
+				  size_t *n, hd_error *err)
+{
+	hd_status st = hd__part_render(h->value, ctx, escape_address_value,
+				       escape_address_value, row, val, err);
+
+	*list = NULL;
+	*n = 0;
+	if (st != HD_OK)
+		return st;
+	st = hd_mailbox_list_parse(val->data ? val->data : "", val->len, list,
+				   n, err);
+	if (st != HD_OK) {
+		hd_error_set_field(err, h->name);
+		if (err) {
+			err->line = h->line;
+			snprintf(err->file, sizeof(err->file), "%s", t->path);
+		}
+	}
+	return st;
+}
+
+/* Is h one of the headers whose addresses receive the message? */
+static int is_recipient_header(const struct eml_header *h)
+{
+	size_t n = strlen(h->name);
+
+	return h->kind == H_BCC ||
+	       (h->kind == H_ADDRESS && !hd__name_is(h->name, n, "From") &&
+		!hd__name_is(h->name, n, "Sender") &&
+		!hd__name_is(h->name, n, "Reply-To"));
+}
+
+hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
+			     hd_buf *out, hd_error *err)
+{
+	const struct eml *e = t->impl;
+	hd_buf val = HD_BUF_INIT;
+	hd_status st = HD_OK;
+
+	for (size_t i = 0; st == HD_OK && i < e->nh; i++) {
+		hd_mailbox *list;
+		size_t n;
+
+		if (!is_recipient_header(&e->h[i]))
+			continue;
+		hd_buf_reset(&val);
+		st = render_addresses(t, &e->h[i], ctx, row, &val, &list, &n,
+				      err);
+		for (size_t k = 0; st == HD_OK && k < n; k++) {
+			const char *at = strrchr(list[k].addr, '@');
+			size_t local = at ? (size_t)(at - list[k].addr) : 0;
+			if (out->len)
+				st = hd_buf_puts(out, ", ");
+			if (st == HD_OK)
+				st = hd_buf_append(out, list[k].addr, local);
+			/* the domain is case-insensitive (RFC 5321 2.4) */
+			for (const char *p = list[k].addr + local;
+			     st == HD_OK && *p; p++)
+				st = hd_buf_putc(out,
+						 (char)(*p >= 'A' && *p <= 'Z'
+							    ? *p - 'A' + 'a'
+							    : *p));
+		}
+		hd_mailbox_list_free(list, n);
+	}
+	hd_buf_free(&val);
+	if (st == HD_OK && out->len == 0)
+		st = hd_error_set(err, HD_EADDRESS, t->path, 0, 0,
+				  "no recipient address");
+	return st;
+}
+
 hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 			long row, hd_message *out, hd_error *err)
 {
@@ -767,28 +851,17 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 		int addr;
 
 		hd_buf_reset(&val);
-		/* in address headers {{{raw}}} is quoted like {{x}}: no opt-out
-		 * may let data add a recipient */
 		addr = h->kind == H_ADDRESS || h->kind == H_BCC;
-		st = hd__part_render(
-		    h->value, ctx,
-		    addr ? escape_address_value : hd_escape_header,
-		    addr ? escape_address_value : hd_escape_raw_header, row,
-		    &val, err);
+		if (addr)
+			st = render_addresses(t, h, ctx, row, &val, &list, &n,
+					      err);
+		else
+			st = hd__part_render(h->value, ctx, hd_escape_header,
+					     hd_escape_raw_header, row, &val,
+					     err);
 		if (st != HD_OK)
 			break;
-		if (h->kind == H_ADDRESS || h->kind == H_BCC) {
-			st = hd_mailbox_list_parse(val.data ? val.data : "",
-						   val.len, &list, &n, err);
-			if (st != HD_OK) {
-				hd_error_set_field(err, h->name);
-				if (err) {
-					err->line = h->line;
-					snprintf(err->file, sizeof(err->file),
-						 "%s", t->path);
-				}
-				break;
-			}
+		if (addr) {
 			if (hd__name_is(h->name, strlen(h->name), "From")) {
 				if (n != 1 || out->email.from) {
 					hd_mailbox_list_free(list, n);
@@ -803,10 +876,7 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 				out->email.from = strdup(list[0].addr);
 				if (!out->email.from)
 					st = HD_ENOMEM;
-			} else if (!hd__name_is(h->name, strlen(h->name),
-						"Sender") &&
-				   !hd__name_is(h->name, strlen(h->name),
-						"Reply-To")) {
+			} else if (is_recipient_header(h)) {
 				st = push_rcpts(out, list, n);
 				for (size_t k = 0; st == HD_OK && k < n; k++)
 					st = hd_buf_printf(&orig, "%s%s",

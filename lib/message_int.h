@@ -6,6 +6,7 @@
 #define HD_MESSAGE_INT_H
 
 #include "message.h"
+#include "outputs.h"
 #include "template.h"
 
 /* Largest template file we accept. */
@@ -16,8 +17,9 @@ struct hd_msgtmpl {
 	char *path;  /* as given, for errors */
 	char *dir;   /* real path of the template's folder */
 	json_t *env; /* {"NAME": "value"} of the allowed variables, or NULL */
-	char *redirect; /* or NULL */
-	void *impl;	/* struct eml or struct http_tmpl */
+	char *redirect;			   /* or NULL */
+	const struct hd__outputs *outputs; /* or NULL; borrowed */
+	void *impl;			   /* struct eml or struct http_tmpl */
 };
 
 /* Compiles text[0..len) (which starts at line first_line of the template
@@ -50,6 +52,10 @@ hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
 hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *id_hash,
 			long row, hd_message *out, hd_error *err);
 void hd__eml_free(void *impl);
+/* The envelope recipients (To, Cc, Bcc) of ctx, as "a@b.example, c@d":
+ * addresses in template order, domains lower-cased. */
+hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
+			     hd_buf *out, hd_error *err);
 
 hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
 			   hd_error *err);

@@ -28,6 +28,15 @@ static hd_status format_message(const hd_message *msg, hd_buf *out, hd_buf *env)
 	return st;
 }
 
+static int match_id(const hd__keyspec *ks, const char *id, const char *key)
+{
+	char *want = hd__key_identity(ks, key);
+	int same = want && id && strcmp(want, id) == 0;
+
+	free(want);
+	return same;
+}
+
 hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 		    char **data, size_t *len, char **envelope, hd_error *err)
 {
@@ -38,6 +47,9 @@ hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 	hd_message msg;
 	hd_buf out = HD_BUF_INIT, env = HD_BUF_INIT;
 	const char *campaign = cfg->campaign ? cfg->campaign : "render";
+	hd_msgtmpl_opts mo = {.env_names = cfg->env_names,
+			      .n_env = cfg->n_env,
+			      .redirect = cfg->redirect};
 	int chosen = 0;
 	hd_status st;
 
@@ -47,9 +59,10 @@ hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 	memset(&msg, 0, sizeof(msg));
 	memset(&ks, 0, sizeof(ks));
 	hd_error_clear(err);
-	st = hd__inputs_open(cfg, &tmpl, &src, err);
+	st = hd__inputs_open(cfg, &mo, &tmpl, &src, err);
 	while (st == HD_OK) {
 		char *k, *id;
+		hd_error kerr;
 		int match;
 
 		st = hd_source_next(src, &rec, err);
@@ -65,24 +78,26 @@ hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 			break;
 		}
 		if (!chosen) {
-			st = hd__key_choose(&ks, cfg->key_field, rec,
-					    hd_source_name(src),
-					    hd_source_line(src), err);
-			if (st != HD_OK)
-				break;
+			hd__key_choose(&ks, cfg->key_field, tmpl, rec);
 			chosen = 1;
 		}
-		k = hd__key_of(&ks, rec);
+		st = hd__key_of(&ks, tmpl, rec, hd_source_row(src), &k, &id,
+				&kerr);
+		if (st == HD_ENOMEM)
+			break;
+		st = HD_OK;
+		/* --key K matches the key as shown, or its identity */
 		match =
-		    key ? k && strcmp(k, key) == 0 : hd_source_row(src) == row;
+		    key ? k && (strcmp(k, key) == 0 || match_id(&ks, id, key))
+			: hd_source_row(src) == row;
 		if (match) {
-			id = hd__key_identity(&ks, k);
 			st = hd_msgtmpl_build(tmpl, rec, campaign, id ? id : "",
 					      hd_source_row(src), &msg, err);
 			free(id);
 			free(k);
 			break;
 		}
+		free(id);
 		free(k);
 		json_decref(rec);
 		rec = NULL;

@@ -2,6 +2,9 @@
 #include "report.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -14,7 +17,10 @@ struct hd_report {
 	FILE *fp;
 	int own; /* 1: fclose on close (not stdout) */
 	int csv;
-	char path[256];
+	char path[PATH_MAX];   /* as given, for messages */
+	char target[PATH_MAX]; /* where the report goes (symlinks resolved) */
+	char temp[PATH_MAX];   /* written here, renamed to target; "" when
+				  written in place (stdout, a device) */
 	struct timespec last_flush;
 	int failed; /* a write failed */
 };
@@ -70,9 +76,37 @@ static int has_suffix(const char *s, const char *suffix)
 static const char csv_header[] =
     "row,key,status,attempts,code,response,error,failure,ms,at,message_id\n";
 
+/* Where a report for path is written first: a hidden temporary file in
+ * the same folder, so the rename into place is atomic. */
+static int make_temp(hd_report *r)
+{
+	const char *slash = strrchr(r->target, '/');
+	int fd;
+
+	if (slash)
+		snprintf(r->temp, sizeof(r->temp), "%.*s/.%s.XXXXXX",
+			 (int)(slash - r->target), r->target, slash + 1);
+	else
+		snprintf(r->temp, sizeof(r->temp), ".%s.XXXXXX", r->target);
+	fd = mkstemp(r->temp); /* mode 0600 */
+	if (fd < 0) {
+		r->temp[0] = '\0';
+		return -1;
+	}
+	r->fp = fdopen(fd, "w");
+	if (!r->fp) {
+		close(fd);
+		unlink(r->temp);
+		r->temp[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 hd_status hd_report_open(const char *path, hd_report **out, hd_error *err)
 {
 	hd_report *r;
+	struct stat st;
 
 	*out = NULL;
 	r = calloc(1, sizeof(*r));
@@ -82,9 +116,20 @@ hd_status hd_report_open(const char *path, hd_report **out, hd_error *err)
 	if (strcmp(path, "-") == 0) {
 		r->fp = stdout;
 	} else {
-		r->fp = fopen(path, "w");
 		r->own = 1;
 		r->csv = has_suffix(path, ".csv");
+		/* a link is followed: the report replaces what it points to */
+		if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode) ||
+		    !realpath(path, r->target))
+			snprintf(r->target, sizeof(r->target), "%s", path);
+		if (stat(r->target, &st) == 0 && S_ISDIR(st.st_mode)) {
+			errno = EISDIR;
+		} else if (stat(r->target, &st) == 0 && !S_ISREG(st.st_mode)) {
+			/* /dev/null, a pipe: written in place */
+			r->fp = fopen(r->target, "w");
+		} else if (make_temp(r) != 0) {
+			r->fp = NULL;
+		}
 	}
 	if (!r->fp) {
 		hd_error_set(err, HD_ECREATE, path, 0, 0,
@@ -125,7 +170,9 @@ static void write_csv(hd_report *r, const hd_report_row *row, const char *at)
 {
 	FILE *fp = r->fp;
 
-	fprintf(fp, "%ld,", row->row);
+	if (row->row > 0)
+		fprintf(fp, "%ld", row->row);
+	fputc(',', fp);
 	csv_cell(fp, row->key, 1);
 	fprintf(fp, ",%s,%d,", hd_row_status_name(row->status), row->attempts);
 	if (row->code)
@@ -158,7 +205,8 @@ static hd_status write_jsonl(hd_report *r, const hd_report_row *row,
 
 	if (!o)
 		return HD_ENOMEM;
-	json_object_set_new(o, "row", json_integer(row->row));
+	json_object_set_new(
+	    o, "row", row->row > 0 ? json_integer(row->row) : json_null());
 	json_object_set_new(o, "key", str_or_null(row->key));
 	json_object_set_new(o, "status",
 			    json_string(hd_row_status_name(row->status)));
@@ -214,9 +262,25 @@ hd_status hd_report_close(hd_report *r, hd_error *err)
 	bad = r->failed || fflush(r->fp) == EOF || ferror(r->fp);
 	if (r->own && fclose(r->fp) == EOF)
 		bad = 1;
-	if (bad)
+	if (!bad && r->temp[0] && rename(r->temp, r->target) != 0)
+		bad = 1;
+	if (bad) {
 		hd_error_set(err, HD_EIO, r->path, 0, 0,
 			     "writing the report failed: %s", strerror(errno));
+		if (r->temp[0])
+			unlink(r->temp);
+	}
 	free(r);
 	return bad ? HD_EIO : HD_OK;
+}
+
+void hd_report_abandon(hd_report *r)
+{
+	if (!r)
+		return;
+	if (r->own)
+		fclose(r->fp);
+	if (r->temp[0])
+		unlink(r->temp);
+	free(r);
 }

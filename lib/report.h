@@ -34,7 +34,7 @@ hd_row_status hd_row_status_parse(const char *name);
 
 /* One report line.  Strings may be NULL (written as null / empty). */
 typedef struct hd_report_row {
-	long row;
+	long row; /* 0: not a row (the report of a run that could not start) */
 	const char *key;
 	hd_row_status status;
 	int attempts;
@@ -49,14 +49,24 @@ typedef struct hd_report_row {
 
 typedef struct hd_report hd_report;
 
-/* Opens path for writing ("-" is standard output): the format is .csv or
- * .jsonl/.json/.ndjson by extension (anything else: JSONL).  HD_ECREATE
- * with err filled when the file cannot be created. */
+/* Opens a report for path ("-" is standard output): the format is .csv
+ * or .jsonl/.json/.ndjson by extension (anything else: JSONL).  A file
+ * report is written to a hidden temporary file beside path (mode 0600)
+ * and only replaces path when it is closed, so a run that fails leaves no
+ * half-written report and never a stale one looking current; a path that
+ * is not a regular file (/dev/null, a pipe) is written in place.
+ * HD_ECREATE with err filled when the file cannot be created. */
 hd_status hd_report_open(const char *path, hd_report **out, hd_error *err);
+/* Writes one line; row->row 0 is written as null (a line about the run,
+ * not a row). */
 hd_status hd_report_write(hd_report *r, const hd_report_row *row);
-/* Flushes and closes; HD_EIO when the final write failed.  NULL is
+/* Flushes, closes and renames the report into place; HD_EIO when a write
+ * failed (then the old file at path is left as it was).  NULL is
  * allowed. */
 hd_status hd_report_close(hd_report *r, hd_error *err);
+/* Closes and deletes the report unwritten: path is left as it was.  NULL
+ * is allowed. */
+void hd_report_abandon(hd_report *r);
 
 /* Formats t (seconds since the epoch) as 2026-11-27T13:45:10.123Z. */
 void hd_format_timestamp(double t, char out[32]);

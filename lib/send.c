@@ -1,7 +1,10 @@
 /* send.c — on a worker thread: render one row, send it, retry, decide. */
 #include "send.h"
 
+#include "commit.h"
 #include "retry.h"
+
+#include <stdarg.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,13 @@ void hd__sender_init(hd__sender *s)
 	atomic_init(&s->abort, 0);
 	atomic_init(&s->halt, 0);
 	atomic_init(&s->fail_streak, 0);
+	atomic_init(&s->delivered, 0);
+	pthread_mutex_init(&s->ff_mu, NULL);
+}
+
+void hd__sender_destroy(hd__sender *s)
+{
+	pthread_mutex_destroy(&s->ff_mu);
 }
 
 void hd__blame_row(const char *source_name, hd_error *e, long row, long line)
@@ -96,6 +106,74 @@ void hd__job_free(hd__job *j)
 	free(j);
 }
 
+/* The attempt was cut short by an abort before the message went out. */
+static void aborted_before(hd__job *j)
+{
+	if (j->attempts == 0) {
+		j->status = HD_ROW_NOT_ATTEMPTED;
+		copy_text(j->error, sizeof(j->error),
+			  "interrupted before the message went out");
+		j->code = 0;
+		j->response[0] = '\0';
+		return;
+	}
+	j->status = HD_ROW_FAILED;
+	j->failure = "transient";
+	snprintf(j->error, sizeof(j->error),
+		 "interrupted before attempt %d went out; attempt %d: %s",
+		 j->attempts + 1, j->attempts, j->prev_error);
+}
+
+/* Sets halt (once: the first reason wins) with the line that says why. */
+static void halt(hd__sender *s, int why, const char *fmt, ...) HD_PRINTF(3, 4);
+static void halt(hd__sender *s, int why, const char *fmt, ...)
+{
+	int none = 0;
+	va_list ap;
+
+	if (!atomic_compare_exchange_strong(&s->halt, &none, HD__HALT_CLAIMED))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(s->halt_msg, sizeof(s->halt_msg), fmt, ap);
+	va_end(ap);
+	atomic_store(&s->halt, why);
+}
+
+/* A row found the destination unreachable before any row got through:
+ * after a few such rows (to one destination) nothing is likely to work,
+ * and the run stops rather than spend every row's retries. */
+static void fail_fast(hd__sender *s, const hd_send_result *res)
+{
+	static const char *const advice[] = {
+	    [HD_UNREACH_CONNECT] = "try again later",
+	    [HD_UNREACH_RESOLVE] = "check the host name",
+	    [HD_UNREACH_TLS] = "check the URL's scheme and port (smtps:// "
+			       "and https:// speak TLS from the first byte)",
+	};
+	long rows;
+	int stop;
+
+	pthread_mutex_lock(&s->ff_mu);
+	if (s->ff_rows == 0)
+		copy_text(s->ff_dest, sizeof(s->ff_dest), res->dest);
+	else if (strcmp(s->ff_dest, res->dest) != 0)
+		s->ff_multi = 1;
+	rows = ++s->ff_rows;
+	stop = !s->ff_multi && rows >= s->failfast_rows &&
+	       !atomic_load(&s->delivered);
+	pthread_mutex_unlock(&s->ff_mu);
+	if (stop)
+		halt(s,
+		     res->unreachable == HD_UNREACH_CONNECT
+			 ? HD__HALT_UNREACHABLE
+			 : HD__HALT_FATAL,
+		     "%s: %ld row%s tried, none got through (%s): stopping, "
+		     "%s",
+		     res->dest[0] ? res->dest : "the server", rows,
+		     rows == 1 ? "" : "s", res->error,
+		     advice[res->unreachable]);
+}
+
 /* The attempts of one row, after it was rendered. */
 static void deliver(hd__job *j, struct worker *w, const hd_message *msg)
 {
@@ -106,12 +184,21 @@ static void deliver(hd__job *j, struct worker *w, const hd_message *msg)
 	for (;;) {
 		if (atomic_load(&s->abort) ||
 		    hd_ratelimit_acquire(s->rl, &s->abort) != HD_OK) {
-			j->status =
-			    j->attempts ? HD_ROW_FAILED : HD_ROW_NOT_ATTEMPTED;
-			j->failure = j->attempts ? "transient" : NULL;
-			copy_text(j->error, sizeof(j->error),
-				  "aborted before the send finished");
+			aborted_before(j);
 			return;
+		}
+		if (s->journal) {
+			/* on disk before anything goes out: a crash from here
+			 * on leaves the row known as uncertain */
+			if (hd__commit_begin(s->journal, j->row, j->id,
+					     j->attempts + 1) != HD_OK) {
+				halt(s, HD__HALT_JOURNAL,
+				     "the journal cannot be written: "
+				     "nothing more is sent");
+				aborted_before(j);
+				return;
+			}
+			j->journaled = 1;
 		}
 		memset(&res, 0, sizeof(res));
 		res.retry_after = -1;
@@ -123,21 +210,42 @@ static void deliver(hd__job *j, struct worker *w, const hd_message *msg)
 		if (res.status == HD_OK) {
 			j->status = HD_ROW_SENT;
 			j->error[0] = '\0';
+			atomic_store(&s->delivered, 1);
 			hd_ratelimit_success(s->rl);
 			return;
 		}
-		if (res.fatal) {
-			j->fatal = 1;
-			j->status = HD_ROW_FAILED;
-			j->failure = "permanent";
+		if (res.uncertain) {
+			/* it may have arrived: never again in this run */
+			j->status = HD_ROW_UNCERTAIN;
 			return;
 		}
+		if (atomic_load(&s->abort)) {
+			j->attempts--;
+			aborted_before(j);
+			return;
+		}
+		if (res.fatal) {
+			j->status = HD_ROW_FAILED;
+			j->failure = "permanent";
+			halt(s, HD__HALT_FATAL, "%s", res.error);
+			return;
+		}
+		if (s->journal)
+			hd__commit_retry(s->journal, j->row, j->id,
+					 j->attempts);
+		copy_text(j->prev_error, sizeof(j->prev_error), res.error);
 		if (res.reconnect && !reconnected) {
 			/* a reused connection had died before anything of
 			 * this message went out: once, for free */
 			reconnected = 1;
 			j->attempts--;
 			continue;
+		}
+		if (res.unreachable && !atomic_load(&s->delivered)) {
+			j->status = HD_ROW_FAILED;
+			j->failure = "transient";
+			fail_fast(s, &res);
+			return;
 		}
 		if (res.slow_down)
 			hd_ratelimit_slow_down(s->rl, res.retry_after);
@@ -160,20 +268,38 @@ static void note_outcome(hd__job *j)
 {
 	hd__sender *s = j->sender;
 	long n;
-	int none = 0;
 
 	if (j->status == HD_ROW_SENT) {
 		atomic_store(&s->fail_streak, 0);
 		return;
 	}
-	if (j->status != HD_ROW_FAILED)
+	/* an uncertain row counts: a server that swallows every message
+	 * without answering must stop the run too */
+	if (j->status != HD_ROW_FAILED && j->status != HD_ROW_UNCERTAIN)
 		return;
 	n = atomic_fetch_add(&s->fail_streak, 1) + 1;
-	if (j->fatal)
-		atomic_store(&s->halt, HD__HALT_FATAL);
-	else if (s->max_failures > 0 && n >= s->max_failures)
-		atomic_compare_exchange_strong(&s->halt, &none,
-					       HD__HALT_MAX_FAILURES);
+	if (s->max_failures > 0 && n >= s->max_failures)
+		halt(s, HD__HALT_MAX_FAILURES,
+		     "%ld failures in a row (--max-failures %ld): stopping; "
+		     "the last: row %ld: %s",
+		     n, s->max_failures, j->row, j->error);
+}
+
+hd_status hd__sender_halted(hd__sender *s, char *msg, size_t size)
+{
+	int why = atomic_load(&s->halt);
+
+	if (why == 0 || why == HD__HALT_CLAIMED)
+		return HD_OK;
+	snprintf(msg, size, "%s", s->halt_msg);
+	switch (why) {
+	case HD__HALT_FATAL:
+		return HD_ECONFIG;
+	case HD__HALT_JOURNAL:
+		return HD_EIO;
+	default:
+		return HD_EINTERRUPTED;
+	}
 }
 
 void hd__send_job(hd_task *t, void *worker_state)

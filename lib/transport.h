@@ -56,7 +56,18 @@ typedef struct hd_message {
 /* Frees what the message owns (not the struct).  NULL is allowed. */
 void hd_message_clear(hd_message *msg);
 
-/* The outcome of one attempt. */
+/* Why a destination could not be reached at all: nothing of the message
+ * went anywhere, and no row is likely to fare better while it lasts. */
+typedef enum hd_unreach {
+	HD_REACHED = 0,
+	HD_UNREACH_CONNECT, /* refused, or no greeting: try again later */
+	HD_UNREACH_RESOLVE, /* the host name does not resolve */
+	HD_UNREACH_TLS,	    /* no TLS where TLS was asked for */
+} hd_unreach;
+
+/* The outcome of one attempt.  Every field describes this attempt only:
+ * code and response are the server's reply to this message (never a
+ * greeting, an EHLO or an earlier message's reply), or 0 and "". */
 typedef struct hd_send_result {
 	hd_status status;   /* HD_OK, HD_ETRANSIENT or HD_EPERMANENT */
 	long code;	    /* last SMTP reply code or HTTP status; 0: none */
@@ -73,6 +84,14 @@ typedef struct hd_send_result {
 			       (credentials refused, TLS peer not trusted,
 			       STARTTLS missing while AUTH is configured):
 			       the run stops with exit 78 */
+	int uncertain;	    /* the message had left (SMTP: the final ".";
+			       HTTP: the whole request) but no reply came:
+			       it may have arrived, so it is never sent
+			       again blindly; error says why */
+	hd_unreach unreachable; /* the destination could not be reached
+				   at all (set with HD_ETRANSIENT) */
+	char dest[136];		/* host:port the attempt went to, for
+				   messages; "" when not known */
 } hd_send_result;
 
 /* Everything a transport needs to know; filled by the CLI, read-only. */

@@ -89,20 +89,25 @@ struct secrets {
 
 /* ---- outcome tables ---------------------------------------------------- */
 
-/* HTTP status -> outcome; the first matching range wins.  401 and 403 are
+/* HTTP status -> outcome; the first matching range wins.  401 and 407
+ * say the credentials were refused: the run stops (exit 78), as for a
+ * refused SMTP AUTH, rather than try them on every row.  403 is
  * permanent, not fatal: a per-recipient URL may legitimately refuse one
  * recipient while the others go through. */
 /* clang-format off */
 static const struct http_outcome {
 	long lo, hi;
 	hd_status status;
+	int fatal; /* the credentials every row carries were refused */
 } http_outcomes[] = {
-	{200, 299, HD_OK},
-	{408, 408, HD_ETRANSIENT}, /* Request Timeout */
-	{425, 425, HD_ETRANSIENT}, /* Too Early */
-	{429, 429, HD_ETRANSIENT}, /* Too Many Requests */
-	{500, 599, HD_ETRANSIENT},
-	{300, 499, HD_EPERMANENT},
+	{200, 299, HD_OK, 0},
+	{401, 401, HD_EPERMANENT, 1}, /* Unauthorized */
+	{407, 407, HD_EPERMANENT, 1}, /* Proxy Authentication Required */
+	{408, 408, HD_ETRANSIENT, 0}, /* Request Timeout */
+	{425, 425, HD_ETRANSIENT, 0}, /* Too Early */
+	{429, 429, HD_ETRANSIENT, 0}, /* Too Many Requests */
+	{500, 599, HD_ETRANSIENT, 0},
+	{300, 499, HD_EPERMANENT, 0},
 };
 /* clang-format on */
 
@@ -394,24 +399,29 @@ static int base64(char *out, size_t size, const char *in, size_t n)
 }
 
 /*
- * Copies the host of url into host ("" when curl cannot parse it).  When
+ * Copies the host of url into host and "host:port" into dest ("" when
+ * curl cannot parse it).  When
  * the URL carries a password, libcurl sends it as Basic auth: both the
  * password and that Authorization value join s.
  */
-static void url_parts(const char *url, char *host, size_t size,
-		      struct secrets *s)
+static void url_parts(const char *url, char *host, size_t size, char *dest,
+		      size_t dsize, struct secrets *s)
 {
 	CURLU *u = curl_url();
-	char *h = NULL, *user = NULL, *pw = NULL;
+	char *h = NULL, *user = NULL, *pw = NULL, *port = NULL;
 	char pair[256], b64[360];
 
 	host[0] = '\0';
+	dest[0] = '\0';
 	if (!u)
 		return;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
 		goto out;
 	if (curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK)
 		snprintf(host, size, "%s", h);
+	if (h && curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) ==
+		     CURLUE_OK)
+		snprintf(dest, dsize, "%.120s:%.8s", h, port);
 	if (curl_url_get(u, CURLUPART_PASSWORD, &pw, CURLU_URLDECODE) !=
 	    CURLUE_OK)
 		goto out;
@@ -424,6 +434,7 @@ static void url_parts(const char *url, char *host, size_t size,
 		add_secret_copy(s, b64, strlen(b64));
 out:
 	curl_free(h);
+	curl_free(port);
 	curl_free(user);
 	curl_free(pw);
 	curl_url_cleanup(u);
@@ -740,15 +751,17 @@ static const struct curl_outcome *find_curl_outcome(CURLcode rc)
 	return NULL;
 }
 
-static hd_status find_http_outcome(long code)
+static const struct http_outcome *find_http_outcome(long code)
 {
+	/* 1xx as a final answer or beyond 599: a confused server, which
+	 * may be mid-deploy. */
+	static const struct http_outcome confused = {0, 0, HD_ETRANSIENT, 0};
+
 	for (size_t i = 0; i < sizeof(http_outcomes) / sizeof(*http_outcomes);
 	     i++)
 		if (code >= http_outcomes[i].lo && code <= http_outcomes[i].hi)
-			return http_outcomes[i].status;
-	/* 1xx as a final answer or beyond 599: a confused server, which
-	 * may be mid-deploy. */
-	return HD_ETRANSIENT;
+			return &http_outcomes[i];
+	return &confused;
 }
 
 static const char *reason_of(const struct http_conn *c, long code)
@@ -768,11 +781,11 @@ static void http_send(void *conn, const hd_message *msg, long row,
 	const struct curl_outcome *co;
 	struct curl_slist *headers = NULL;
 	struct secrets secrets;
-	char host[256], text[1024];
-	const char *bad;
-	long connects = 0, code = 0, max;
+	char host[256], dest[136], text[1024];
+	const char *bad, *detail;
+	long connects = 0, code = 0, max, reqsize = 0;
 	curl_off_t uploaded = 0;
-	int forbid, reused;
+	int forbid, reused, sent_all;
 	CURLcode rc;
 
 	(void)row;
@@ -787,7 +800,8 @@ static void http_send(void *conn, const hd_message *msg, long row,
 		return;
 	}
 	collect_secrets(&msg->http, &secrets);
-	url_parts(msg->http.url, host, sizeof(host), &secrets);
+	url_parts(msg->http.url, host, sizeof(host), dest, sizeof(dest),
+		  &secrets);
 
 	c->errbuf[0] = '\0';
 	c->body_len = 0;
@@ -812,25 +826,34 @@ static void http_send(void *conn, const hd_message *msg, long row,
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &connects);
 	curl_easy_getinfo(c->curl, CURLINFO_SIZE_UPLOAD_T, &uploaded);
+	curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &reqsize);
 	reused = connects == 0;
 	c->on_conn = forbid ? 0 : reused ? c->on_conn + 1 : 1;
+	/* the whole request, headers and body, was handed to the network */
+	sent_all = reqsize > 0 && uploaded == (curl_off_t)msg->http.body_len;
+	snprintf(res->dest, sizeof(res->dest), "%s", dest);
 
-	res->code = code;
-	clean_copy(res->response, sizeof(res->response), SNIPPET_MAX, c->body,
-		   c->body_len, c->body_more, &secrets);
-	if (c->has_retry_after) {
-		res->retry_after = parse_retry_after(c->retry_after);
-		res->slow_down = 1;
-	}
-	if (code == 429)
-		res->slow_down = 1;
-
-	if (rc == CURLE_OK && code > 0) {
-		res->status = find_http_outcome(code);
+	if (code >= 200) {
+		/* The server gave its verdict: that decides, even when the
+		 * transfer broke afterwards (a reply body cut short). */
+		const struct http_outcome *ho = find_http_outcome(code);
+		res->code = code;
+		clean_copy(res->response, sizeof(res->response), SNIPPET_MAX,
+			   c->body, c->body_len, c->body_more, &secrets);
+		if (c->has_retry_after) {
+			res->retry_after = parse_retry_after(c->retry_after);
+			res->slow_down = 1;
+		}
+		if (code == 429)
+			res->slow_down = 1;
+		res->status = ho->status;
+		res->fatal = ho->fatal;
 		if (res->status != HD_OK) {
 			const char *r = reason_of(c, code);
-			snprintf(text, sizeof(text), "HTTP %ld%s%s", code,
-				 r[0] ? " " : "", r);
+			snprintf(text, sizeof(text), "HTTP %ld%s%s%s", code,
+				 r[0] ? " " : "", r,
+				 ho->fatal ? ": the credentials were refused"
+					   : "");
 			clean_copy(res->error, sizeof(res->error),
 				   sizeof(res->error), text, strlen(text), 0,
 				   &secrets);
@@ -838,23 +861,49 @@ static void http_send(void *conn, const hd_message *msg, long row,
 		goto out;
 	}
 
+	detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+	/* A reply that is no HTTP at all (an SMTP greeting, garbage) is an
+	 * answer, from something that is not the API. */
+	if (sent_all && rc != CURLE_WEIRD_SERVER_REPLY &&
+	    rc != CURLE_UNSUPPORTED_PROTOCOL) {
+		/* It may have been acted on: never again blindly. */
+		res->status = HD_ETRANSIENT;
+		res->uncertain = 1;
+		if (rc == CURLE_OPERATION_TIMEDOUT)
+			snprintf(text, sizeof(text),
+				 "sent, no reply within %g s",
+				 (double)c->cfg->timeout_ms / 1000.0);
+		else if (rc == CURLE_ABORTED_BY_CALLBACK)
+			snprintf(text, sizeof(text),
+				 "sent, the run was interrupted before the "
+				 "reply");
+		else
+			snprintf(text, sizeof(text),
+				 "sent, the connection was lost before the "
+				 "reply (%s)",
+				 detail);
+		clean_copy(res->error, sizeof(res->error), sizeof(res->error),
+			   text, strlen(text), 0, &secrets);
+		goto out;
+	}
 	co = find_curl_outcome(rc);
 	res->status = co ? co->status : HD_ETRANSIENT;
 	res->fatal = co ? co->fatal : 0;
 	if (rc == CURLE_PEER_FAILED_VERIFICATION)
 		snprintf(text, sizeof(text),
-			 "TLS certificate of %s not trusted: %s", host,
-			 c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-	else if (code > 0)
-		snprintf(text, sizeof(text), "%s after HTTP %ld: %s",
-			 co ? co->what : "transfer failed", code,
-			 c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+			 "TLS certificate of %s not trusted: %s", host, detail);
 	else
 		snprintf(text, sizeof(text), "%s: %s",
-			 co ? co->what : "transfer failed",
-			 c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+			 co ? co->what : "transfer failed", detail);
 	clean_copy(res->error, sizeof(res->error), sizeof(res->error), text,
 		   strlen(text), 0, &secrets);
+	if (rc == CURLE_COULDNT_RESOLVE_HOST)
+		res->unreachable = HD_UNREACH_RESOLVE;
+	else if (rc == CURLE_COULDNT_CONNECT ||
+		 (!reused && reqsize == 0 && rc == CURLE_OPERATION_TIMEDOUT))
+		res->unreachable = HD_UNREACH_CONNECT;
+	else if (!reused && reqsize == 0 && rc == CURLE_SSL_CONNECT_ERROR)
+		res->unreachable = HD_UNREACH_TLS;
 	/* A kept connection that turned out dead before any reply byte, with
 	 * no body byte gone out: this message never reached the server, so
 	 * a fresh connection may try again for free.  (On the keep-alive

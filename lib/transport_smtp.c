@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* libcurl closes a kept connection older than this instead of reusing it.
@@ -62,6 +63,7 @@ struct smtp_url {
 	int implicit_tls; /* smtps:// */
 	long use_ssl;	  /* CURLOPT_USE_SSL */
 	char host[264];	  /* for messages: "TLS certificate of <host> ..." */
+	char dest[136];	  /* "host:port", for messages */
 };
 
 struct smtp_conn {
@@ -70,7 +72,9 @@ struct smtp_conn {
 	long on_conn;	   /* attempts on the connection the handle keeps;
 			      0: it keeps none (or we know it closed) */
 	int fresh_next;	   /* the next attempt must open a new connection */
+	double timeout_s;  /* per attempt, for messages */
 	char host[264];
+	char dest[136];
 	char *secrets[SMTP_NSECRETS]; /* redacted from every text returned */
 	const atomic_int *abort;      /* cfg->abort: a second SIGINT */
 	char errbuf[CURL_ERROR_SIZE];
@@ -79,10 +83,19 @@ struct smtp_conn {
 	const char *data;
 	size_t len, pos;
 	int body_started;	    /* libcurl asked for body bytes */
+	int body_done;		    /* libcurl took the last body byte: the
+				       final "." follows at once */
 	char reply[SMTP_REPLY_MAX]; /* last reply's text, lines joined */
 	size_t reply_len;
 	long reply_code;
 	int reply_open; /* the last line seen was "NNN-": more follows */
+	/* Which reply answers what: every command libcurl sends (and the end
+	 * of the data) counts one up; a reply belongs to the count it came
+	 * after.  The greeting belongs to 0. */
+	unsigned cmds;	    /* commands sent in this attempt */
+	unsigned reply_for; /* the count the last reply answered */
+	int in_txn;	    /* MAIL FROM went out: replies are the message's */
+	int replies;	    /* server replies seen in this attempt */
 };
 
 /* ---- outcome tables ------------------------------------------------- */
@@ -252,6 +265,12 @@ static hd_status parse_config(const hd_transport_config *cfg,
 		goto out;
 	}
 	strcpy(u->host, host);
+	if (curl_url_get(h, CURLUPART_PORT, &part, CURLU_DEFAULT_PORT) ==
+	    CURLUE_OK) {
+		snprintf(u->dest, sizeof(u->dest), "%.120s:%.8s", host, part);
+		curl_free(part);
+		part = NULL;
+	}
 	if (curl_url_get(h, CURLUPART_QUERY, &part, 0) == CURLUE_OK ||
 	    curl_url_get(h, CURLUPART_FRAGMENT, &part, 0) == CURLUE_OK) {
 		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
@@ -423,6 +442,13 @@ static size_t read_cb(char *out, size_t size, size_t nitems, void *userp)
 		n = size * nitems;
 	memcpy(out, c->data + c->pos, n);
 	c->pos += n;
+	if (c->pos == c->len && !c->body_done) {
+		/* libcurl writes the final "." as soon as it has this: from
+		 * here on the message may be delivered, and the next reply
+		 * is the verdict on it */
+		c->body_done = 1;
+		c->cmds++;
+	}
 	return n;
 }
 
@@ -462,6 +488,17 @@ static int debug_cb(CURL *curl, curl_infotype type, char *p, size_t n,
 	long code;
 
 	(void)curl;
+	if (type == CURLINFO_HEADER_OUT) {
+		/* A command: only its verb is looked at (AUTH lines carry
+		 * credentials).  QUIT is not the message's: its 221 is
+		 * dropped below. */
+		if (n >= 4 && strncasecmp(p, "QUIT", 4) == 0)
+			return 0;
+		c->cmds++;
+		if (n >= 10 && strncasecmp(p, "MAIL FROM:", 10) == 0)
+			c->in_txn = 1;
+		return 0;
+	}
 	if (type != CURLINFO_HEADER_IN)
 		return 0;
 	while (n && (p[n - 1] == '\n' || p[n - 1] == '\r'))
@@ -478,6 +515,8 @@ static int debug_cb(CURL *curl, curl_infotype type, char *p, size_t n,
 		c->reply_len = 0;
 		c->reply[0] = '\0';
 		c->reply_code = code;
+		c->reply_for = c->cmds;
+		c->replies++;
 	}
 	c->reply_open = n > 3 && p[3] == '-';
 	if (n > 4)
@@ -531,6 +570,8 @@ static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
 	c->max_per_conn =
 	    cfg->max_per_connection > 0 ? cfg->max_per_connection : 0;
 	memcpy(c->host, u.host, sizeof(c->host));
+	memcpy(c->dest, u.dest, sizeof(c->dest));
+	c->timeout_s = (double)cfg->timeout_ms / 1000.0;
 	if (cfg->user && cfg->user[0] &&
 	    make_secrets(c, cfg->user, cfg->password) != 0)
 		goto nomem;
@@ -703,6 +744,48 @@ static void classify(struct smtp_conn *c, CURLcode cc, long code,
 	}
 }
 
+/* The message had left and its verdict never came: it may have been
+ * delivered, so it must not be sent again blindly. */
+static void not_answered(struct smtp_conn *c, CURLcode cc, hd_send_result *res)
+{
+	const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+
+	res->status = HD_ETRANSIENT;
+	res->uncertain = 1;
+	if (cc == CURLE_OPERATION_TIMEDOUT && c->timeout_s > 0)
+		textf(res->error, sizeof(res->error),
+		      "sent, no reply within %g s", c->timeout_s);
+	else if (cc == CURLE_ABORTED_BY_CALLBACK)
+		textf(res->error, sizeof(res->error),
+		      "sent, the run was interrupted before the reply");
+	else
+		textf(res->error, sizeof(res->error),
+		      "sent, the connection was lost before the reply (%s)",
+		      detail);
+	clean_text(c, res->error);
+}
+
+/* Could the server not be reached at all (nothing of the session went
+ * through)?  A reused connection that died is not that: it reconnects. */
+static hd_unreach unreachable(const struct smtp_conn *c, CURLcode cc,
+			      int reused)
+{
+	if (cc == CURLE_COULDNT_RESOLVE_HOST)
+		return HD_UNREACH_RESOLVE;
+	if (cc == CURLE_COULDNT_CONNECT)
+		return HD_UNREACH_CONNECT;
+	if (reused || c->in_txn)
+		return HD_REACHED;
+	if (cc == CURLE_SSL_CONNECT_ERROR)
+		return HD_UNREACH_TLS;
+	/* a listener that never greets, or hangs up at once */
+	if (c->replies == 0 &&
+	    (cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_GOT_NOTHING ||
+	     cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR))
+		return HD_UNREACH_CONNECT;
+	return HD_REACHED;
+}
+
 static void smtp_send(void *conn, const hd_message *msg, long row,
 		      hd_send_result *res)
 {
@@ -710,7 +793,7 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 	struct curl_slist *rcpt = NULL, *tmp;
 	CURLcode cc;
 	long code = 0, nconnects = 0;
-	int forbid, fresh, reused;
+	int forbid, fresh, reused, answered;
 
 	(void)row;
 	memset(res, 0, sizeof(*res));
@@ -741,6 +824,11 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 	c->reply_len = 0;
 	c->reply_code = 0;
 	c->reply_open = 0;
+	c->body_done = 0;
+	c->cmds = 0;
+	c->reply_for = 0;
+	c->in_txn = 0;
+	c->replies = 0;
 	c->errbuf[0] = '\0';
 	/* The Nth attempt on a connection closes it afterwards (QUIT), so
 	 * the next one opens a fresh connection. */
@@ -756,7 +844,6 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 	cc = curl_easy_perform(c->curl);
 
 	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &nconnects);
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, 0L);
 	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 0L);
@@ -766,17 +853,28 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 	reused = nconnects == 0 && c->on_conn > 0;
 	c->on_conn = nconnects > 0 ? 1 : c->on_conn + 1;
 	c->fresh_next = 0;
-	/* Our own parse skips QUIT's 221, which RESPONSE_CODE may hold. */
-	if (c->reply_code)
-		code = c->reply_code;
-	res->code = code;
-	memcpy(res->response, c->reply, c->reply_len + 1);
-	clean_text(c, res->response);
+	snprintf(res->dest, sizeof(res->dest), "%s", c->dest);
+	/* Did the last thing sent (a command, or the message's final ".")
+	 * get its reply?  Only that reply, and only when it belongs to this
+	 * message or refuses the session, is this row's. */
+	answered = c->replies > 0 && c->reply_for == c->cmds;
+	if (answered && (c->in_txn || c->reply_code >= 400)) {
+		res->code = c->reply_code;
+		memcpy(res->response, c->reply, c->reply_len + 1);
+		clean_text(c, res->response);
+	}
+	code = res->code;
 
-	if (cc == CURLE_OK) {
+	if (cc == CURLE_OK ||
+	    (c->body_done && answered && c->reply_code / 100 == 2)) {
+		/* accepted; an abort or a lost QUIT after the verdict does
+		 * not undo it */
 		res->status = HD_OK;
+	} else if (c->body_done && !answered) {
+		not_answered(c, cc, res);
 	} else {
 		classify(c, cc, code, res);
+		res->unreachable = unreachable(c, cc, reused);
 		/* A kept session that the server had already closed (idle
 		 * timeout: no reply at all, or a 421) fails before the
 		 * message: safe to retry at once on a new connection.
@@ -784,14 +882,15 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 		if (reused && !c->body_started &&
 		    (((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
 		       cc == CURLE_GOT_NOTHING) &&
-		      c->reply_code == 0) ||
+		      c->replies == 0) ||
 		     code == 421))
 			res->reconnect = 1;
-		if (res->reconnect || code == 421 || c->reply_code == 0) {
-			c->fresh_next = 1;
-			c->on_conn = 0;
-		}
 		clean_text(c, res->error);
+	}
+	if (res->status != HD_OK &&
+	    (res->reconnect || code == 421 || !answered)) {
+		c->fresh_next = 1;
+		c->on_conn = 0;
 	}
 	if (forbid)
 		c->on_conn = 0;

@@ -304,7 +304,7 @@ static void eml_redirect_keeps_intended(void **state)
 {
 	hd_error e;
 	hd_message m;
-	hd_msgtmpl_opts o = {NULL, 0, "test@qa.example"};
+	hd_msgtmpl_opts o = {.redirect = "test@qa.example"};
 	hd_msgtmpl *t = load("r.eml", eml, &o, HD_OK, &e);
 
 	(void)state;
@@ -327,7 +327,7 @@ static void http_escapes_by_context(void **state)
 	hd_message m;
 	hd_msgtmpl *t;
 	const char *names[] = {"TOKEN"};
-	hd_msgtmpl_opts o = {names, 1, NULL};
+	hd_msgtmpl_opts o = {.env_names = names, .n_env = 1};
 
 	(void)state;
 	setenv("TOKEN", "s3cret", 1);
