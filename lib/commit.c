@@ -18,15 +18,15 @@
 /* Items waiting to be written at most; a producer beyond it waits. */
 #define COMMIT_QUEUE_MAX 4096
 
-enum kind { K_ROW, K_START, K_RETRY };
+enum kind { K_ROW, K_START, K_RETRY, K_END };
 
 struct item {
 	struct item *next;
 	enum kind kind;
 	uint64_t seq;	   /* K_START: what its worker waits for */
-	hd_report_row row; /* K_ROW; K_START/K_RETRY use row.row only */
+	hd_report_row row; /* K_ROW, K_END; K_START/K_RETRY: row.row, .at */
 	int attempt;
-	const char *id; /* journal key, or NULL: report only */
+	const char *id; /* journal key (not K_ROW) */
 	char text[];	/* the strings the pointers above point into */
 };
 
@@ -82,7 +82,7 @@ static int write_batch(hd__commit *c, struct item *it, uint64_t *top)
 		if (it->kind == K_ROW && c->report && c->status == HD_OK &&
 		    hd_report_write(c->report, &it->row) != HD_OK)
 			fail(c, HD_EIO, NULL, "writing the report failed");
-		if (!c->journal || !it->id)
+		if (!c->journal || it->kind == K_ROW)
 			continue;
 		journaled = 1;
 		if (it->kind == K_START) {
@@ -264,8 +264,9 @@ void hd__commit_retry(hd__commit *c, long row, const char *id, int attempt)
 		enqueue(c, it);
 }
 
-hd_status hd__commit_row(hd__commit *c, const hd_report_row *row,
-			 const char *id)
+/* A copy of row as an item of kind. */
+static struct item *row_item(enum kind kind, const hd_report_row *row,
+			     const char *id)
 {
 	size_t n = need(row->key) + need(row->response) + need(row->error) +
 		   need(row->failure) + need(row->message_id) + need(id);
@@ -273,9 +274,9 @@ hd_status hd__commit_row(hd__commit *c, const hd_report_row *row,
 	char *pos;
 
 	if (!it)
-		return HD_ENOMEM;
+		return NULL;
 	memset(it, 0, sizeof(*it));
-	it->kind = K_ROW;
+	it->kind = kind;
 	it->row = *row;
 	pos = it->text;
 	it->row.key = put(&pos, row->key);
@@ -283,7 +284,29 @@ hd_status hd__commit_row(hd__commit *c, const hd_report_row *row,
 	it->row.error = put(&pos, row->error);
 	it->row.failure = put(&pos, row->failure);
 	it->row.message_id = put(&pos, row->message_id);
-	it->id = c->journal ? put(&pos, id) : NULL;
+	it->id = put(&pos, id);
+	return it;
+}
+
+hd_status hd__commit_row(hd__commit *c, const hd_report_row *row)
+{
+	struct item *it = row_item(K_ROW, row, NULL);
+
+	if (!it)
+		return HD_ENOMEM;
+	enqueue(c, it);
+	return HD_OK;
+}
+
+hd_status hd__commit_end(hd__commit *c, const hd_report_row *row,
+			 const char *id)
+{
+	struct item *it;
+
+	if (!c->journal || !id)
+		return HD_OK;
+	if (!(it = row_item(K_END, row, id)))
+		return HD_ENOMEM;
 	enqueue(c, it);
 	return HD_OK;
 }

@@ -60,10 +60,15 @@ hd_status hd__commit_begin(hd__commit *c, long row, const char *id,
 /* Records that an attempt failed without delivering (does not wait). */
 void hd__commit_retry(hd__commit *c, long row, const char *id, int attempt);
 
-/* Queues one report line (strings copied) and, when id is not NULL and
- * there is a journal, the row's outcome in the journal.  HD_OK,
- * HD_ENOMEM. */
-hd_status hd__commit_row(hd__commit *c, const hd_report_row *row,
+/* Queues one report line (strings copied).  HD_OK, HD_ENOMEM. */
+hd_status hd__commit_row(hd__commit *c, const hd_report_row *row);
+
+/* Records row's outcome (status, code, message id, error, at) in the
+ * journal, for key identity id; does not wait.  The worker that sent the
+ * row calls it before it starts another, so that when its next start is
+ * on disk this outcome is too: after a crash, at most one row per worker
+ * is without an outcome.  HD_OK, HD_ENOMEM. */
+hd_status hd__commit_end(hd__commit *c, const hd_report_row *row,
 			 const char *id);
 
 /* Writes what is queued, stops the thread and frees c.  HD_EIO with err

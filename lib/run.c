@@ -153,13 +153,12 @@ static void count(struct run *r, hd_row_status s, int taken)
 	}
 }
 
-/* Counts a row and hands its report line (and, with id, its journal
- * outcome) to the committer. */
-static void record(struct run *r, hd_report_row *rr, int taken, const char *id)
+/* Counts a row and hands its report line to the committer. */
+static void record(struct run *r, hd_report_row *rr, int taken)
 {
 	count(r, rr->status, taken);
 	rr->at = wall_clock();
-	if (hd__commit_row(r->commit, rr, id) != HD_OK)
+	if (hd__commit_row(r->commit, rr) != HD_OK)
 		r->write_failed = 1;
 }
 
@@ -172,7 +171,7 @@ static void record_simple(struct run *r, long row, const char *key,
 	rr.key = key;
 	rr.status = s;
 	rr.error = error;
-	record(r, &rr, taken, NULL);
+	record(r, &rr, taken);
 }
 
 /* The row's key and identity; both NULL, and kerr saying why, when the
@@ -297,8 +296,8 @@ static void check_stops(struct run *r)
 		stop_taking(r, why, msg);
 }
 
-/* A job came back from the pool: its outcome goes to the report, and to
- * the journal when a start was recorded for it. */
+/* A job came back from the pool: its outcome goes to the report (the
+ * worker recorded it in the journal already). */
 static void finish_job(struct run *r, hd__job *j)
 {
 	hd_report_row rr = {0};
@@ -325,7 +324,7 @@ static void finish_job(struct run *r, hd__job *j)
 	rr.failure = j->status == HD_ROW_FAILED ? j->failure : NULL;
 	rr.ms = j->ms;
 	rr.message_id = j->message_id;
-	record(r, &rr, 1, j->journaled ? j->id : NULL);
+	record(r, &rr, 1);
 	hd__job_free(j);
 	check_stops(r);
 }

@@ -5,6 +5,7 @@
 #include "retry.h"
 
 #include <stdarg.h>
+#include <time.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,6 +303,25 @@ hd_status hd__sender_halted(hd__sender *s, char *msg, size_t size)
 	}
 }
 
+/* The row's outcome into the journal, before this worker takes another
+ * row (commit.h says why). */
+static void journal_end(hd__job *j)
+{
+	hd_report_row rr = {0};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	rr.row = j->row;
+	rr.status = j->status;
+	rr.code = j->code;
+	rr.error = j->error[0] ? j->error : NULL;
+	rr.message_id = j->message_id;
+	rr.at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	/* out of memory: the start alone says uncertain, which errs on the
+	 * side of not sending twice */
+	(void)hd__commit_end(j->sender->journal, &rr, j->id);
+}
+
 void hd__send_job(hd_task *t, void *worker_state)
 {
 	hd__job *j = (hd__job *)t;
@@ -330,4 +350,6 @@ void hd__send_job(hd_task *t, void *worker_state)
 done:
 	hd_message_clear(&msg);
 	j->ms = (long)((hd_monotonic() - t0) * 1000.0);
+	if (j->journaled)
+		journal_end(j);
 }

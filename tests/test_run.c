@@ -32,6 +32,7 @@ static int g_ntest;
 static char g_dir[PATH_MAX]; /* this test's folder */
 static pid_t g_server;	     /* to kill when a test fails half-way */
 static int g_have_smtp;
+static int g_nserver; /* numbers the servers' spools */
 
 static const char welcome[] = "From: Acme <noreply@acme.example>\n"
 			      "To: {{name}} <{{email}}>\n"
@@ -441,6 +442,7 @@ struct t_srv {
 static void srv_start(struct t_srv *s, ...)
 {
 	char pf[PATH_MAX + 16], stats[PATH_MAX + 16], script[PATH_MAX];
+	char name[32];
 	char *argv[32];
 	int argc = 0;
 	va_list ap;
@@ -451,7 +453,8 @@ static void srv_start(struct t_srv *s, ...)
 	snprintf(script, sizeof(script), "%s/tests/servers/smtp_server.py",
 		 spawn_src_dir());
 	path_in(pf, sizeof(pf), "port");
-	path_in(s->spool, sizeof(s->spool), "spool");
+	snprintf(name, sizeof(name), "spool%d", ++g_nserver);
+	path_in(s->spool, sizeof(s->spool), name);
 	path_in(stats, sizeof(stats), "stats.json");
 	argv[argc++] = PYTHON;
 	argv[argc++] = script;
@@ -565,6 +568,450 @@ static void test_smtp_unreachable(void **state)
 	t_free(&t);
 }
 
+/* ---- keys -------------------------------------------------------------- */
+
+/* Two people who share a name are two; one address in two spellings is
+ * one, whatever the column is called. */
+static void test_default_key_email(void **state)
+{
+	static const char *const headers[] = {"Email", "E-Mail", "EMAIL",
+					      "mail_address"};
+	char list[256];
+	struct t_run t;
+
+	(void)state;
+	write_file("m.eml", "From: Acme <noreply@acme.example>\n"
+			    "To: {{Name}} <{{addr}}>\n"
+			    "Subject: Hi\n\nHello {{Name}}.\n");
+	for (size_t h = 0; h < sizeof(headers) / sizeof(headers[0]); h++) {
+		snprintf(list, sizeof(list),
+			 "Name,%s\n"
+			 "Ann Lee,ann.lee@example.com\n"
+			 "Ann Lee,ann.lee2@example.com\n"
+			 "Bo,Bo@Example.COM\n"
+			 "Bo again,bo@example.com\n",
+			 headers[h]);
+		write_file("list.csv", list);
+		write_file("m.eml", "From: Acme <noreply@acme.example>\n");
+		snprintf(list, sizeof(list),
+			 "From: Acme <noreply@acme.example>\n"
+			 "To: {{Name}} <{{%s}}>\n"
+			 "Subject: Hi\n\nHello {{Name}}.\n",
+			 headers[h]);
+		write_file("m.eml", list);
+		t_init(&t, "m.eml", "list.csv");
+		t.cfg.campaign = NULL;
+		t.cfg.dry_run = 1;
+		assert_int_equal(t_go(&t), HD_OK);
+		expect_rows(&t, 4);
+		expect_status(&t, 1, "dry-run");
+		expect_status(&t, 2, "dry-run");
+		expect_status(&t, 3, "dry-run");
+		expect_status(&t, 4, "skipped");
+		assert_string_equal(str_of(row_of(&t, 3), "key"),
+				    "Bo@example.com");
+		assert_non_null(
+		    strstr(str_of(row_of(&t, 4), "error"), "duplicate"));
+		t_free(&t);
+	}
+}
+
+/* .http: an id field in any case, else the whole record. */
+static void test_default_key_http(void **state)
+{
+	struct t_run t;
+
+	(void)state;
+	write_file("hook.http", "POST https://hooks.example/x\n"
+				"Content-Type: application/json\n"
+				"\n"
+				"{\"text\": \"Hello {{name}}\"}\n");
+	write_file("ids.jsonl", "{\"ID\": 7, \"name\": \"Ann\"}\n"
+				"{\"ID\": 8, \"name\": \"Ann\"}\n"
+				"{\"ID\": 7, \"name\": \"Ann\"}\n");
+	t_init(&t, "hook.http", "ids.jsonl");
+	t.cfg.dry_run = 1;
+	assert_int_equal(t_go(&t), HD_OK);
+	expect_status(&t, 1, "dry-run");
+	expect_status(&t, 2, "dry-run");
+	expect_status(&t, 3, "skipped");
+	assert_string_equal(str_of(row_of(&t, 1), "key"), "7");
+	t_free(&t);
+
+	write_file("rec.jsonl", "{\"team\": \"a\", \"name\": \"Ann\"}\n"
+				"{\"team\": \"b\", \"name\": \"Ann\"}\n"
+				"{\"name\": \"Ann\", \"team\": \"a\"}\n");
+	t_init(&t, "hook.http", "rec.jsonl");
+	t.cfg.dry_run = 1;
+	assert_int_equal(t_go(&t), HD_OK);
+	expect_status(&t, 1, "dry-run");
+	expect_status(&t, 2, "dry-run");
+	/* the same record with its fields in another order is the same */
+	expect_status(&t, 3, "skipped");
+	assert_string_equal(str_of(row_of(&t, 1), "key"),
+			    "{\"name\":\"Ann\",\"team\":\"a\"}");
+	t_free(&t);
+}
+
+/* ---- the journal ------------------------------------------------------- */
+
+static long file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void test_journal_rerun(void **state)
+{
+	struct t_srv s;
+	struct t_run t;
+	char journal[PATH_MAX + 64], mid[128];
+	long size;
+
+	(void)state;
+	path_in(journal, sizeof(journal), "j.jsonl");
+	write_file("m.eml", welcome);
+	write_list("list.csv", 12);
+	/* rows 3 and 7 are refused at first */
+	srv_start(&s, "--reject-rcpt", "p[37]@example\\.com:451", NULL);
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.campaign = NULL; /* the journal keeps one */
+	t.cfg.smtp_url = s.url;
+	t.cfg.retries = 0;
+	t.cfg.journal_path = journal;
+	assert_int_equal(t_go(&t), HD_OK);
+	srv_stop(&s);
+	assert_int_equal(t.stats.sent, 10);
+	assert_int_equal(t.stats.failed, 2);
+	snprintf(mid, sizeof(mid), "%s", str_of(row_of(&t, 3), "message_id"));
+	t_free(&t);
+
+	/* the rerun sends just those two, with the same Message-IDs */
+	srv_start(&s, NULL);
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.campaign = NULL;
+	t.cfg.smtp_url = s.url;
+	t.cfg.journal_path = journal;
+	assert_int_equal(t_go(&t), HD_OK);
+	expect_rows(&t, 12);
+	for (long i = 1; i <= 12; i++)
+		expect_status(&t, i, i == 3 || i == 7 ? "sent" : "skipped");
+	assert_true(
+	    strncmp(str_of(row_of(&t, 1), "error"), "sent earlier, ", 14) == 0);
+	assert_string_equal(str_of(row_of(&t, 3), "message_id"), mid);
+	assert_int_equal(spooled(&s), 2);
+	assert_int_equal(t.stats.total, 2);
+	t_free(&t);
+
+	/* nothing to do: the journal does not grow */
+	size = file_size(journal);
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.campaign = NULL;
+	t.cfg.smtp_url = s.url;
+	t.cfg.journal_path = journal;
+	assert_int_equal(t_go(&t), HD_OK);
+	assert_int_equal(t.stats.skipped, 12);
+	assert_int_equal(file_size(journal), size);
+	t_free(&t);
+	srv_stop(&s);
+	assert_int_equal(spooled(&s), 2);
+}
+
+/* A journal left by a crash: the row in flight is uncertain. */
+static void test_journal_uncertain(void **state)
+{
+	char journal[PATH_MAX + 64], text[1024];
+	struct t_run t;
+	FILE *fp;
+
+	(void)state;
+	path_in(journal, sizeof(journal), "j.jsonl");
+	write_file("m.eml", welcome);
+	write_list("list.csv", 4);
+	snprintf(text, sizeof(text),
+		 "{\"herald_journal\":1,\"campaign\":\"crashed\"}\n"
+		 "{\"start\":1,\"key\":\"p1@example.com\",\"attempt\":1,"
+		 "\"at\":\"2026-12-03T09:00:00.000Z\"}\n"
+		 "{\"start\":2,\"key\":\"p2@example.com\",\"attempt\":1,"
+		 "\"at\":\"2026-12-03T09:00:00.000Z\"}\n"
+		 "{\"end\":1,\"key\":\"p1@example.com\",\"status\":\"sent\","
+		 "\"at\":\"2026-12-03T09:00:01.000Z\"}\n"
+		 "{\"start\":3,\"key\":\"p3@example.com\",\"attempt\":1,"
+		 "\"at\":\"2026-12-03T09:00:00.000Z\"}\n"
+		 "{\"retry\":3,\"key\":\"p3@example.com\",\"attempt\":1,"
+		 "\"at\":\"2026-12-03T09:00:00.000Z\"}\n"
+		 "{\"start\":4,\"key\":\"p4@ex");
+	fp = fopen(journal, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+
+	/* skip: row 2 is held back, reported uncertain */
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.campaign = NULL;
+	t.cfg.outbox_dir = t.outbox;
+	t.cfg.journal_path = journal;
+	t.cfg.on_uncertain_skip = 1;
+	assert_int_equal(t_go(&t), HD_OK);
+	expect_status(&t, 1, "skipped");
+	expect_status(&t, 2, "uncertain");
+	expect_status(&t, 3, "sent"); /* its attempt ended: not delivered */
+	expect_status(&t, 4, "sent"); /* its start was torn: never went */
+	assert_non_null(strstr(str_of(row_of(&t, 2), "error"),
+			       "held back (--on-uncertain skip): a send "
+			       "started at 2026-12-03T09:00:00.000Z"));
+	assert_int_equal(t.stats.held, 1);
+	assert_int_equal(t.stats.uncertain, 1);
+	assert_int_equal(files_in(t.outbox), 2);
+	t_free(&t);
+
+	/* resend (the default): row 2 goes, and is counted as resent */
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.campaign = NULL;
+	t.cfg.outbox_dir = t.outbox;
+	t.cfg.journal_path = journal;
+	assert_int_equal(t_go(&t), HD_OK);
+	expect_status(&t, 1, "skipped");
+	expect_status(&t, 2, "sent");
+	expect_status(&t, 3, "skipped");
+	expect_status(&t, 4, "skipped");
+	assert_int_equal(t.stats.resent, 1);
+	assert_true(strncmp(str_of(row_of(&t, 2), "message_id"), "<", 1) == 0);
+	t_free(&t);
+
+	/* a journal of another campaign is refused */
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.campaign = "another";
+	t.cfg.outbox_dir = t.outbox;
+	t.cfg.journal_path = journal;
+	assert_int_equal(t_go(&t), HD_EUSAGE);
+	t_free(&t);
+}
+
+/* --only-failed takes what an earlier report lists as not delivered. */
+static void test_only_failed(void **state)
+{
+	char earlier[PATH_MAX + 64];
+	struct t_run t;
+
+	(void)state;
+	write_file("m.eml", welcome);
+	write_list("list.csv", 6);
+	write_file(
+	    "earlier.jsonl",
+	    "{\"row\":1,\"key\":\"p1@example.com\",\"status\":\"sent\"}\n"
+	    "{\"row\":2,\"key\":\"P2@Example.com\",\"status\":\"failed\"}\n"
+	    "{\"row\":3,\"key\":\"p3@example.com\",\"status\":"
+	    "\"not-attempted\"}\n"
+	    "{\"row\":4,\"key\":\"p4@example.com\",\"status\":\"uncertain\"}\n"
+	    "{\"row\":5,\"key\":\"p5@example.com\",\"status\":\"skipped\"}\n"
+	    "{\"row\":null,\"key\":null,\"status\":\"not-attempted\"}\n");
+	path_in(earlier, sizeof(earlier), "earlier.jsonl");
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.dry_run = 1;
+	t.cfg.only_failed = earlier;
+	assert_int_equal(t_go(&t), HD_OK);
+	expect_rows(&t, 6);
+	expect_status(&t, 1, "skipped");
+	expect_status(&t, 2, "dry-run");
+	expect_status(&t, 3, "dry-run");
+	expect_status(&t, 4, "dry-run");
+	expect_status(&t, 5, "skipped");
+	expect_status(&t, 6, "skipped");
+	assert_non_null(strstr(str_of(row_of(&t, 1), "error"), "not failed"));
+	t_free(&t);
+
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.dry_run = 1;
+	t.cfg.only_failed = earlier;
+	t.cfg.on_uncertain_skip = 1;
+	assert_int_equal(t_go(&t), HD_OK);
+	expect_status(&t, 4, "uncertain");
+	t_free(&t);
+
+	/* a CSV report: formula-guarded cells are read back as written */
+	write_file("earlier.csv", "row,key,status,attempts\n"
+				  "1,p1@example.com,failed,1\n"
+				  "2,'-p2@example.com,failed,1\n");
+	write_file("list2.csv", "name,email\nA,p1@example.com\n"
+				"B,-p2@example.com\nC,p3@example.com\n");
+	path_in(earlier, sizeof(earlier), "earlier.csv");
+	t_init(&t, "m.eml", "list2.csv");
+	t.cfg.dry_run = 1;
+	t.cfg.only_failed = earlier;
+	assert_int_equal(t_go(&t), HD_OK);
+	expect_status(&t, 1, "dry-run");
+	expect_status(&t, 2, "dry-run");
+	expect_status(&t, 3, "skipped");
+	t_free(&t);
+
+	path_in(earlier, sizeof(earlier), "no-such-report.jsonl");
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.dry_run = 1;
+	t.cfg.only_failed = earlier;
+	assert_int_equal(t_go(&t), HD_ENOENT);
+	t_free(&t);
+}
+
+/* ---- due times --------------------------------------------------------- */
+
+static void test_due_times(void **state)
+{
+	struct t_run t;
+
+	(void)state;
+	write_file("m.eml", welcome);
+	write_file("list.jsonl",
+		   "{\"name\":\"A\",\"email\":\"a@x.example\",\"send_at\":"
+		   "\"2020-01-01T00:00:00Z\"}\n"
+		   "{\"name\":\"B\",\"email\":\"b@x.example\",\"send_at\":"
+		   "\"2999-01-01T00:00:00+01:00\"}\n"
+		   "{\"name\":\"C\",\"email\":\"c@x.example\"}\n"
+		   "{\"name\":\"D\",\"email\":\"d@x.example\",\"send_at\":"
+		   "\"2020-06-01 10:00:00.250-07:00\"}\n"
+		   "{\"name\":\"E\",\"email\":\"e@x.example\",\"send_at\":"
+		   "\"\"}\n");
+	t_init(&t, "m.eml", "list.jsonl");
+	t.cfg.dry_run = 1;
+	assert_int_equal(t_go(&t), HD_OK);
+	expect_status(&t, 1, "dry-run");
+	expect_status(&t, 2, "skipped");
+	expect_status(&t, 3, "dry-run");
+	expect_status(&t, 4, "dry-run");
+	expect_status(&t, 5, "dry-run");
+	assert_string_equal(str_of(row_of(&t, 2), "error"),
+			    "not due until 2999-01-01T00:00:00+01:00");
+	assert_int_equal(t.stats.total, 4);
+	t_free(&t);
+
+	write_file("bad.jsonl",
+		   "{\"name\":\"A\",\"email\":\"a@x.example\",\"send_at\":"
+		   "\"tomorrow\"}\n"
+		   "{\"name\":\"B\",\"email\":\"b@x.example\",\"send_at\":"
+		   "\"2026-02-30T00:00:00Z\"}\n");
+	t_init(&t, "m.eml", "bad.jsonl");
+	t.cfg.dry_run = 1;
+	assert_int_equal(t_go(&t), HD_EINVALIDROWS);
+	expect_status(&t, 1, "invalid");
+	expect_status(&t, 2, "invalid");
+	assert_non_null(
+	    strstr(str_of(row_of(&t, 1), "error"), "field 'send_at'"));
+	t_free(&t);
+}
+
+/* ---- outputs never overwrite inputs ----------------------------------- */
+
+static void expect_usage_untouched(struct t_run *t, const char *input)
+{
+	long before = file_size(input);
+
+	assert_int_equal(t_go(t), HD_EUSAGE);
+	assert_int_equal(file_size(input), before);
+	t_free(t);
+}
+
+static void test_outputs_are_not_inputs(void **state)
+{
+	char link[PATH_MAX + 64], extra[PATH_MAX + 64];
+	struct t_run t;
+
+	(void)state;
+	write_file("m.eml", welcome);
+	write_list("list.csv", 3);
+
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.report_path = t.list;
+	expect_usage_untouched(&t, t.list);
+
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.report_path = t.tmpl;
+	expect_usage_untouched(&t, t.tmpl);
+
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.journal_path = t.tmpl;
+	expect_usage_untouched(&t, t.tmpl);
+
+	/* through a symlink */
+	path_in(link, sizeof(link), "link.jsonl");
+	assert_int_equal(symlink(t.list, link), 0);
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.report_path = link;
+	expect_usage_untouched(&t, t.list);
+
+	/* the report and the journal the same new file */
+	t_init(&t, "m.eml", "list.csv");
+	path_in(extra, sizeof(extra), "same.jsonl");
+	t.cfg.report_path = extra;
+	t.cfg.journal_path = extra;
+	assert_int_equal(t_go(&t), HD_EUSAGE);
+	assert_int_equal(access(extra, F_OK), -1);
+	t_free(&t);
+
+	/* a partial and an attachment */
+	write_file("p.eml", "From: Acme <noreply@acme.example>\n"
+			    "To: {{name}} <{{email}}>\n"
+			    "Subject: Hi\n"
+			    "Herald-Attach: doc.txt\n"
+			    "\n"
+			    "{{> footer.txt}}\n");
+	write_file("footer.txt", "-- \nAcme\n");
+	write_file("doc.txt", "a document\n");
+	t_init(&t, "p.eml", "list.csv");
+	path_in(extra, sizeof(extra), "footer.txt");
+	t.cfg.report_path = extra;
+	expect_usage_untouched(&t, extra);
+	t_init(&t, "p.eml", "list.csv");
+	path_in(extra, sizeof(extra), "doc.txt");
+	t.cfg.report_path = extra;
+	expect_usage_untouched(&t, extra);
+
+	/* the recipients inside the outbox */
+	t_init(&t, "m.eml", "list.csv");
+	t.cfg.outbox_dir = g_dir;
+	expect_usage_untouched(&t, t.list);
+
+	/* an earlier report read by --only-failed */
+	write_file("old.jsonl",
+		   "{\"row\":1,\"key\":\"p1@example.com\",\"status\":"
+		   "\"failed\"}\n");
+	t_init(&t, "m.eml", "list.csv");
+	path_in(extra, sizeof(extra), "old.jsonl");
+	t.cfg.only_failed = extra;
+	t.cfg.report_path = extra;
+	expect_usage_untouched(&t, extra);
+}
+
+/* A run that cannot start replaces the old report with one that says
+ * so: never a stale report that looks current. */
+static void test_failed_start_report(void **state)
+{
+	struct t_run t;
+	const char *err;
+
+	(void)state;
+	write_list("list.csv", 3);
+	write_file("broken.eml", "From: Acme <noreply@acme.example>\n"
+				 "To: {{name}} <{{email}}>\n"
+				 "Subject: {{#open}}\n\nHi\n");
+	write_file("report.jsonl", "{\"row\":1,\"status\":\"sent\"}\n");
+	t_init(&t, "broken.eml", "list.csv");
+	assert_int_equal(t_go(&t), HD_ETEMPLATE);
+	expect_rows(&t, 3);
+	assert_int_equal(count_status(&t, "not-attempted"), 3);
+	err = str_of(row_of(&t, 2), "error");
+	assert_non_null(strstr(err, "broken.eml:3"));
+	t_free(&t);
+
+	t_init(&t, "broken.eml", "missing.csv");
+	assert_int_equal(t_go(&t), HD_ENOENT);
+	assert_int_equal(json_array_size(t.rows), 1);
+	assert_true(
+	    json_is_null(json_object_get(json_array_get(t.rows, 0), "row")));
+	assert_non_null(
+	    strstr(str_of(json_array_get(t.rows, 0), "error"), "missing.csv"));
+	t_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -584,6 +1031,20 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_smtp_outcomes, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_smtp_unreachable, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_default_key_email, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_default_key_http, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_journal_rerun, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_journal_uncertain, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_only_failed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_due_times, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_outputs_are_not_inputs, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_failed_start_report, setup,
 					    teardown),
 	};
 	int rc;
