@@ -139,14 +139,17 @@ void progress_summary(struct progress *p, const hd_run_stats *s, int dry,
 
 	if (p->quiet)
 		return;
+	if (p->report && strcmp(p->report, "-") != 0)
+		snprintf(where, sizeof(where), "; report: %s", p->report);
 	fprintf(stderr,
 		"herald: %ld row%s: %ld %s, %ld failed, %ld uncertain, %ld "
 		"invalid, %ld skipped, %ld not-attempted; %ld attempt%s in "
-		"%.2f s (%.1f rows/s)\n",
+		"%.2f s (%.1f rows/s)%s\n",
 		s->rows, s->rows == 1 ? "" : "s", dry ? s->dry_run : s->sent,
 		dry ? "dry-run" : "sent", s->failed, s->uncertain, s->invalid,
 		s->skipped, s->not_attempted, s->attempts,
-		s->attempts == 1 ? "" : "s", s->elapsed, rate);
+		s->attempts == 1 ? "" : "s", s->elapsed, rate, where);
+	where[0] = '\0';
 	if (p->report && strcmp(p->report, "-") != 0)
 		snprintf(where, sizeof(where), "; %s has every row", p->report);
 	/* without -v failed rows are not listed: say once why the first
