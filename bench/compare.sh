@@ -390,7 +390,9 @@ run_one() { # CASE TOOL ROUND
   note=""
   start_sink "$kind" "$run"
   set +e
-  "$runstat" -T "$RUN_TIMEOUT" -o "$run/stat" -- "${cmd[@]}" >"$run/stdout" 2>"$run/stderr" </dev/null
+  # in the run's folder: whatever a tool leaves behind stays with its run
+  (cd "$run" && exec "$runstat" -T "$RUN_TIMEOUT" -o "$run/stat" -- "${cmd[@]}" \
+    >"$run/stdout" 2>"$run/stderr" </dev/null)
   status=$?
   set -e
   stop_sink "$kind" "$run" "$n"
