@@ -39,6 +39,8 @@ struct worker {
 	hd_pool *pool;
 	unsigned index;
 	pthread_t thread;
+	int wants_wake; /* a driver polled and found nothing: wake it when a
+			   task comes (under p->mutex) */
 };
 
 struct hd_pool {
@@ -171,6 +173,13 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&p->mutex);
 		return NULL;
 	}
+	if (p->cfg.drive) {
+		pthread_mutex_unlock(&p->mutex);
+		p->cfg.drive(p, p->cfg.ctx, w->index, state);
+		if (p->cfg.worker_fini)
+			p->cfg.worker_fini(p->cfg.ctx, w->index, state);
+		return NULL;
+	}
 
 	for (;;) {
 		while (p->wq_head == NULL) {
@@ -229,7 +238,13 @@ static void exit_and_join(hd_pool *p)
 	queue_push(&p->wq_head, &p->wq_tail, &p->exit_task);
 	if (p->idle_workers > 0)
 		pthread_cond_signal(&p->work_cond);
+	for (i = 0; i < p->nthreads; i++)
+		p->workers[i].wants_wake = 0;
 	pthread_mutex_unlock(&p->mutex);
+	/* drivers waiting outside the pool look again and find the end */
+	if (p->cfg.drive && p->cfg.wake)
+		for (i = 0; i < p->nthreads; i++)
+			p->cfg.wake(p->cfg.ctx, i);
 
 	for (i = 0; i < p->nthreads; i++)
 		pthread_join(p->workers[i].thread, NULL);
@@ -368,6 +383,19 @@ hd_status hd_pool_new(const hd_pool_config *cfg, hd_pool **out, hd_error *err)
 	return HD_OK;
 }
 
+/* A driver that asked to be woken for the next task, or -1; clears its
+ * request.  Called with p->mutex held. */
+static int take_waker(hd_pool *p)
+{
+	for (unsigned i = 0; i < p->cfg.workers; i++) {
+		if (p->workers[i].wants_wake) {
+			p->workers[i].wants_wake = 0;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
 /*
  * Locks: p->mutex.
  */
@@ -375,9 +403,9 @@ hd_status hd_pool_submit(hd_pool *p, hd_task *t, int timeout_ms)
 {
 	struct timespec deadline = {0, 0};
 	hd_status st;
-	int wake = 0;
+	int wake = 0, driver = -1;
 
-	if (!p || !t || !t->work)
+	if (!p || !t || (!t->work && !p->cfg.drive))
 		return HD_EINVAL;
 	if (timeout_ms > 0)
 		deadline = deadline_after(timeout_ms);
@@ -396,6 +424,8 @@ hd_status hd_pool_submit(hd_pool *p, hd_task *t, int timeout_ms)
 			p->outstanding++;
 			p->accepted++;
 			wake = p->idle_workers > 0;
+			if (!wake)
+				driver = take_waker(p);
 			st = HD_OK;
 			break;
 		}
@@ -411,7 +441,73 @@ hd_status hd_pool_submit(hd_pool *p, hd_task *t, int timeout_ms)
 	pthread_mutex_unlock(&p->mutex);
 	if (wake)
 		pthread_cond_signal(&p->work_cond);
+	if (driver >= 0 && p->cfg.wake)
+		p->cfg.wake(p->cfg.ctx, (unsigned)driver);
 	return st;
+}
+
+/*
+ * Locks: p->mutex.
+ */
+hd_status hd_pool_take(hd_pool *p, unsigned index, hd_task **t, int timeout_ms)
+{
+	struct timespec deadline = {0, 0};
+	hd_status st;
+	int wake = 0;
+
+	*t = NULL;
+	if (!p || index >= p->cfg.workers)
+		return HD_EINVAL;
+	if (timeout_ms > 0)
+		deadline = deadline_after(timeout_ms);
+	pthread_mutex_lock(&p->mutex);
+	for (;;) {
+		if (p->wq_head == &p->exit_task) {
+			st = HD_ESTOPPED;
+			break;
+		}
+		if (p->wq_head) {
+			*t = queue_pop(&p->wq_head, &p->wq_tail);
+			p->wq_len--;
+			p->running++;
+			p->workers[index].wants_wake = 0;
+			wake = p->room_waiters > 0;
+			st = HD_OK;
+			break;
+		}
+		if (timeout_ms == 0) {
+			p->workers[index].wants_wake = 1;
+			st = HD_ETIMEDOUT;
+			break;
+		}
+		p->idle_workers++;
+		if (cond_wait(&p->work_cond, &p->mutex, timeout_ms, &deadline))
+			timeout_ms = 0;
+		p->idle_workers--;
+	}
+	pthread_mutex_unlock(&p->mutex);
+	if (wake)
+		pthread_cond_signal(&p->room_cond);
+	return st;
+}
+
+/*
+ * Locks: p->mutex.
+ */
+void hd_pool_done(hd_pool *p, hd_task *t)
+{
+	int wake;
+
+	pthread_mutex_lock(&p->mutex);
+	t->status = HD_OK;
+	queue_push(&p->rq_head, &p->rq_tail, t);
+	p->rq_len++;
+	p->running--;
+	p->completed++;
+	wake = p->result_waiters > 0;
+	pthread_mutex_unlock(&p->mutex);
+	if (wake)
+		pthread_cond_signal(&p->result_cond);
 }
 
 /*

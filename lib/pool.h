@@ -49,6 +49,15 @@
  *	tasks still uncollected when hd_pool_free returns belong to the caller
  *	again (they ran, since free drains, but were never handed back).
  *
+ * DRIVERS
+ *	A worker may run cfg->drive instead: its own loop that takes tasks
+ *	with hd_pool_take and hands them back with hd_pool_done, keeping as
+ *	many going at once as it likes (one curl multi handle driving several
+ *	transfers).  The invariants above hold for it too: every accepted
+ *	task comes back exactly once; "running" counts tasks taken and not
+ *	yet done.  A driver that waits outside the pool (in poll) is woken by
+ *	cfg->wake when a task is queued for it.
+ *
  * THREAD-SAFETY
  *	submit, next_result, stop, stopping, outstanding and get_stats may be
  *	called from any threads at once (not from a signal handler: set a
@@ -96,7 +105,21 @@ typedef struct hd_pool_config {
 	/* optional; runs on the worker's own thread when it exits, with the
 	 * state init gave; only for workers whose init succeeded */
 	void (*worker_fini)(void *ctx, unsigned index, void *state);
-	void *ctx; /* passed to worker_init and worker_fini */
+	void *ctx; /* passed to worker_init, worker_fini, drive and wake */
+	/* optional: a worker that keeps many tasks going at once (an event
+	 * loop over several connections) runs drive() instead of taking one
+	 * task at a time.  drive takes tasks with hd_pool_take, hands each
+	 * back with hd_pool_done, and returns once hd_pool_take said
+	 * HD_ESTOPPED and it has handed back every task it took.  Each task's
+	 * work function is not called by the pool then: drive does the work
+	 * its own way. */
+	void (*drive)(hd_pool *p, void *ctx, unsigned index, void *state);
+	/* with drive: wakes worker index out of whatever it waits in (e.g.
+	 * curl_multi_wakeup) because a task was queued or the pool is
+	 * ending.  Called from any thread, never under the pool's lock; it
+	 * must be safe to call before the wait begins (the wait must then
+	 * return at once). */
+	void (*wake)(void *ctx, unsigned index);
 } hd_pool_config;
 
 typedef enum { HD_POOL_DRAIN = 1, HD_POOL_NOW = 2 } hd_pool_stop_mode;
@@ -131,6 +154,18 @@ hd_status hd_pool_submit(hd_pool *p, hd_task *t, int timeout_ms);
  * timeout_ms (negative: forever).  NULL on timeout, for a NULL pool, or
  * as soon as nothing is outstanding (nothing more can come). */
 hd_task *hd_pool_next_result(hd_pool *p, int timeout_ms);
+
+/* For a drive() worker: the next task waiting to start, waiting up to
+ * timeout_ms (negative: forever).  HD_OK with *t: the worker owns it
+ * until hd_pool_done.  HD_ETIMEDOUT: none now; with timeout_ms 0 the pool
+ * calls cfg->wake for this worker when one is queued (so the worker may
+ * then wait elsewhere without missing it).  HD_ESTOPPED: no task will
+ * come any more (the pool is being freed). */
+hd_status hd_pool_take(hd_pool *p, unsigned index, hd_task **t, int timeout_ms);
+
+/* For a drive() worker: t (taken with hd_pool_take) is finished; it goes
+ * to the results queue with status HD_OK. */
+void hd_pool_done(hd_pool *p, hd_task *t);
 
 /* Tasks accepted by submit and not yet returned by next_result. */
 size_t hd_pool_outstanding(hd_pool *p);

@@ -79,7 +79,7 @@ void hd_ratelimit_free(hd_ratelimit *rl)
 	free(rl);
 }
 
-hd_status hd_ratelimit_acquire(hd_ratelimit *rl, const atomic_int *abort)
+double hd_ratelimit_reserve(hd_ratelimit *rl)
 {
 	double now, slot;
 
@@ -100,6 +100,13 @@ hd_status hd_ratelimit_acquire(hd_ratelimit *rl, const atomic_int *abort)
 		rl->next = slot + 1.0 / rl->rate;
 	}
 	pthread_mutex_unlock(&rl->mu);
+	return slot;
+}
+
+hd_status hd_ratelimit_acquire(hd_ratelimit *rl, const atomic_int *abort)
+{
+	double slot = hd_ratelimit_reserve(rl), now = hd_monotonic();
+
 	if (slot > now)
 		return hd_sleep_abortable(slot - now, abort);
 	return abort && *abort ? HD_EINTERRUPTED : HD_OK;

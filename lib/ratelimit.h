@@ -26,6 +26,11 @@ typedef struct hd_ratelimit hd_ratelimit;
 hd_ratelimit *hd_ratelimit_new(double rate);
 void hd_ratelimit_free(hd_ratelimit *rl);
 
+/* Books the next start: returns when (on the monotonic clock, now or
+ * later) the send may start, and counts it as started then.  For callers
+ * that wait their own way (an event loop's timer). */
+double hd_ratelimit_reserve(hd_ratelimit *rl);
+
 /* Blocks until a send may start.  HD_OK, or HD_EINTERRUPTED when *abort
  * became non-zero while waiting (abort may be NULL). */
 hd_status hd_ratelimit_acquire(hd_ratelimit *rl, const atomic_int *abort);

@@ -6,6 +6,8 @@
  */
 #include "pool.h"
 
+#include <poll.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -155,7 +157,7 @@ static void wait_started(unsigned n)
 
 static hd_pool *pool_make(unsigned workers, size_t capacity)
 {
-	hd_pool_config cfg = {workers, capacity, NULL, NULL, NULL};
+	hd_pool_config cfg = {workers, capacity, NULL, NULL, NULL, NULL, NULL};
 	hd_pool *p = NULL;
 	hd_error err;
 
@@ -168,7 +170,7 @@ static hd_pool *pool_make(unsigned workers, size_t capacity)
 
 static void test_new_bad_config(void **state)
 {
-	hd_pool_config cfg = {2, 4, NULL, NULL, NULL};
+	hd_pool_config cfg = {2, 4, NULL, NULL, NULL, NULL, NULL};
 	hd_pool *p = (hd_pool *)&cfg; /* must be reset to NULL on failure */
 	hd_error err;
 
@@ -539,7 +541,7 @@ static void init_ctx_reset(struct init_ctx *c, int fail_index, int fill_err)
 static void test_worker_init_fini_threads(void **state)
 {
 	static struct init_ctx c;
-	hd_pool_config cfg = {NW, 8, w_init, w_fini, &c};
+	hd_pool_config cfg = {NW, 8, w_init, w_fini, &c, NULL, NULL};
 	struct job jobs[200];
 	sigset_t before, after;
 	hd_pool *p = NULL;
@@ -590,7 +592,7 @@ static void test_worker_init_fini_threads(void **state)
 static void init_fails(int fail_index, int fill_err)
 {
 	static struct init_ctx c;
-	hd_pool_config cfg = {NW, 8, w_init, w_fini, &c};
+	hd_pool_config cfg = {NW, 8, w_init, w_fini, &c, NULL, NULL};
 	hd_pool *p = (hd_pool *)&cfg;
 	hd_error err;
 	unsigned i;
@@ -1151,7 +1153,7 @@ static void stress_round(uint64_t *rng, size_t n, unsigned rno, size_t *tot_ok,
 			 size_t *tot_cancel, size_t *tot_refused)
 {
 	struct round *r = calloc(1, sizeof(*r));
-	hd_pool_config cfg;
+	hd_pool_config cfg = {0};
 	pthread_t subs[4], colls[2], stopper, monitor;
 	void *sargs[4][2];
 	hd_pool_stats st;
@@ -1377,6 +1379,167 @@ static void test_stress(void **state)
 		now_ms() - t0, rno, ok, cancel, refused);
 }
 
+/* ---- drivers: workers that keep many tasks going at once -------------- */
+
+#define DRV_MAX 8 /* tasks one driver holds at most */
+
+struct drv_ctx {
+	int fds[4][2]; /* a pipe per driver: its wake-ups */
+	atomic_uint max_held;
+	atomic_uint wakes;
+	atomic_uint done_by[4];
+};
+
+static void drv_wake(void *ctx, unsigned index)
+{
+	struct drv_ctx *c = ctx;
+	char b = 1;
+
+	atomic_fetch_add(&c->wakes, 1);
+	if (write(c->fds[index][1], &b, 1) < 0)
+		fail_msg("wake pipe");
+}
+
+/* A driver as an event loop would be: it takes what it can without
+ * waiting, finishes tasks in a shuffled order, and waits in poll() (not in
+ * the pool) while it holds nothing. */
+static void drv_main(hd_pool *p, void *ctx, unsigned index, void *state)
+{
+	struct drv_ctx *c = ctx;
+	hd_task *held[DRV_MAX];
+	unsigned n = 0, seed = index * 7 + 1;
+	int ending = 0;
+
+	(void)state;
+	for (;;) {
+		hd_task *t;
+		while (!ending && n < DRV_MAX) {
+			hd_status st = hd_pool_take(p, index, &t, 0);
+			if (st == HD_ESTOPPED)
+				ending = 1;
+			if (st != HD_OK)
+				break;
+			held[n++] = t;
+		}
+		if (n > atomic_load(&c->max_held))
+			atomic_store(&c->max_held, n);
+		if (n == 0) {
+			struct pollfd pfd = {c->fds[index][0], POLLIN, 0};
+			char buf[64];
+			if (ending)
+				return;
+			/* a task queued between take and here must have
+			 * written to the pipe already: no wait is lost */
+			if (poll(&pfd, 1, 5000) == 0)
+				fail_msg("driver %u waited 5 s: a wake-up was "
+					 "lost",
+					 index);
+			if (read(c->fds[index][0], buf, sizeof(buf)) < 0)
+				fail_msg("read");
+			continue;
+		}
+		/* finish one, not the oldest */
+		seed = seed * 1103515245u + 12345u;
+		{
+			unsigned k = (seed >> 16) % n;
+			struct job *j = (struct job *)held[k];
+			j->task.status = HD_EIO;
+			atomic_fetch_add(&c->done_by[index], 1);
+			hd_pool_done(p, held[k]);
+			held[k] = held[--n];
+		}
+	}
+}
+
+static void test_driver(void **state)
+{
+	enum { N = 20000 };
+	static struct drv_ctx c;
+	static struct job jobs[N];
+	static unsigned char seen[N];
+	hd_pool_config cfg = {3, 16, NULL, NULL, &c, drv_main, drv_wake};
+	hd_pool *p = NULL;
+	hd_error err;
+	hd_task *t;
+	size_t got = 0;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	memset(seen, 0, sizeof(seen));
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(pipe(c.fds[i]), 0);
+	assert_int_equal(hd_pool_new(&cfg, &p, &err), HD_OK);
+	for (unsigned i = 0; i < N; i++) {
+		job_init(&jobs[i], i, 0);
+		assert_int_equal(hd_pool_submit(p, &jobs[i].task, -1), HD_OK);
+		/* sometimes the collector lags, sometimes the queue runs dry */
+		if (i % 97 == 0)
+			usleep(200);
+		while ((t = hd_pool_next_result(p, 0)) != NULL) {
+			struct job *j = (struct job *)t;
+			assert_int_equal(t->status, HD_OK);
+			assert_int_equal(seen[j->id]++, 0);
+			got++;
+		}
+	}
+	hd_pool_stop(p, HD_POOL_DRAIN);
+	while ((t = hd_pool_next_result(p, -1)) != NULL) {
+		struct job *j = (struct job *)t;
+		assert_int_equal(seen[j->id]++, 0);
+		got++;
+	}
+	hd_pool_free(p); /* the drivers find the end and return */
+	assert_int_equal(got, N);
+	for (unsigned i = 0; i < N; i++)
+		assert_int_equal(seen[i], 1);
+	/* drivers really held several at once, and all of them worked */
+	assert_true(atomic_load(&c.max_held) > 1);
+	for (int i = 0; i < 3; i++) {
+		assert_true(atomic_load(&c.done_by[i]) > 0);
+		close(c.fds[i][0]);
+		close(c.fds[i][1]);
+	}
+	assert_true(atomic_load(&c.wakes) > 0);
+}
+
+/* An immediate stop hands back what no driver took; drivers finish what
+ * they hold. */
+static void test_driver_stop_now(void **state)
+{
+	enum { N = 64 };
+	static struct drv_ctx c;
+	static struct job jobs[N];
+	hd_pool_config cfg = {2, N, NULL, NULL, &c, drv_main, drv_wake};
+	hd_pool *p = NULL;
+	hd_error err;
+	hd_task *t;
+	unsigned ok = 0, canceled = 0;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pipe(c.fds[i]), 0);
+	assert_int_equal(hd_pool_new(&cfg, &p, &err), HD_OK);
+	for (unsigned i = 0; i < N; i++) {
+		job_init(&jobs[i], i, 0);
+		assert_int_equal(hd_pool_submit(p, &jobs[i].task, -1), HD_OK);
+	}
+	hd_pool_stop(p, HD_POOL_NOW);
+	assert_int_equal(hd_pool_submit(p, &jobs[0].task, 0), HD_ESTOPPED);
+	while ((t = hd_pool_next_result(p, -1)) != NULL) {
+		if (t->status == HD_OK)
+			ok++;
+		else if (t->status == HD_ECANCELED)
+			canceled++;
+	}
+	hd_pool_free(p);
+	assert_int_equal(ok + canceled, N);
+	for (int i = 0; i < 2; i++) {
+		close(c.fds[i][0]);
+		close(c.fds[i][1]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1398,6 +1561,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_two_collectors_one_task, setup),
 	    cmocka_unit_test_setup(test_free_drains, setup),
 	    cmocka_unit_test_setup(test_stress, setup),
+	    cmocka_unit_test_setup(test_driver, setup),
+	    cmocka_unit_test_setup(test_driver_stop_now, setup),
 	};
 	pthread_t wd;
 	int rc;
