@@ -43,7 +43,9 @@ struct hd__commit {
 	uint64_t next_seq;    /* under mu */
 	uint64_t durable_seq; /* under mu: starts through this are on disk */
 	int journal_failed;   /* under mu */
-	int closing;	      /* under mu */
+	void (*on_durable)(void *); /* set before use, then read-only */
+	void *on_durable_ctx;
+	int closing; /* under mu */
 	/* written by the committer thread only, read after the join */
 	hd_status status;
 	hd_error err;
@@ -141,6 +143,11 @@ static void *committer(void *arg)
 		else if (top > c->durable_seq)
 			c->durable_seq = top;
 		pthread_cond_broadcast(&c->durable);
+		if (c->on_durable && (top || !ok)) {
+			pthread_mutex_unlock(&c->mu);
+			c->on_durable(c->on_durable_ctx);
+			pthread_mutex_lock(&c->mu);
+		}
 	}
 	pthread_mutex_unlock(&c->mu);
 	return NULL;
@@ -249,6 +256,41 @@ hd_status hd__commit_begin(hd__commit *c, long row, const char *id, int attempt)
 	st = c->durable_seq >= seq ? HD_OK : HD_EIO;
 	pthread_mutex_unlock(&c->mu);
 	return st;
+}
+
+hd_status hd__commit_begin_async(hd__commit *c, long row, const char *id,
+				 int attempt, uint64_t *seq)
+{
+	struct item *it;
+
+	*seq = 0;
+	if (!c->journal || !id)
+		return HD_OK;
+	it = attempt_item(K_START, row, id, attempt);
+	if (!it)
+		return HD_ENOMEM;
+	*seq = enqueue(c, it);
+	return HD_OK;
+}
+
+int hd__commit_durable(hd__commit *c, uint64_t seq)
+{
+	int r;
+
+	if (seq == 0)
+		return 1;
+	pthread_mutex_lock(&c->mu);
+	r = c->durable_seq >= seq ? 1 : c->journal_failed ? -1 : 0;
+	pthread_mutex_unlock(&c->mu);
+	return r;
+}
+
+void hd__commit_on_durable(hd__commit *c, void (*fn)(void *), void *ctx)
+{
+	pthread_mutex_lock(&c->mu);
+	c->on_durable = fn;
+	c->on_durable_ctx = ctx;
+	pthread_mutex_unlock(&c->mu);
 }
 
 void hd__commit_retry(hd__commit *c, long row, const char *id, int attempt)

@@ -45,6 +45,8 @@
 #include "journal.h"
 #include "report.h"
 
+#include <stdint.h>
+
 typedef struct hd__commit hd__commit;
 
 /* Starts the committer thread.  report and journal may be NULL. */
@@ -56,6 +58,22 @@ hd_status hd__commit_start(hd_report *report, hd_journal *journal,
  * the journal cannot be written (send nothing then). */
 hd_status hd__commit_begin(hd__commit *c, long row, const char *id,
 			   int attempt);
+
+/* The same without waiting, for an event loop: queues the start and
+ * sets *seq; hd__commit_durable then says whether it is on disk.  HD_OK
+ * (with *seq 0 when there is no journal: nothing to wait for), or
+ * HD_ENOMEM. */
+hd_status hd__commit_begin_async(hd__commit *c, long row, const char *id,
+				 int attempt, uint64_t *seq);
+
+/* 1 when the start numbered seq is on disk, 0 not yet, -1 never (the
+ * journal cannot be written). */
+int hd__commit_durable(hd__commit *c, uint64_t seq);
+
+/* fn(ctx) is called after every batch that made starts durable (or
+ * failed), from the committer thread, outside any lock: to wake event
+ * loops waiting for their starts.  Set before the first begin. */
+void hd__commit_on_durable(hd__commit *c, void (*fn)(void *), void *ctx);
 
 /* Records that an attempt failed without delivering (does not wait). */
 void hd__commit_retry(hd__commit *c, long row, const char *id, int attempt);

@@ -218,7 +218,9 @@ void hd__dest_end(hd__dests *t, hd__dest *d, int how, const char *error,
 		d->streak = 0;
 		d->probing = 0;
 		d->pause_len = PAUSE_FIRST;
-	} else if (++d->streak >= PAUSE_AFTER || d->probing) {
+	} else if (t->several && (++d->streak >= PAUSE_AFTER || d->probing)) {
+		/* only beside other destinations: a run with one has its
+		 * retries, its pacer and --max-failures instead */
 		d->paused_until = now + d->pause_len;
 		d->pause_len *= 2;
 		if (d->pause_len > PAUSE_LONGEST)

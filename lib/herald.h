@@ -177,7 +177,14 @@ typedef struct hd_run_config {
 	const char *cacert;
 	int insecure;
 	int allow_plaintext_auth;
-	unsigned concurrency;  /* workers; 0: 4 */
+	unsigned concurrency;  /* connections at most; 0: 4 */
+	long streams;	       /* HTTP/2: requests sharing one connection;
+				  0, 1: one at a time */
+	long per_host;	       /* .http: requests in flight per host and
+				  port; 0: no fixed limit */
+	long per_domain;       /* .eml: messages in flight per recipient
+				  domain; 0: no fixed limit (and the SMTP
+				  server is the one destination) */
 	double rate;	       /* starts per second; 0: no limit */
 	int retries;	       /* extra attempts after transient
 				  failures; < 0: 3 */

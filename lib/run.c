@@ -20,6 +20,8 @@
  * the struct run; the workers see only the hd__sender inside it.
  */
 #include "commit.h"
+#include "dest.h"
+#include "engine.h"
 #include "filter.h"
 #include "inputs.h"
 #include "journal.h"
@@ -43,7 +45,7 @@
 #define DEFAULT_TIMEOUT_MS 30000
 #define DEFAULT_BACKOFF_MS 1000
 #define PROGRESS_EVERY 0.2 /* seconds between progress events */
-#define QUEUE_PER_WORKER 4 /* queue capacity = workers * this */
+#define QUEUE_PER_SLOT 2   /* rows queued for the workers, per slot */
 #define RESEND_NOTES 50	   /* resent-uncertain rows named one by one */
 
 struct run {
@@ -55,8 +57,10 @@ struct run {
 	hd_journal *journal;
 	hd__filter *filter;
 	hd__commit *commit;
-	hd_pool *pool;
+	hd__engine *engine;
+	hd_pool *pool; /* the engine's */
 	hd_ratelimit *rl;
+	hd__dests *dests;
 	hd__keyspec key;
 	int key_chosen;
 	hd_transport_config tcfg;
@@ -355,16 +359,14 @@ static void drain(struct run *r, int timeout_ms)
 
 static hd_status start_pool(struct run *r, hd_error *err)
 {
-	hd_pool_config pc = {0};
+	hd__engine_config ec = {0};
 	sigset_t block, old;
 	hd_status st;
 
-	pc.workers =
+	ec.connections =
 	    r->cfg->concurrency ? r->cfg->concurrency : DEFAULT_CONCURRENCY;
-	pc.queue_capacity = pc.workers * QUEUE_PER_WORKER;
-	pc.worker_init = hd__worker_init;
-	pc.worker_fini = hd__worker_fini;
-	pc.ctx = &r->sender;
+	ec.streams = r->cfg->streams > 1 ? (unsigned)r->cfg->streams : 1;
+	ec.queue = (size_t)ec.connections * ec.streams * QUEUE_PER_SLOT;
 	/* workers inherit a mask without SIGINT/SIGTERM/SIGPIPE, so signals
 	 * reach the coordinating thread and never interrupt a transfer */
 	sigemptyset(&block);
@@ -372,9 +374,24 @@ static hd_status start_pool(struct run *r, hd_error *err)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	st = hd_pool_new(&pc, &r->pool, err);
+	st = hd__engine_new(&r->sender, &ec, &r->engine, err);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return st;
+	if (st != HD_OK)
+		return st;
+	r->pool = hd__engine_pool(r->engine);
+	if (r->commit)
+		hd__commit_on_durable(r->commit, hd__engine_wake_all,
+				      r->engine);
+	return HD_OK;
+}
+
+static void stop_pool(struct run *r)
+{
+	if (r->commit)
+		hd__commit_on_durable(r->commit, NULL, NULL);
+	hd__engine_free(r->engine);
+	r->engine = NULL;
+	r->pool = NULL;
 }
 
 /* Hands one taken row to the pool (or reports it, when the pool stopped
@@ -390,7 +407,6 @@ static hd_status submit(struct run *r, json_t *rec, long row, char *key,
 		json_decref(rec);
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
 	}
-	j->task.work = hd__send_job;
 	j->sender = &r->sender;
 	j->row = row;
 	j->line = hd_source_line(r->src);
@@ -497,8 +513,7 @@ static hd_status pass_send(struct run *r, int refuse, hd_error *err)
 			     r->stopping ? HD_POOL_NOW : HD_POOL_DRAIN);
 		while (hd_pool_outstanding(r->pool) > 0)
 			drain(r, 100);
-		hd_pool_free(r->pool);
-		r->pool = NULL;
+		stop_pool(r);
 		check_stops(r);
 	}
 	r->stats.elapsed = hd_monotonic() - r->started;
@@ -555,6 +570,27 @@ static hd_status choose_transport(struct run *r, hd_error *err)
 	return r->sender.tp->check ? r->sender.tp->check(t, err) : HD_OK;
 }
 
+/* The destination table: limits, pauses and pacing per destination. */
+static hd_status set_up_dests(struct run *r, hd_error *err)
+{
+	const hd_run_config *cfg = r->cfg;
+	long conns = cfg->concurrency ? cfg->concurrency : DEFAULT_CONCURRENCY;
+	long streams = cfg->streams > 1 ? cfg->streams : 1;
+	hd__dests_config dc = {0};
+
+	dc.limit = hd_msgtmpl_kind(r->tmpl) == HD_MSG_HTTP ? cfg->per_host
+							   : cfg->per_domain;
+	/* one destination that hangs must not hold every connection once
+	 * there are others */
+	dc.fair = conns * streams / 2 > 0 ? conns * streams / 2 : 1;
+	dc.ceiling = cfg->rate;
+	r->dests = hd__dests_new(&dc);
+	if (!r->dests)
+		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	r->sender.dests = r->dests;
+	return HD_OK;
+}
+
 /* What the workers read, fixed from here on. */
 static hd_status set_up_sender(struct run *r, hd_error *err)
 {
@@ -576,7 +612,9 @@ static hd_status set_up_sender(struct run *r, hd_error *err)
 	s->max_failures = cfg->max_failures == 0  ? HD_DEFAULT_MAX_FAILURES
 			  : cfg->max_failures < 0 ? 0
 						  : cfg->max_failures;
-	return HD_OK;
+	s->keys = &r->key;
+	s->per_domain = cfg->per_domain > 0;
+	return set_up_dests(r, err);
 }
 
 /* Before anything is opened for writing: the outputs, distinct from one
@@ -735,8 +773,9 @@ static hd_status set_up(struct run *r, hd_error *err)
 
 static void run_cleanup(struct run *r)
 {
-	hd_pool_free(r->pool);
+	stop_pool(r);
 	hd__filter_free(r->filter);
+	hd__dests_free(r->dests);
 	hd_ratelimit_free(r->rl);
 	hd_source_free(r->src);
 	hd_msgtmpl_free(r->tmpl);

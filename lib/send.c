@@ -1,21 +1,18 @@
-/* send.c — on a worker thread: render one row, send it, retry, decide. */
+/* send.c — on a worker: render one row, send it, retry, decide. */
 #include "send.h"
 
 #include "commit.h"
+#include "dest.h"
+#include "key.h"
 #include "retry.h"
 
 #include <stdarg.h>
+#include <strings.h>
 #include <time.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Per-worker state: the transport's connection and a random source. */
-struct worker {
-	void *conn;
-	uint64_t rng;
-};
 
 /* Copies src into dst[size], cut to fit, always terminated. */
 static void copy_text(char *dst, size_t size, const char *src)
@@ -65,41 +62,11 @@ void hd__blame_row(const char *source_name, hd_error *e, long row, long line)
 	e->row = row;
 }
 
-hd_status hd__worker_init(void *ctx, unsigned index, void **state,
-			  hd_error *err)
-{
-	hd__sender *s = ctx;
-	struct worker *w = calloc(1, sizeof(*w));
-	hd_status st;
-
-	if (!w)
-		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
-	w->rng = hd_rng_seed(index + 1);
-	st = s->tp->open(s->tcfg, index, &w->conn, err);
-	if (st != HD_OK) {
-		free(w);
-		return st;
-	}
-	*state = w;
-	return HD_OK;
-}
-
-void hd__worker_fini(void *ctx, unsigned index, void *state)
-{
-	hd__sender *s = ctx;
-	struct worker *w = state;
-
-	(void)index;
-	if (!w)
-		return;
-	s->tp->close(w->conn);
-	free(w);
-}
-
 void hd__job_free(hd__job *j)
 {
 	if (!j)
 		return;
+	hd_message_clear(&j->msg);
 	json_decref(j->record);
 	free(j->key);
 	free(j->id);
@@ -175,94 +142,6 @@ static void fail_fast(hd__sender *s, const hd_send_result *res)
 		     advice[res->unreachable]);
 }
 
-/* The attempts of one row, after it was rendered. */
-static void deliver(hd__job *j, struct worker *w, const hd_message *msg)
-{
-	hd__sender *s = j->sender;
-	hd_send_result res;
-	int reconnected = 0;
-
-	for (;;) {
-		if (atomic_load(&s->abort) ||
-		    hd_ratelimit_acquire(s->rl, &s->abort) != HD_OK) {
-			aborted_before(j);
-			return;
-		}
-		if (s->journal) {
-			/* on disk before anything goes out: a crash from here
-			 * on leaves the row known as uncertain */
-			if (hd__commit_begin(s->journal, j->row, j->id,
-					     j->attempts + 1) != HD_OK) {
-				halt(s, HD__HALT_JOURNAL,
-				     "the journal cannot be written: "
-				     "nothing more is sent");
-				aborted_before(j);
-				return;
-			}
-			j->journaled = 1;
-		}
-		memset(&res, 0, sizeof(res));
-		res.retry_after = -1;
-		j->attempts++;
-		s->tp->send(w->conn, msg, j->row, &res);
-		j->code = res.code;
-		copy_text(j->response, sizeof(j->response), res.response);
-		copy_text(j->error, sizeof(j->error), res.error);
-		if (res.status == HD_OK) {
-			j->status = HD_ROW_SENT;
-			j->error[0] = '\0';
-			atomic_store(&s->delivered, 1);
-			hd_ratelimit_success(s->rl);
-			return;
-		}
-		if (res.uncertain) {
-			/* it may have arrived: never again in this run */
-			j->status = HD_ROW_UNCERTAIN;
-			return;
-		}
-		if (atomic_load(&s->abort)) {
-			j->attempts--;
-			aborted_before(j);
-			return;
-		}
-		if (res.fatal) {
-			j->status = HD_ROW_FAILED;
-			j->failure = "permanent";
-			halt(s, HD__HALT_FATAL, "%s", res.error);
-			return;
-		}
-		if (s->journal)
-			hd__commit_retry(s->journal, j->row, j->id,
-					 j->attempts);
-		copy_text(j->prev_error, sizeof(j->prev_error), res.error);
-		if (res.reconnect && !reconnected) {
-			/* a reused connection had died before anything of
-			 * this message went out: once, for free */
-			reconnected = 1;
-			j->attempts--;
-			continue;
-		}
-		if (res.unreachable && !atomic_load(&s->delivered)) {
-			j->status = HD_ROW_FAILED;
-			j->failure = "transient";
-			fail_fast(s, &res);
-			return;
-		}
-		if (res.slow_down)
-			hd_ratelimit_slow_down(s->rl, res.retry_after);
-		if (res.status == HD_ETRANSIENT && j->attempts <= s->retries) {
-			double d = hd_retry_delay(j->attempts, s->backoff,
-						  res.retry_after, &w->rng);
-			if (hd_sleep_abortable(d, &s->abort) == HD_OK)
-				continue;
-		}
-		j->status = HD_ROW_FAILED;
-		j->failure =
-		    res.status == HD_ETRANSIENT ? "transient" : "permanent";
-		return;
-	}
-}
-
 /* Keeps the failure streak and the halt flag where sends start, so a
  * limit holds however fast the queue is worked through. */
 static void note_outcome(hd__job *j)
@@ -303,53 +182,315 @@ hd_status hd__sender_halted(hd__sender *s, char *msg, size_t size)
 	}
 }
 
+/* ---- the life cycle ----------------------------------------------------- */
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void hd__job_dest_key(const hd_message *msg, int per_domain, char *out,
+		      size_t size)
+{
+	const char *p, *end, *port = NULL;
+	size_t n = 0;
+
+	if (msg->kind == HD_MSG_EMAIL) {
+		const char *at = msg->email.nrcpt && per_domain
+				     ? strrchr(msg->email.rcpt[0], '@')
+				     : NULL;
+		snprintf(out, size, "%s", at ? at + 1 : "smtp");
+		return;
+	}
+	/* scheme://[user@]host[:port]/... : the host (lower-cased) and the
+	 * port, the scheme's when none */
+	p = strstr(msg->http.url ? msg->http.url : "", "://");
+	if (!p) {
+		snprintf(out, size, "?");
+		return;
+	}
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	for (const char *at = p; at < end; at++)
+		if (*at == '@')
+			p = at + 1;
+	if (*p == '[') {
+		const char *close = memchr(p, ']', (size_t)(end - p));
+		if (close && close + 1 < end && close[1] == ':')
+			port = close + 2;
+		end = close ? close + 1 : end;
+	} else {
+		const char *colon = memchr(p, ':', (size_t)(end - p));
+		if (colon) {
+			port = colon + 1;
+			end = colon;
+		}
+	}
+	for (; p < end && n + 1 < size; p++)
+		out[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	out[n] = '\0';
+	if (port)
+		snprintf(out + n, size - n, ":%.*s", (int)strcspn(port, "/?#"),
+			 port);
+	else
+		snprintf(out + n, size - n, ":%s",
+			 strncasecmp(msg->http.url, "https", 5) == 0 ? "443"
+								     : "80");
+}
+
+/* A check job: is the row valid, and what is its key. */
+static void check(hd__job *j)
+{
+	hd__sender *s = j->sender;
+	hd_error e;
+
+	hd_error_clear(&e);
+	hd_error_clear(&j->check_error);
+	j->key_status = hd__key_of(s->keys, s->tmpl, j->record, j->row, &j->key,
+				   &j->id, &j->check_error);
+	if (j->key_status != HD_OK) {
+		j->status = HD_ROW_INVALID;
+		return;
+	}
+	if (hd_msgtmpl_build(s->tmpl, j->record, s->campaign, j->id, j->row,
+			     &j->msg, &e) != HD_OK) {
+		j->status = HD_ROW_INVALID;
+		j->check_error = e;
+		return;
+	}
+	j->status = HD_ROW_DRY_RUN; /* valid */
+}
+
+int hd__job_open(hd__job *j, double now)
+{
+	hd__sender *s = j->sender;
+	hd_error e;
+	char key[160];
+
+	j->t0 = now;
+	j->rng = hd_rng_seed((uint64_t)j->row);
+	if (j->kind == HD__JOB_CHECK) {
+		check(j);
+		return HD__JOB_DONE;
+	}
+	hd_error_clear(&e);
+	if (hd_msgtmpl_build(s->tmpl, j->record, s->campaign, j->id, j->row,
+			     &j->msg, &e) != HD_OK) {
+		j->status = HD_ROW_INVALID;
+		hd__blame_row(s->source_name, &e, j->row, j->line);
+		hd_error_format(&e, j->error, sizeof(j->error));
+		return HD__JOB_DONE;
+	}
+	j->message_id = j->msg.id ? strdup(j->msg.id) : NULL;
+	if (s->dry) {
+		j->status = HD_ROW_DRY_RUN;
+		return HD__JOB_DONE;
+	}
+	if (atomic_load(&s->halt)) {
+		j->status = HD_ROW_NOT_ATTEMPTED;
+		return HD__JOB_DONE;
+	}
+	if (s->dests) {
+		hd__job_dest_key(&j->msg, s->per_domain, key, sizeof(key));
+		j->dest = hd__dests_get(s->dests, key);
+	}
+	j->not_before = now;
+	return HD__JOB_READY;
+}
+
+int hd__job_try_start(hd__job *j, double now, double *wake)
+{
+	hd__sender *s = j->sender;
+	char why[400];
+	int r;
+
+	if (atomic_load(&s->abort)) {
+		aborted_before(j);
+		return HD__JOB_DONE;
+	}
+	if (j->attempts == 0 && atomic_load(&s->halt)) {
+		/* the run stopped sending before this row's turn came */
+		j->status = HD_ROW_NOT_ATTEMPTED;
+		return HD__JOB_DONE;
+	}
+	if (j->not_before > now) {
+		*wake = j->not_before;
+		return HD__JOB_WAIT;
+	}
+	if (j->dest && !j->dest_in) {
+		r = hd__dest_begin(s->dests, j->dest, now, why, sizeof(why));
+		if (r == HD__DEST_PAUSED) {
+			/* it is not tried: its retries would only wait */
+			j->status = HD_ROW_FAILED;
+			j->failure = "transient";
+			copy_text(j->error, sizeof(j->error), why);
+			return HD__JOB_DONE;
+		}
+		if (r == HD__DEST_WAIT) {
+			*wake = now + 0.02;
+			return HD__JOB_WAIT;
+		}
+		j->dest_in = 1;
+	}
+	if (!j->booked) {
+		double at = hd_ratelimit_reserve(s->rl);
+		double dat = j->dest ? hd__dest_reserve(s->dests, j->dest) : 0;
+		j->booked = 1;
+		j->not_before = at > dat ? at : dat;
+		if (j->not_before > now) {
+			*wake = j->not_before;
+			return HD__JOB_WAIT;
+		}
+	}
+	if (s->journal && !j->started) {
+		/* on disk before anything goes out: a crash from here on
+		 * leaves the row known as uncertain */
+		if (hd__commit_begin_async(s->journal, j->row, j->id,
+					   j->attempts + 1, &j->jseq) != HD_OK)
+			j->jseq = UINT64_MAX;
+		j->started = 1;
+	}
+	if (j->started) {
+		r = j->jseq == UINT64_MAX
+			? -1
+			: hd__commit_durable(s->journal, j->jseq);
+		if (r < 0) {
+			halt(s, HD__HALT_JOURNAL,
+			     "the journal cannot be written: nothing more is "
+			     "sent");
+			aborted_before(j);
+			return HD__JOB_DONE;
+		}
+		if (r == 0) {
+			*wake = now + 0.05; /* and the committer wakes us */
+			return HD__JOB_WAIT;
+		}
+		j->journaled = 1;
+	}
+	memset(&j->res, 0, sizeof(j->res));
+	j->res.retry_after = -1;
+	j->attempts++;
+	return HD__JOB_START;
+}
+
+/* Was this attempt's failure the destination's trouble (no answer of its
+ * own, or "slow down"), rather than a verdict on this message? */
+static int trouble(const hd_send_result *res)
+{
+	return res->status != HD_OK &&
+	       (res->uncertain || res->unreachable || res->slow_down ||
+		(res->status == HD_ETRANSIENT && res->code == 0));
+}
+
+int hd__job_attempt_done(hd__job *j, double now)
+{
+	hd__sender *s = j->sender;
+	hd_send_result *res = &j->res;
+
+	j->booked = 0;
+	j->started = 0;
+	j->code = res->code;
+	copy_text(j->response, sizeof(j->response), res->response);
+	copy_text(j->error, sizeof(j->error), res->error);
+	if (j->dest_in) {
+		hd__dest_end(s->dests, j->dest,
+			     trouble(res) ? HD__DEST_TROUBLE : HD__DEST_OK,
+			     res->error, now);
+		j->dest_in = 0;
+	}
+	if (res->status == HD_OK) {
+		j->status = HD_ROW_SENT;
+		j->error[0] = '\0';
+		atomic_store(&s->delivered, 1);
+		hd_ratelimit_success(s->rl);
+		if (j->dest)
+			hd__dest_success(s->dests, j->dest);
+		return HD__JOB_DONE;
+	}
+	if (res->uncertain) {
+		/* it may have arrived: never again in this run */
+		j->status = HD_ROW_UNCERTAIN;
+		return HD__JOB_DONE;
+	}
+	if (atomic_load(&s->abort)) {
+		j->attempts--;
+		aborted_before(j);
+		return HD__JOB_DONE;
+	}
+	if (res->fatal) {
+		j->status = HD_ROW_FAILED;
+		j->failure = "permanent";
+		halt(s, HD__HALT_FATAL, "%s", res->error);
+		return HD__JOB_DONE;
+	}
+	if (s->journal)
+		hd__commit_retry(s->journal, j->row, j->id, j->attempts);
+	copy_text(j->prev_error, sizeof(j->prev_error), res->error);
+	if (res->reconnect && !j->reconnected) {
+		/* a reused connection had died before anything of this
+		 * message went out: once, for free */
+		j->reconnected = 1;
+		j->attempts--;
+		j->not_before = now;
+		return HD__JOB_READY;
+	}
+	if (res->unreachable && !atomic_load(&s->delivered)) {
+		j->status = HD_ROW_FAILED;
+		j->failure = "transient";
+		fail_fast(s, res);
+		return HD__JOB_DONE;
+	}
+	if (res->slow_down &&
+	    !(j->dest &&
+	      hd__dest_slow_down(s->dests, j->dest, res->retry_after)))
+		hd_ratelimit_slow_down(s->rl, res->retry_after);
+	if (res->status == HD_ETRANSIENT && j->attempts <= s->retries) {
+		j->not_before = now + hd_retry_delay(j->attempts, s->backoff,
+						     res->retry_after, &j->rng);
+		return HD__JOB_READY;
+	}
+	j->status = HD_ROW_FAILED;
+	j->failure = res->status == HD_ETRANSIENT ? "transient" : "permanent";
+	return HD__JOB_DONE;
+}
+
 /* The row's outcome into the journal, before this worker takes another
  * row (commit.h says why). */
 static void journal_end(hd__job *j)
 {
 	hd_report_row rr = {0};
-	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	rr.row = j->row;
 	rr.status = j->status;
 	rr.code = j->code;
 	rr.error = j->error[0] ? j->error : NULL;
 	rr.message_id = j->message_id;
-	rr.at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	rr.at = wall_now();
 	/* out of memory: the start alone says uncertain, which errs on the
 	 * side of not sending twice */
 	(void)hd__commit_end(j->sender->journal, &rr, j->id);
 }
 
-void hd__send_job(hd_task *t, void *worker_state)
+void hd__job_close(hd__job *j)
 {
-	hd__job *j = (hd__job *)t;
 	hd__sender *s = j->sender;
-	struct worker *w = worker_state;
-	hd_message msg;
-	hd_error e;
-	double t0 = hd_monotonic();
 
-	hd_error_clear(&e);
-	if (hd_msgtmpl_build(s->tmpl, j->record, s->campaign, j->id, j->row,
-			     &msg, &e) != HD_OK) {
-		j->status = HD_ROW_INVALID;
-		hd__blame_row(s->source_name, &e, j->row, j->line);
-		hd_error_format(&e, j->error, sizeof(j->error));
-		goto done;
+	if (j->kind == HD__JOB_SEND)
+		note_outcome(j);
+	if (j->dest_in) {
+		hd__dest_end(s->dests, j->dest, HD__DEST_OK, NULL,
+			     hd_monotonic());
+		j->dest_in = 0;
 	}
-	j->message_id = msg.id ? strdup(msg.id) : NULL;
-	if (s->dry)
-		j->status = HD_ROW_DRY_RUN;
-	else if (atomic_load(&s->halt))
-		j->status = HD_ROW_NOT_ATTEMPTED;
-	else
-		deliver(j, w, &msg);
-	note_outcome(j);
-done:
-	hd_message_clear(&msg);
-	j->ms = (long)((hd_monotonic() - t0) * 1000.0);
+	if (j->dest) {
+		hd__dests_put(s->dests, j->dest);
+		j->dest = NULL;
+	}
+	hd_message_clear(&j->msg);
+	j->ms = (long)((hd_monotonic() - j->t0) * 1000.0);
 	if (j->journaled)
 		journal_end(j);
 }

@@ -1,26 +1,41 @@
 /*
- * send.h — the workers' side of a run (internal).
+ * send.h — the life of one row on the workers' side (internal).
  *
  * SYNOPSIS
- *	hd__sender s = {...};	(filled before the pool starts, then fixed)
+ *	hd__sender s = {...};	(filled before the workers start, then fixed)
  *	hd__sender_init(&s);
- *	pool config: worker_init = hd__worker_init, worker_fini =
- *	    hd__worker_fini, ctx = &s
- *	job->task.work = hd__send_job; job->sender = &s; ... submit ...
+ *	engine.c drives each taken job:
+ *	    hd__job_open(j, now)			render; DONE or READY
+ *	    hd__job_try_start(j, now, &wake)	START, WAIT (until wake or an
+ *						event) or DONE
+ *	    ... the attempt (a transport's start/finish, or send) ...
+ *	    hd__job_attempt_done(j, now)		READY again (a retry, a
+ *						free reconnect) or DONE
+ *	    hd__job_close(j)			the outcome is final
  *
  * DESCRIPTION
- *	A worker renders its row's message, then sends it through its own
- *	connection with retries: exponential backoff with full jitter, a
- *	server's Retry-After, the shared pacer, one free reconnect for a
- *	connection found dead before the message went out.  What the row
- *	ends as is written into the job, for the coordinator to report.
+ *	A worker renders its row's message, then sends it with retries:
+ *	exponential backoff with full jitter, a server's Retry-After, the
+ *	shared pacer, the destination's limits and pauses (dest.h), one free
+ *	reconnect for a connection found dead before the message went out,
+ *	the journal's start record on disk before anything goes.  These
+ *	functions never block: whatever a row waits for (a backoff, the
+ *	pacer, the journal's flush, a busy destination) is a time or an
+ *	event the engine waits for, with its other rows going on.  What
+ *	the row ends as is written into the job, for the coordinator to
+ *	report; the outcome rules:
+ *	  - sent; failed (permanent, or transient once the retries are
+ *	    spent); invalid (it cannot be rendered);
+ *	  - uncertain when the message had left and no reply came: never
+ *	    retried;
+ *	  - not-attempted when a stop or an abort came before it went out.
  *
  * WHO WRITES WHAT
  *	hd__sender's plain fields are written by the coordinating thread
- *	before the pool starts and only read afterwards, by every worker.
- *	Its atomics are shared; each says below who writes it.  A job is
- *	written by the one worker that runs it, between the pool handing it
- *	over and handing it back (pool.h, OWNERSHIP).
+ *	before the workers start and only read afterwards.  Its atomics are
+ *	shared; each says below who writes it.  A job is written by the one
+ *	worker that took it, between the pool handing it over and handing it
+ *	back (pool.h, OWNERSHIP).
  */
 #ifndef HD_SEND_H
 #define HD_SEND_H
@@ -37,6 +52,9 @@
 #include <stdatomic.h>
 
 struct hd__commit;
+struct hd__dests;
+struct hd__dest;
+struct hd__keyspec;
 
 /* Why workers start no more sends (hd__sender.halt). */
 enum {
@@ -58,13 +76,17 @@ typedef struct hd__sender {
 	const hd_transport_config *tcfg;
 	hd_ratelimit *rl;	    /* thread-safe */
 	struct hd__commit *journal; /* thread-safe; NULL: no journal */
+	struct hd__dests *dests;    /* thread-safe; NULL: no limits */
+	int per_domain;		    /* email destinations by recipient
+				       domain (--per-domain) */
 	const char *campaign;
 	const char *source_name; /* recipients file, for row errors */
 	int retries;		 /* extra attempts after a transient one */
 	double backoff;		 /* first retry's ceiling, seconds */
 	int dry;		 /* dry run or check: render only */
-	long max_failures;	 /* failures in a row that halt; 0: never */
-	long failfast_rows;	 /* unreachable rows that halt (above) */
+	const struct hd__keyspec *keys; /* how a CHECK job finds its key */
+	long max_failures;  /* failures in a row that halt; 0: never */
+	long failfast_rows; /* unreachable rows that halt (above) */
 
 	/* shared */
 	atomic_int abort;	 /* coordinator: in-flight attempts give up
@@ -75,6 +97,8 @@ typedef struct hd__sender {
 	atomic_long fail_streak; /* workers: failures in a row, in
 				    completion order */
 	atomic_int delivered;	 /* workers: some row got through */
+	atomic_int no_multiplex; /* workers: --streams met a connection
+				    without HTTP/2 */
 
 	/* Fail fast: rows that could not reach the destination before any
 	 * got through.  Workers write these under ff_mu (a rare path). */
@@ -89,15 +113,25 @@ typedef struct hd__sender {
 	char halt_msg[700];
 } hd__sender;
 
+/* What a job is for. */
+typedef enum hd__job_kind {
+	HD__JOB_SEND = 0,  /* render and send */
+	HD__JOB_CHECK = 1, /* render only: is the row valid, what is its key */
+} hd__job_kind;
+
+/* What the engine does next with a job. */
+enum { HD__JOB_DONE = 0, HD__JOB_READY, HD__JOB_START, HD__JOB_WAIT };
+
 /* One row on its way through the pool. */
 typedef struct hd__job {
 	hd_task task; /* first: the pool hands back hd_task pointers */
 	hd__sender *sender;
 	/* set by the coordinator before submit */
+	hd__job_kind kind;
 	long row;
 	long line; /* where the record starts in the recipients file */
 	json_t *record;
-	char *key; /* as reported */
+	char *key; /* as reported (HD__JOB_CHECK: set by the worker) */
 	char *id;  /* the key's identity: seeds Message-ID, journal */
 	/* set by the worker */
 	hd_row_status status;
@@ -111,6 +145,23 @@ typedef struct hd__job {
 	char *message_id;
 	char response[512];
 	char error[700];
+	hd_error check_error; /* HD__JOB_CHECK: why it is invalid, or why it
+				 has no key (key_status) */
+	hd_status key_status;
+
+	/* the worker's, while it holds the job */
+	struct hd__job *next_; /* in its engine's list of waiting jobs */
+	hd_message msg;	       /* rendered once, sent by every attempt */
+	hd_send_result res;    /* the last attempt's outcome */
+	double t0;	       /* monotonic, when the worker took it */
+	double not_before;     /* monotonic: a backoff or the pacer's slot */
+	uint64_t jseq;	       /* the journal start it waits for */
+	int booked;	       /* the pacer gave this attempt its slot */
+	int started;	       /* this attempt's start is in the journal */
+	int reconnected;       /* the free reconnect was used */
+	uint64_t rng;	       /* its backoff's random state */
+	struct hd__dest *dest; /* where it goes, or NULL */
+	int dest_in;	       /* counted in flight there */
 } hd__job;
 
 /* Initialises s's shared fields (the others are the caller's to fill);
@@ -122,13 +173,19 @@ void hd__sender_destroy(hd__sender *s);
  * (HD_ECONFIG, HD_EINTERRUPTED, HD_EIO) and the line that says why. */
 hd_status hd__sender_halted(hd__sender *s, char *msg, size_t size);
 
-/* The pool's worker_init / worker_fini with ctx = the hd__sender. */
-hd_status hd__worker_init(void *ctx, unsigned index, void **state,
-			  hd_error *err);
-void hd__worker_fini(void *ctx, unsigned index, void *state);
+/* The life cycle (SYNOPSIS); now is monotonic seconds.  try_start sets
+ * *wake (monotonic) when it says WAIT for a time; it may also wait for an
+ * event (a destination's send ending, the journal's flush), which the
+ * engine notices by asking again. */
+int hd__job_open(hd__job *j, double now);
+int hd__job_try_start(hd__job *j, double now, double *wake);
+int hd__job_attempt_done(hd__job *j, double now);
+void hd__job_close(hd__job *j);
 
-/* The pool's work function for an hd__job. */
-void hd__send_job(hd_task *t, void *worker_state);
+/* The destination key of a rendered message (HTTP: host:port; email: the
+ * first recipient's domain with per_domain, else "smtp"). */
+void hd__job_dest_key(const hd_message *msg, int per_domain, char *out,
+		      size_t size);
 
 /* Frees a job and what it owns; NULL is allowed. */
 void hd__job_free(hd__job *j);

@@ -14,6 +14,7 @@
 
 #include "herald.h"
 
+#include <curl/curl.h>
 #include <stdatomic.h>
 #include <stddef.h>
 
@@ -106,6 +107,8 @@ typedef struct hd_transport_config {
 	long timeout_ms;	  /* per attempt */
 	long max_per_connection;  /* 0: no cap */
 	const char *outbox_dir;	  /* outbox transport: where files go */
+	long streams;		  /* HTTP/2: requests sharing a connection;
+				     <= 1: one at a time */
 	int verbose;
 	/* Set (non-zero) by the run when in-flight attempts must be aborted
 	 * (a second SIGINT/SIGTERM); a transport checks it while it waits,
@@ -130,6 +133,18 @@ typedef struct hd_transport {
 		     hd_send_result *res);
 	/* On the worker's own thread when it ends.  NULL conn is allowed. */
 	void (*close)(void *conn);
+	/* Optional, for transports on libcurl: one attempt in two halves, so
+	 * that a worker can drive many through one curl multi handle.
+	 * start() sets conn's easy handle up for msg and returns it; the
+	 * caller adds it to its multi handle and, once the multi says it is
+	 * done and it has been removed, calls finish() with the transfer's
+	 * CURLcode.  start() returns NULL when the attempt is over already
+	 * (res filled: a message this transport cannot send).  send() then
+	 * is start, curl_easy_perform and finish.  NULL for transports that
+	 * work synchronously (outbox, dry-run): the worker calls send(). */
+	CURL *(*start)(void *conn, const hd_message *msg, long row,
+		       hd_send_result *res);
+	void (*finish)(void *conn, CURLcode cc, hd_send_result *res);
 } hd_transport;
 
 extern const hd_transport hd_transport_outbox;

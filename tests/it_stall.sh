@@ -129,7 +129,7 @@ http_case stall accept small.http "$UNCERTAIN"
 http_case drop accept small.http "[('sent', 1), ('sent', 1), ('sent', 1), ('sent', 1)]"
 # the server stops reading mid-request: the body never left whole
 http_case stall headers big.http "$RETRIED"
-http_case drop headers big.http "$RETRIED"
+http_case drop headers big.http "$RETRIED" --max-per-connection 1
 http_case stall body big.http "$RETRIED"
 # one connection per request: a kept one would let libcurl resend by itself
 http_case drop body big.http "$RETRIED" --max-per-connection 1

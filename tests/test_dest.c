@@ -69,6 +69,7 @@ static void test_pause_and_probe(void **state)
 	hd__dests_config cfg = {0, 0, 0};
 	hd__dests *t = hd__dests_new(&cfg);
 	hd__dest *a = hd__dests_get(t, "slow.example:443");
+	hd__dest *b = hd__dests_get(t, "other.example:443");
 	char why[256];
 
 	(void)state;
@@ -108,6 +109,28 @@ static void test_pause_and_probe(void **state)
 			 HD__DEST_GO);
 	hd__dest_end(t, a, HD__DEST_TROUBLE, "x", 134);
 	assert_int_equal(hd__dest_begin(t, a, 134, why, sizeof(why)),
+			 HD__DEST_GO);
+	hd__dests_put(t, a);
+	hd__dests_put(t, b);
+	hd__dests_free(t);
+}
+
+/* A run with one destination is never paused: its retries and
+ * --max-failures decide. */
+static void test_no_pause_alone(void **state)
+{
+	hd__dests_config cfg = {0, 0, 0};
+	hd__dests *t = hd__dests_new(&cfg);
+	hd__dest *a = hd__dests_get(t, "smtp");
+	char why[256];
+
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		assert_int_equal(hd__dest_begin(t, a, 100, why, sizeof(why)),
+				 HD__DEST_GO);
+		hd__dest_end(t, a, HD__DEST_TROUBLE, "timed out", 100);
+	}
+	assert_int_equal(hd__dest_begin(t, a, 101, why, sizeof(why)),
 			 HD__DEST_GO);
 	hd__dests_put(t, a);
 	hd__dests_free(t);
@@ -164,6 +187,7 @@ int main(void)
 	    cmocka_unit_test(test_limit),
 	    cmocka_unit_test(test_fair_share),
 	    cmocka_unit_test(test_pause_and_probe),
+	    cmocka_unit_test(test_no_pause_alone),
 	    cmocka_unit_test(test_slow_down),
 	    cmocka_unit_test(test_bounded),
 	};

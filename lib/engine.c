@@ -1,0 +1,408 @@
+/*
+ * engine.c — workers that drive several transfers each through a curl
+ * multi handle (engine.h says what and why).
+ *
+ * Lock order: e->mu (a leaf) guards only the table of workers that wakes
+ * read; the pool's and the sender's locks are never taken under it.
+ */
+#include "engine.h"
+
+#include "dest.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Rows a worker holds beyond its slots, waiting (backoff, pacer, journal,
+ * a busy destination), as a multiple of its slots. */
+#define WAITING_PER_SLOT 1
+/* Longest a worker sleeps without a reason to wake: a safety net only. */
+#define MAX_WAIT_MS 1000
+
+struct slot {
+	void *conn; /* the transport's, with its easy handle */
+	hd__job *job;
+	struct slot *next_free;
+};
+
+struct worker {
+	hd__engine *eng;
+	unsigned index;
+	CURLM *multi;
+	struct slot *slots;
+	unsigned nslots; /* made */
+	unsigned usable; /* may be busy at once (fewer once --streams found
+			    no HTTP/2) */
+	unsigned busy;	 /* in flight */
+	unsigned conns;	 /* this worker's share of -c */
+	struct slot *free_slots;
+	hd__job *waiting; /* taken, not in flight */
+	unsigned held;	  /* taken and not handed back */
+	unsigned cap;	  /* held at most */
+};
+
+struct hd__engine {
+	hd__sender *s;
+	hd__engine_config cfg;
+	hd_pool *pool;
+	int async; /* the transport has start/finish */
+	unsigned threads;
+	unsigned slots_total;
+	pthread_mutex_t mu;
+	struct worker **workers; /* under mu: for wakes */
+};
+
+static unsigned share_of(const hd__engine *e, unsigned index)
+{
+	unsigned c = e->cfg.connections ? e->cfg.connections : 1;
+
+	return c / e->threads + (index < c % e->threads ? 1 : 0);
+}
+
+static void close_slots(hd__engine *e, struct worker *w)
+{
+	for (unsigned i = 0; i < w->nslots; i++)
+		e->s->tp->close(w->slots[i].conn);
+}
+
+static hd_status worker_init(void *ctx, unsigned index, void **state,
+			     hd_error *err)
+{
+	hd__engine *e = ctx;
+	const hd_transport *tp = e->s->tp;
+	unsigned streams = e->cfg.streams > 1 ? e->cfg.streams : 1;
+	struct worker *w = calloc(1, sizeof(*w));
+	hd_status st = HD_OK;
+
+	if (!w)
+		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	w->eng = e;
+	w->index = index;
+	w->conns = share_of(e, index);
+	w->nslots = e->async ? w->conns * streams : 1;
+	w->usable = w->nslots;
+	w->cap = w->nslots * (1 + WAITING_PER_SLOT);
+	w->slots = calloc(w->nslots, sizeof(*w->slots));
+	w->multi = curl_multi_init();
+	if (!w->slots || !w->multi) {
+		st = hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+		goto fail;
+	}
+	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)w->conns);
+	curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			  (long)w->conns);
+	if (streams > 1) {
+		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING,
+				  (long)CURLPIPE_MULTIPLEX);
+		curl_multi_setopt(w->multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
+				  (long)streams);
+	} else {
+		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING,
+				  (long)CURLPIPE_NOTHING);
+	}
+	for (unsigned i = 0; i < w->nslots; i++) {
+		st = tp->open(e->s->tcfg, index, &w->slots[i].conn, err);
+		if (st != HD_OK) {
+			w->nslots = i;
+			goto fail;
+		}
+		w->slots[i].next_free = w->free_slots;
+		w->free_slots = &w->slots[i];
+	}
+	pthread_mutex_lock(&e->mu);
+	e->workers[index] = w;
+	pthread_mutex_unlock(&e->mu);
+	*state = w;
+	return HD_OK;
+fail:
+	close_slots(e, w);
+	if (w->multi)
+		curl_multi_cleanup(w->multi);
+	free(w->slots);
+	free(w);
+	return st;
+}
+
+static void worker_fini(void *ctx, unsigned index, void *state)
+{
+	hd__engine *e = ctx;
+	struct worker *w = state;
+
+	pthread_mutex_lock(&e->mu);
+	e->workers[index] = NULL;
+	pthread_mutex_unlock(&e->mu);
+	close_slots(e, w);
+	curl_multi_cleanup(w->multi);
+	free(w->slots);
+	free(w);
+}
+
+static void wake(void *ctx, unsigned index)
+{
+	hd__engine *e = ctx;
+
+	pthread_mutex_lock(&e->mu);
+	if (e->workers[index])
+		curl_multi_wakeup(e->workers[index]->multi);
+	pthread_mutex_unlock(&e->mu);
+}
+
+void hd__engine_wake_all(void *ctx)
+{
+	hd__engine *e = ctx;
+
+	for (unsigned i = 0; i < e->threads; i++)
+		wake(e, i);
+}
+
+/* ---- one worker's loop -------------------------------------------------- */
+
+static void hand_back(struct worker *w, hd__job *j)
+{
+	hd__job_close(j);
+	w->held--;
+	hd_pool_done(w->eng->pool, &j->task);
+}
+
+static void wait_push(struct worker *w, hd__job *j)
+{
+	j->next_ = w->waiting;
+	w->waiting = j;
+}
+
+/* An attempt has its result in j->res: what next. */
+static void attempt_over(struct worker *w, hd__job *j, double now)
+{
+	if (hd__job_attempt_done(j, now) == HD__JOB_DONE)
+		hand_back(w, j);
+	else
+		wait_push(w, j);
+}
+
+/* Starts j's attempt on a free slot.  Returns 1 when it is in flight. */
+static int start(struct worker *w, hd__job *j, double now)
+{
+	const hd_transport *tp = w->eng->s->tp;
+	struct slot *sl = w->free_slots;
+	CURL *easy;
+
+	if (!tp->start) {
+		/* synchronous: the attempt happens here and now */
+		tp->send(sl->conn, &j->msg, j->row, &j->res);
+		attempt_over(w, j, hd_monotonic());
+		return 0;
+	}
+	easy = tp->start(sl->conn, &j->msg, j->row, &j->res);
+	if (!easy) {
+		attempt_over(w, j, now);
+		return 0;
+	}
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, sl);
+	if (curl_multi_add_handle(w->multi, easy) != CURLM_OK) {
+		tp->finish(sl->conn, CURLE_OUT_OF_MEMORY, &j->res);
+		attempt_over(w, j, now);
+		return 0;
+	}
+	w->free_slots = sl->next_free;
+	sl->job = j;
+	w->busy++;
+	return 1;
+}
+
+/* Goes through the waiting jobs: starts what may start, hands back what
+ * ended; returns the earliest time one of them wants looking at again. */
+static double advance(struct worker *w, double now)
+{
+	double next = now + MAX_WAIT_MS / 1000.0;
+	hd__job *list = w->waiting, *j;
+
+	w->waiting = NULL;
+	while ((j = list) != NULL) {
+		double at = now;
+		int r;
+
+		list = j->next_;
+		if (w->busy >= w->usable || !w->free_slots) {
+			wait_push(w, j); /* a slot frees up: we look again */
+			continue;
+		}
+		r = hd__job_try_start(j, now, &at);
+		if (r == HD__JOB_DONE) {
+			hand_back(w, j);
+		} else if (r == HD__JOB_WAIT) {
+			wait_push(w, j);
+			if (at < next)
+				next = at;
+		} else if (!start(w, j, now)) {
+			/* over at once (synchronous, or refused) */
+			next = now;
+		}
+	}
+	return next;
+}
+
+/* Takes jobs from the pool while there is room.  Returns 0 once the pool
+ * says no more will come. */
+static int take(struct worker *w, hd_pool *p, double now)
+{
+	while (w->held < w->cap) {
+		hd_task *t;
+		hd_status st = hd_pool_take(p, w->index, &t, 0);
+		hd__job *j;
+
+		if (st == HD_ESTOPPED)
+			return 0;
+		if (st != HD_OK)
+			break;
+		j = (hd__job *)t;
+		w->held++;
+		if (hd__job_open(j, now) == HD__JOB_DONE)
+			hand_back(w, j);
+		else
+			wait_push(w, j);
+	}
+	return 1;
+}
+
+/* The transfers libcurl finished. */
+static void harvest(struct worker *w)
+{
+	const hd_transport *tp = w->eng->s->tp;
+	hd__sender *s = w->eng->s;
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
+		CURL *easy = m->easy_handle;
+		CURLcode cc = m->data.result;
+		struct slot *sl = NULL;
+		long version = 0;
+		hd__job *j;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&sl);
+		curl_multi_remove_handle(w->multi, easy);
+		j = sl->job;
+		if (w->eng->cfg.streams > 1 && cc == CURLE_OK &&
+		    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version) ==
+			CURLE_OK &&
+		    version != CURL_HTTP_VERSION_2_0 && w->usable > w->conns) {
+			/* no multiplexing: more requests than connections
+			 * would only queue inside libcurl, their timeouts
+			 * running */
+			w->usable = w->conns;
+			atomic_store(&s->no_multiplex, 1);
+		}
+		tp->finish(sl->conn, cc, &j->res);
+		sl->job = NULL;
+		sl->next_free = w->free_slots;
+		w->free_slots = sl;
+		w->busy--;
+		attempt_over(w, j, hd_monotonic());
+	}
+}
+
+static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
+{
+	struct worker *w = state;
+	int more = 1;
+
+	(void)ctx;
+	(void)index;
+	for (;;) {
+		double now = hd_monotonic(), next;
+		int running, ms;
+
+		if (more)
+			more = take(w, p, now);
+		if (!more && w->held == 0)
+			break;
+		next = advance(w, now);
+		ms = next <= now ? 0 : (int)((next - now) * 1000.0) + 1;
+		if (ms > MAX_WAIT_MS)
+			ms = MAX_WAIT_MS;
+		/* nothing to do until the network, a timer or a wake-up; an
+		 * empty poll returns at once when a wake-up came meanwhile */
+		if (ms > 0 || w->busy)
+			curl_multi_poll(w->multi, NULL, 0, ms, NULL);
+		if (w->busy) {
+			curl_multi_perform(w->multi, &running);
+			harvest(w);
+		}
+	}
+}
+
+/* ---- the engine ---------------------------------------------------------- */
+
+hd_status hd__engine_new(hd__sender *s, const hd__engine_config *cfg,
+			 hd__engine **out, hd_error *err)
+{
+	hd__engine *e = calloc(1, sizeof(*e));
+	hd_pool_config pc = {0};
+	unsigned conns = cfg->connections ? cfg->connections : 1;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	hd_status st;
+
+	*out = NULL;
+	if (!e)
+		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	e->s = s;
+	e->cfg = *cfg;
+	e->cfg.connections = conns;
+	e->async = s->tp->start != NULL;
+	if (!e->async)
+		e->threads = conns;
+	else if (cfg->threads)
+		e->threads = cfg->threads;
+	else
+		e->threads = cores > 0 ? (unsigned)cores : 1;
+	if (e->threads > conns)
+		e->threads = conns;
+	e->slots_total =
+	    e->async ? conns * (cfg->streams > 1 ? cfg->streams : 1) : conns;
+	e->workers = calloc(e->threads, sizeof(*e->workers));
+	if (!e->workers || pthread_mutex_init(&e->mu, NULL) != 0) {
+		free(e->workers);
+		free(e);
+		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	}
+	pc.workers = e->threads;
+	pc.queue_capacity =
+	    cfg->queue ? cfg->queue : 2 * (size_t)e->slots_total;
+	pc.worker_init = worker_init;
+	pc.worker_fini = worker_fini;
+	pc.ctx = e;
+	pc.drive = drive;
+	pc.wake = wake;
+	st = hd_pool_new(&pc, &e->pool, err);
+	if (st != HD_OK) {
+		pthread_mutex_destroy(&e->mu);
+		free(e->workers);
+		free(e);
+		return st;
+	}
+	*out = e;
+	return HD_OK;
+}
+
+hd_pool *hd__engine_pool(hd__engine *e)
+{
+	return e->pool;
+}
+
+unsigned hd__engine_slots(const hd__engine *e)
+{
+	return e->slots_total;
+}
+
+void hd__engine_free(hd__engine *e)
+{
+	if (!e)
+		return;
+	hd_pool_free(e->pool);
+	pthread_mutex_destroy(&e->mu);
+	free(e->workers);
+	free(e);
+}
