@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/herald-bench-XXXXXX", path[128], eml[512];
 	const char *src = getenv("HERALD_SRC");
 	const char *names[] = {"HOOK_TOKEN"};
-	hd_msgtmpl_opts ho = {names, 1, NULL};
+	hd_msgtmpl_opts ho = {.env_names = names, .n_env = 1};
 	FILE *fp;
 	int rc = 0;
 

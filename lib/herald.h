@@ -146,6 +146,25 @@ typedef struct hd_event {
 
 typedef void (*hd_event_fn)(void *ctx, const hd_event *ev);
 
+/* What makes mail arrive (README, Deliverability): the message builder
+ * reads these once, when the template is loaded. */
+typedef struct hd_mail_config {
+	/* DKIM signatures, each "ALG:SELECTOR:DOMAIN:KEYFILE" with ALG rsa
+	 * or ed25519; every email is signed with each, in this order */
+	const char *const *dkim;
+	size_t n_dkim;
+	/* header names left out of the signatures (relays that rewrite
+	 * them); never From */
+	const char *const *dkim_omit;
+	size_t n_dkim_omit;
+	/* file holding the secret that makes {{unsubscribe.token}}; NULL:
+	 * templates cannot use it */
+	const char *unsubscribe_secret_file;
+	/* MAIL FROM (the bounce address) as a template that may use {{key}}
+	 * and {{id}}; NULL: the From address */
+	const char *envelope_from;
+} hd_mail_config;
+
 typedef struct hd_run_config {
 	const char *template_path;   /* .eml or .http */
 	const char *recipients_path; /* .csv, .json, .jsonl/.ndjson or "-" */
@@ -186,6 +205,13 @@ typedef struct hd_run_config {
 	volatile sig_atomic_t *interrupt;
 	hd_event_fn on_event;
 	void *event_ctx;
+	hd_mail_config mail; /* DKIM, unsubscribe tokens, envelope sender */
+	/* suppression list (lib/suppress.h): rows whose key or address it
+	 * holds are skipped "suppressed"; NULL: none */
+	const char *suppress_path;
+	/* where recipients refused as nonexistent (SMTP 5.1.1 ...) are
+	 * appended; NULL: nowhere */
+	const char *suppress_add_path;
 } hd_run_config;
 
 /*

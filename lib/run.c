@@ -175,7 +175,8 @@ static hd_format format_of(const char *name)
 static hd_status open_inputs(struct run *r, hd_error *err)
 {
 	const hd_run_config *cfg = r->cfg;
-	hd_msgtmpl_opts mo = {cfg->env_names, cfg->n_env, cfg->redirect};
+	hd_msgtmpl_opts mo = {cfg->env_names, cfg->n_env, cfg->redirect,
+			      &cfg->mail};
 	hd_source_opts so = {0};
 	hd_status st;
 
