@@ -242,6 +242,43 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err);
 hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 		    char **data, size_t *len, char **envelope, hd_error *err);
 
+/* ------------------------------------------------------------------ */
+/* herald unsubscribe-server                                            */
+/* ------------------------------------------------------------------ */
+
+/* One line for the log (no line end), from any of the server's threads;
+ * is_error: something failed (else a note). */
+typedef void (*hd_log_fn)(void *ctx, int is_error, const char *line);
+
+typedef struct hd_unsubscribe_config {
+	const char *listen;	   /* "127.0.0.1:8025", "[::1]:8025"; port
+				      0 takes a free one (the log says it) */
+	const char *secret_file;   /* what --unsubscribe-secret-file gave
+				      the run that made the links */
+	const char *suppress_path; /* suppression list to append to */
+	/* Set by the caller's signal handler: the server stops. */
+	volatile sig_atomic_t *interrupt;
+	hd_log_fn on_log; /* "listening on ...", "unsubscribed KEY ...",
+			     failures to record; may be NULL */
+	void *log_ctx;
+} hd_unsubscribe_config;
+
+/*
+ * Serves one-click unsubscribe links (RFC 8058) made from
+ * {{unsubscribe.token}} until *interrupt is set: GET shows a page with a
+ * confirm button and changes nothing; a POST of List-Unsubscribe=One-Click
+ * with a valid token appends the recipient's key to the suppression list
+ * (flock'd, fdatasync'd) and answers 200; an invalid or forged token gets
+ * 400 and changes nothing.  Plain HTTP: meant to sit behind a TLS reverse
+ * proxy.  Returns HD_OK once stopped, or before serving
+ *   HD_EUSAGE   a malformed --listen
+ *   HD_ENOENT   the secret file is missing or unreadable
+ *   HD_ECONFIG  the secret is readable by others or too short; the
+ *               address cannot be listened on
+ *   HD_ECREATE  the suppression list cannot be opened for appending
+ */
+hd_status hd_unsubscribe_serve(const hd_unsubscribe_config *cfg, hd_error *err);
+
 #ifdef __cplusplus
 }
 #endif
