@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# herald unsubscribe-server as a mail provider and a recipient use it,
+# with curl as the client: the RFC 8058 one-click POST (urlencoded and
+# multipart) suppresses exactly that recipient, synced to the file; a GET
+# shows a confirm page and suppresses nobody; forged, altered and foreign
+# tokens get 400 and change nothing; wrong bodies, methods and sizes are
+# refused; the server refuses a secret others can read and stops cleanly
+# on SIGTERM and SIGINT.
+set -e
+. "$(dirname "$0")/lib/it.sh"
+. "$(dirname "$0")/lib/unsub.sh"
+command -v curl >/dev/null || { echo "SKIPPED: curl is not installed" >&2; exit 77; }
+cd "$TMP"
+
+head -c 32 /dev/urandom | base64 >secret
+chmod 600 secret
+head -c 32 /dev/urandom | base64 >other.secret
+chmod 600 other.secret
+cat >u.eml <<'EML'
+From: Acme <news@acme.example>
+To: {{name}} <{{email}}>
+Subject: News
+List-Unsubscribe: <https://acme.example/u/{{unsubscribe.token}}>
+
+Hello {{name}}
+EML
+printf 'email,name\nann@example.com,Ann\nbob@example.com,Bob\ncarol@example.com,Carol\n"dave@example.com",Dave <script>\n' >list.csv
+UNSUB_TEMPLATE=u.eml UNSUB_ROWS=list.csv UNSUB_CAMPAIGN=spring UNSUB_SECRET=secret
+ann=$(unsub_token 1); bob=$(unsub_token 2); carol=$(unsub_token 3)
+expect_match "$ann" '^u1\.' "herald render gives the token"
+foreign=$(UNSUB_SECRET=other.secret unsub_token 1)
+: >supp.txt
+unsub_start srv secret supp.txt
+expect_match "$(cat srv.log)" "listening on http://127.0.0.1:[0-9]+/" "the server says where it listens"
+
+# code METHOD URL [curl args...]: prints the HTTP status, the body in body.html
+code() { local m=$1 u=$2; shift 2; curl -s -o body.html -w '%{http_code}' -X "$m" "$@" "$u"; }
+
+# --- a GET shows the confirm page and changes nothing
+expect_eq "$(code GET "$UNSUB_URL/u/$ann")" 200 "GET with a valid token: 200"
+expect_match "$(cat body.html)" '<form method="post">' "the page has a POST form"
+expect_match "$(cat body.html)" 'name="List-Unsubscribe" value="One-Click"' "whose field is the one-click one"
+expect_match "$(cat body.html)" 'ann@example.com' "the page names the recipient"
+expect_eq "$(code HEAD "$UNSUB_URL/u/$ann" -I)" 200 "HEAD: 200"
+expect_eq "$(cat supp.txt)" "" "GET and HEAD suppress nobody"
+headers=$(curl -s -D - -o /dev/null "$UNSUB_URL/u/$ann")
+expect_match "$headers" "Cache-Control: no-store" "the page is not cached"
+expect_match "$headers" "Content-Security-Policy: default-src 'none'" "and has a strict CSP"
+
+# --- the RFC 8058 one-click POST, as providers send it
+expect_eq "$(code POST "$UNSUB_URL/u/$ann" -H 'Content-Type: application/x-www-form-urlencoded' --data 'List-Unsubscribe=One-Click')" 200 "one-click POST: 200"
+expect_eq "$(cat supp.txt)" "ann@example.com" "exactly that recipient is appended"
+expect_match "$(cat srv.log)" "unsubscribed ann@example.com \(campaign spring\)" "the server logs it"
+# multipart/form-data is allowed too; a proxy prefix does not matter
+expect_eq "$(code POST "$UNSUB_URL/lists/x/$bob" -F 'List-Unsubscribe=One-Click')" 200 "multipart POST under another prefix: 200"
+expect_eq "$(cat supp.txt)" "ann@example.com"$'\n'"bob@example.com" "bob appended, ann kept"
+# a second click appends again, harmlessly
+expect_eq "$(code POST "$UNSUB_URL/u/$ann" --data 'List-Unsubscribe=One-Click')" 200 "a repeated POST: 200"
+
+# --- refused: nothing changes
+before=$(cat supp.txt)
+altered=${carol%?}A; [ "$altered" = "$carol" ] && altered=${carol%?}B
+forged_key=$(printf 'u1.%s.%s.%s' "$(printf spring | base64 | tr '+/' '-_' | tr -d '=')" "$(printf 'mallory@example.com' | base64 | tr '+/' '-_' | tr -d '=')" "${carol##*.}")
+for t in "$altered" "$forged_key" "$foreign" "u1.x.y.z" "garbage" ""; do
+  expect_eq "$(code POST "$UNSUB_URL/u/$t" --data 'List-Unsubscribe=One-Click')" 400 "POST with a bad token '${t:0:20}': 400"
+  expect_eq "$(code GET "$UNSUB_URL/u/$t")" 400 "GET with a bad token '${t:0:20}': 400"
+done
+expect_match "$(cat body.html)" "not valid" "the 400 page says the link is not valid"
+expect_eq "$(code POST "$UNSUB_URL/u/$carol")" 400 "POST without the one-click body: 400"
+expect_eq "$(code POST "$UNSUB_URL/u/$carol" --data 'List-Unsubscribe=Two-Clicks')" 400 "POST with another body: 400"
+expect_eq "$(code PUT "$UNSUB_URL/u/$carol" --data 'List-Unsubscribe=One-Click')" 405 "PUT: 405"
+head -c 10000 /dev/zero | tr '\0' 'a' >big.txt
+expect_eq "$(code POST "$UNSUB_URL/u/$carol" --data-binary @big.txt)" 413 "a 10 kB body: 413"
+expect_eq "$(cat supp.txt)" "$before" "no refused request changed the file"
+
+# --- recipient data is escaped on the page
+dave=$("$HERALD" render -t u.eml --row 4 --key-field name --campaign spring --unsubscribe-secret-file secret list.csv 2>/dev/null | grep -o 'u1\.[A-Za-z0-9_.-]*' | head -1)
+expect_eq "$(code GET "$UNSUB_URL/u/$dave")" 200 "GET for the key 'Dave <script>': 200"
+case "$(cat body.html)" in *"<script>"*) bad "markup from a key reached the page";; *) ok "the page does not hold the markup";; esac
+expect_match "$(cat body.html)" "Dave &lt;script&gt;" "it shows the key escaped"
+
+# --- the file is what the send side reads
+expect_eq "$(sort -u supp.txt)" "ann@example.com"$'\n'"bob@example.com" "the suppression list holds ann and bob"
+
+# --- stops cleanly on SIGTERM and SIGINT
+unsub_stop srv
+expect_eq "$unsub_rc" 0 "SIGTERM: exit 0"
+expect_match "$(tail -1 srv.log)" "stopped" "says it stopped"
+unsub_start srv2 secret supp.txt
+kill -INT "$(cat srv2.pid)"
+set +e; wait "$(cat srv2.pid)"; rc=$?; set -e
+expect_eq "$rc" 0 "SIGINT: exit 0"
+if curl -s -o /dev/null "$UNSUB_URL/u/$ann"; then bad "still answering after SIGINT"; else ok "no longer listening"; fi
+
+# --- refusals at start
+chmod 644 secret
+run_herald unsubscribe-server --listen 127.0.0.1:0 --secret-file secret --suppress supp.txt
+expect_eq "$rc" 78 "a secret readable by others: exit 78"
+expect_match "$err" "readable or writable by others" "says why"
+chmod 600 secret
+run_herald unsubscribe-server --listen 127.0.0.1:0 --secret-file nope --suppress supp.txt
+expect_eq "$rc" 66 "a missing secret: exit 66"
+run_herald unsubscribe-server --listen nowhere --secret-file secret --suppress supp.txt
+expect_eq "$rc" 64 "a malformed --listen: exit 64"
+run_herald unsubscribe-server --listen 127.0.0.1:0 --secret-file secret --suppress /nonexistent/dir/supp.txt
+expect_eq "$rc" 73 "a suppression list that cannot be created: exit 73"
+run_herald unsubscribe-server --listen 127.0.0.1:0 --secret-file secret
+expect_eq "$rc" 64 "--suppress missing: exit 64"
+
+finish
