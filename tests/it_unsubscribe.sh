@@ -13,18 +13,9 @@ set -e
 command -v curl >/dev/null || { echo "SKIPPED: curl is not installed" >&2; exit 77; }
 cd "$TMP"
 
-head -c 32 /dev/urandom | base64 >secret
-chmod 600 secret
+unsub_fixture
 head -c 32 /dev/urandom | base64 >other.secret
 chmod 600 other.secret
-cat >u.eml <<'EML'
-From: Acme <news@acme.example>
-To: {{name}} <{{email}}>
-Subject: News
-List-Unsubscribe: <https://acme.example/u/{{unsubscribe.token}}>
-
-Hello {{name}}
-EML
 printf 'email,name\nann@example.com,Ann\nbob@example.com,Bob\ncarol@example.com,Carol\n"dave@example.com",Dave <script>\n' >list.csv
 UNSUB_TEMPLATE=u.eml UNSUB_ROWS=list.csv UNSUB_CAMPAIGN=spring UNSUB_SECRET=secret
 ann=$(unsub_token 1); bob=$(unsub_token 2); carol=$(unsub_token 3)

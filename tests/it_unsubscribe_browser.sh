@@ -15,16 +15,7 @@ if [ -z "$CHROMIUM" ] || ! "$PYTHON" -c 'import websocket' 2>/dev/null; then
 fi
 cd "$TMP"
 
-head -c 32 /dev/urandom | base64 >secret
-chmod 600 secret
-cat >u.eml <<'EML'
-From: Acme <news@acme.example>
-To: {{name}} <{{email}}>
-Subject: News
-List-Unsubscribe: <https://acme.example/u/{{unsubscribe.token}}>
-
-Hello {{name}}
-EML
+unsub_fixture
 printf 'email,name\nann@example.com,Ann\nbob@example.com,Bob\n' >list.csv
 UNSUB_TEMPLATE=u.eml UNSUB_ROWS=list.csv UNSUB_CAMPAIGN=autumn UNSUB_SECRET=secret
 bob=$(unsub_token 2)

@@ -22,15 +22,7 @@
 
 static const char *write_file(const char *name, const char *text)
 {
-	static char path[256];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-	return path;
+	return tmpdir_write(name, text, strlen(text), 0644);
 }
 
 static hd_msgtmpl *load(const char *name, const char *text,
@@ -382,15 +374,11 @@ static void eml_list_unsubscribe(void **state)
 
 static const char *secret_path(void)
 {
-	static char path[256];
-	FILE *fp;
+	static const char text[] = "0123456789abcdef0123456789abcdef\n";
+	static char path[256]; /* kept: tmpdir_path's buffer is reused */
 
-	snprintf(path, sizeof(path), "%s/unsub.secret", dir);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs("0123456789abcdef0123456789abcdef\n", fp);
-	fclose(fp);
-	chmod(path, 0600);
+	snprintf(path, sizeof(path), "%s",
+		 tmpdir_write("unsub.secret", text, sizeof(text) - 1, 0600));
 	return path;
 }
 

@@ -17,24 +17,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *write_file(const char *name, const char *text, size_t n)
-{
-	const char *path = tmpdir_path(name);
-	FILE *fp = fopen(path, "wb");
-
-	assert_non_null(fp);
-	fwrite(text, 1, n, fp);
-	fclose(fp);
-	return path;
-}
-
 static hd_suppress *load(const char *text)
 {
 	hd_suppress *s = NULL;
 	hd_error e;
 
 	assert_int_equal(
-	    hd__suppress_load(write_file("l.txt", text, strlen(text)), &s, &e),
+	    hd__suppress_load(tmpdir_write("l.txt", text, strlen(text), 0644),
+			      &s, &e),
 	    HD_OK);
 	return s;
 }
@@ -108,21 +98,24 @@ static void bad_files(void **state)
 	big[3] = '\n';
 	big[4999] = '\0';
 	assert_int_equal(
-	    hd__suppress_load(write_file("long.txt", big, strlen(big)), &s, &e),
+	    hd__suppress_load(tmpdir_write("long.txt", big, strlen(big), 0644),
+			      &s, &e),
 	    HD_EPARSE);
 	assert_int_equal(e.line, 3);
 	assert_string_equal(e.file, tmpdir_path("long.txt"));
 	/* a long comment is fine */
 	big[4] = '#';
 	big[5] = ' ';
-	assert_int_equal(hd__suppress_load(
-			     write_file("longc.txt", big, strlen(big)), &s, &e),
-			 HD_OK);
+	assert_int_equal(
+	    hd__suppress_load(tmpdir_write("longc.txt", big, strlen(big), 0644),
+			      &s, &e),
+	    HD_OK);
 	assert_int_equal(hd__suppress_count(s), 2);
 	hd__suppress_free(s);
 	/* binary data */
 	assert_int_equal(
-	    hd__suppress_load(write_file("bin.txt", "a\nb\0c\n", 6), &s, &e),
+	    hd__suppress_load(tmpdir_write("bin.txt", "a\nb\0c\n", 6, 0644), &s,
+			      &e),
 	    HD_EPARSE);
 	assert_int_equal(e.line, 2);
 	free(big);
@@ -209,7 +202,7 @@ static void appending(void **state)
 	assert_string_equal(text, "ann@example.com\n");
 	free(text);
 	/* a hand-edited last line without its line end */
-	write_file("add.txt", "# mine\nbob@example.com", 22);
+	tmpdir_write("add.txt", "# mine\nbob@example.com", 22, 0644);
 	assert_int_equal(hd__suppress_add(p, "#team@example.com", &e), HD_OK);
 	text = read_all(p);
 	assert_string_equal(text,

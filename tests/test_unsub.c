@@ -15,27 +15,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *secret_file(const char *name, const char *text, mode_t mode)
-{
-	static char path[256];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-	assert_int_equal(chmod(path, mode), 0);
-	return path;
-}
-
 static hd_unsub_secret *secret(const char *name, const char *text)
 {
 	hd_unsub_secret *s = NULL;
 	hd_error e;
 
 	assert_int_equal(
-	    hd__unsub_secret_load(secret_file(name, text, 0600), &s, &e),
+	    hd__unsub_secret_load(tmpdir_write(name, text, strlen(text), 0600),
+				  &s, &e),
 	    HD_OK);
 	return s;
 }
@@ -161,13 +148,14 @@ static void secret_files(void **state)
 	(void)state;
 	assert_int_equal(
 	    hd__unsub_secret_load(
-		secret_file("open", "0123456789abcdef01", 0644), &s, &e),
+		tmpdir_write("open", "0123456789abcdef01", 18, 0644), &s, &e),
 	    HD_ECONFIG);
 	assert_non_null(strstr(e.msg, "others"));
 	assert_null(strstr(e.msg, "0123456789"));
-	assert_int_equal(hd__unsub_secret_load(
-			     secret_file("short", "short\n\n", 0600), &s, &e),
-			 HD_ECONFIG);
+	assert_int_equal(
+	    hd__unsub_secret_load(tmpdir_write("short", "short\n\n", 7, 0600),
+				  &s, &e),
+	    HD_ECONFIG);
 	assert_non_null(strstr(e.msg, "16"));
 	snprintf(path, sizeof(path), "%s/none", dir);
 	assert_int_equal(hd__unsub_secret_load(path, &s, &e), HD_ENOENT);

@@ -4,12 +4,14 @@
  *
  *	cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
  *	... tmpdir_path("key.pem") ...
+ *	... tmpdir_write("list.txt", text, len, 0600) ...
  */
 #ifndef HERALD_TESTS_TMPDIR_H
 #define HERALD_TESTS_TMPDIR_H
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 static char dir[64];
 
@@ -35,6 +37,20 @@ static inline const char *tmpdir_path(const char *name)
 	static char path[256];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return path;
+}
+
+/* Writes text[0..n) to dir/name with mode; returns tmpdir_path(name). */
+static inline const char *tmpdir_write(const char *name, const char *text,
+				       size_t n, mode_t mode)
+{
+	const char *path = tmpdir_path(name);
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, n, fp), n);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(path, mode), 0);
 	return path;
 }
 

@@ -3,6 +3,8 @@
 #   unsub_start NAME SECRET SUPPRESS   listens on 127.0.0.1, a free port;
 #                                      sets UNSUB_URL (http://127.0.0.1:P)
 #   unsub_stop NAME                    SIGTERM; sets unsub_rc to its exit
+#   unsub_fixture                      writes ./secret (0600) and ./u.eml, a
+#                                      template with a one-click link
 #   unsub_token ROW                    the token herald render makes for
 #                                      row ROW of $UNSUB_ROWS (campaign
 #                                      $UNSUB_CAMPAIGN, secret $UNSUB_SECRET)
@@ -33,4 +35,16 @@ unsub_token() {
   "$HERALD" render -t "$UNSUB_TEMPLATE" --row "$1" --campaign "$UNSUB_CAMPAIGN" \
     --unsubscribe-secret-file "$UNSUB_SECRET" "$UNSUB_ROWS" 2>/dev/null |
     grep -o 'u1\.[A-Za-z0-9_.-]*' | head -1
+}
+unsub_fixture() {
+  head -c 32 /dev/urandom | base64 >secret
+  chmod 600 secret
+  cat >u.eml <<'EML'
+From: Acme <news@acme.example>
+To: {{name}} <{{email}}>
+Subject: News
+List-Unsubscribe: <https://acme.example/u/{{unsubscribe.token}}>
+
+Hello {{name}}
+EML
 }
