@@ -5,16 +5,21 @@
  *   bench_render [SECONDS]        (default 2 per case)
  *
  * Cases: a typical email (templates/welcome.eml with one CSV-like record,
- * headers with a non-ASCII name, quoted-printable body) and a typical JSON
- * webhook (bearer token from --env, JSON body escaping).  Prints one line
- * per case; asserts nothing.
+ * headers with a non-ASCII name, quoted-printable body), the same email
+ * signed with DKIM (an RSA-2048 key, an Ed25519 key, made here), and a
+ * typical JSON webhook (bearer token from --env, JSON body escaping).
+ * Prints one line per case; asserts nothing.
  */
 #include "message.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +73,21 @@ static int run_case(const char *name, const char *path,
 	return 0;
 }
 
+/* Writes a fresh private key to path (mode 0600); 0 on success. */
+static int make_key(const char *path, const char *alg)
+{
+	EVP_PKEY *k = strcmp(alg, "RSA") == 0
+			  ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+			  : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	FILE *fp = k ? fopen(path, "w") : NULL;
+	int ok = fp && PEM_write_PrivateKey(fp, k, NULL, NULL, 0, NULL, NULL);
+
+	if (fp)
+		fclose(fp);
+	EVP_PKEY_free(k);
+	return ok && chmod(path, 0600) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	double secs = argc > 1 ? atof(argv[1]) : 2.0;
@@ -108,6 +128,26 @@ int main(int argc, char **argv)
 		       "Martin\",\"plan\":\"Team\",\"company\":{\"name\":"
 		       "\"Martin SARL\",\"seats\":12}}",
 		       secs);
+	for (int i = 0; i < 2; i++) {
+		const char *alg = i == 0 ? "RSA" : "ED25519";
+		char key[128], spec[200];
+		const char *specs[1] = {spec};
+		hd_mail_config mc = {.dkim = specs, .n_dkim = 1};
+		hd_msgtmpl_opts mo = {.mail = &mc};
+
+		snprintf(key, sizeof(key), "%s/%s.pem", dir, alg);
+		snprintf(spec, sizeof(spec), "%s:bench:example.net:%s",
+			 i == 0 ? "rsa" : "ed25519", key);
+		if (make_key(key, alg) != 0)
+			return 1;
+		rc |= run_case(i == 0 ? "+rsa" : "+ed25519", eml, &mo,
+			       "{\"email\":\"chloe@example.net\",\"name\":"
+			       "\"Chloé Martin\",\"plan\":\"Team\","
+			       "\"company\":{\"name\":\"Martin SARL\","
+			       "\"seats\":12}}",
+			       secs);
+		unlink(key);
+	}
 	rc |= run_case("webhook", path, &ho,
 		       "{\"team\":\"T0/B1\",\"name\":\"Ann \\\"The Hammer\\\" "
 		       "Lee\",\"channel\":\"#billing\",\"invoice\":{\"id\":"

@@ -135,6 +135,31 @@ static int do_run(struct options *o)
 		   : 0;
 }
 
+static void unsubscribe_log(void *ctx, int is_error, const char *line)
+{
+	const struct options *o = ctx;
+
+	if (is_error || !o->quiet)
+		fprintf(stderr, "herald: %s\n", line);
+}
+
+static int do_unsubscribe_server(struct options *o)
+{
+	hd_error err;
+	hd_status st;
+
+	o->unsub.interrupt = &interrupted;
+	o->unsub.on_log = unsubscribe_log;
+	o->unsub.log_ctx = o;
+	install_signals();
+	st = hd_unsubscribe_serve(&o->unsub, &err);
+	if (st != HD_OK) {
+		print_error(&err);
+		return exit_code_of(st);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -152,7 +177,10 @@ int main(int argc, char **argv)
 		options_help(o.cmd);
 		return 0;
 	}
-	rc = o.cmd == CMD_RENDER ? do_render(&o) : do_run(&o);
+	if (o.cmd == CMD_UNSUBSCRIBE)
+		rc = do_unsubscribe_server(&o);
+	else
+		rc = o.cmd == CMD_RENDER ? do_render(&o) : do_run(&o);
 	options_free(&o);
 	return rc;
 }

@@ -45,12 +45,21 @@ enum opt_id {
 	O_ON_UNCERTAIN,
 	O_ONLY_FAILED,
 	O_HELP,
+	O_DKIM,
+	O_DKIM_OMIT,
+	O_UNSUB_SECRET,
+	O_ENVELOPE_FROM,
+	O_SUPPRESS,
+	O_SUPPRESS_ADD,
+	O_LISTEN,
+	O_SECRET_FILE,
 };
 
 #define ALL (CMD_SEND | CMD_CHECK | CMD_RENDER)
 /* Where send writes its report when -o does not say. */
 #define DEFAULT_REPORT "herald-report.jsonl"
 #define SC (CMD_SEND | CMD_CHECK)
+#define US CMD_UNSUBSCRIBE
 
 static const struct option_def {
 	enum opt_id id;
@@ -133,11 +142,34 @@ static const struct option_def {
     {O_CACERT, "cacert", 0, "FILE", SC, "trust the CAs in FILE for TLS"},
     {O_INSECURE, "insecure", 0, NULL, SC,
      "do not verify TLS certificates (never in production)"},
-    {O_QUIET, "quiet", 'q', NULL, ALL, "print only errors"},
+    {O_DKIM, "dkim", 0, "ALG:SELECTOR:DOMAIN:KEYFILE", ALL,
+     "sign every email with DKIM (ALG rsa or ed25519; repeatable: one "
+     "signature each); the key file must not be readable by others"},
+    {O_DKIM_OMIT, "dkim-omit", 0, "HEADER", ALL,
+     "leave HEADER out of the DKIM signatures, for relays that rewrite "
+     "it (e.g. Message-ID through Amazon SES; repeatable)"},
+    {O_UNSUB_SECRET, "unsubscribe-secret-file", 0, "FILE", ALL,
+     "the secret that makes {{unsubscribe.token}} (the same file as "
+     "unsubscribe-server's --secret-file)"},
+    {O_ENVELOPE_FROM, "envelope-from", 0, "ADDR", ALL,
+     "MAIL FROM (the bounce address) apart from From:; may use {{key}} "
+     "and {{id}}: bounces+{{key}}@example.com"},
+    {O_SUPPRESS, "suppress", 0, "FILE", SC | US,
+     "suppression list (one key or address a line): send/check skip "
+     "the rows it holds; unsubscribe-server appends to it"},
+    {O_SUPPRESS_ADD, "suppress-add", 0, "FILE", CMD_SEND,
+     "append recipients refused as nonexistent (SMTP 5.1.1 ...) to FILE"},
+    {O_LISTEN, "listen", 0, "ADDR:PORT", US,
+     "unsubscribe-server: where to listen, e.g. 127.0.0.1:8025 or "
+     "[::1]:8025 (port 0: any free one)"},
+    {O_SECRET_FILE, "secret-file", 0, "FILE", US,
+     "unsubscribe-server: the secret the links were made with "
+     "(send's --unsubscribe-secret-file)"},
+    {O_QUIET, "quiet", 'q', NULL, ALL | US, "print only errors"},
     {O_VERBOSE, "verbose", 'v', NULL, ALL, "log every failed row"},
     {O_PROGRESS, "progress", 0, "auto|always|never", SC,
      "progress bar on stderr (auto: only on a terminal)"},
-    {O_HELP, "help", 'h', NULL, ALL, "show this help"},
+    {O_HELP, "help", 'h', NULL, ALL | US, "show this help"},
 };
 
 #define NOPT (sizeof(table) / sizeof(table[0]))
@@ -156,15 +188,22 @@ static const struct {
      "herald render -t TEMPLATE (--row N | --key K) RECIPIENTS",
      "print the exact bytes one recipient would get (envelope on "
      "stderr)"},
+    {"unsubscribe-server", CMD_UNSUBSCRIBE,
+     "herald unsubscribe-server --listen ADDR:PORT --secret-file F "
+     "--suppress FILE",
+     "answer one-click unsubscribe links (RFC 8058) behind a TLS reverse "
+     "proxy"},
 };
+
+#define NCMD (sizeof(commands) / sizeof(commands[0]))
 
 void options_help(enum command cmd)
 {
 	if (cmd == CMD_NONE) {
 		printf("herald %s — bulk notification sender\n\nUsage:\n",
 		       HD_VERSION);
-		for (size_t i = 0; i < 3; i++)
-			printf("  %-58s %s\n", commands[i].usage,
+		for (size_t i = 0; i < NCMD; i++)
+			printf("  %s\n      %s\n", commands[i].usage,
 			       commands[i].what);
 		printf("  herald --help | herald COMMAND --help | herald "
 		       "--version\n\nRECIPIENTS is a .csv, .json (array of "
@@ -175,7 +214,7 @@ void options_help(enum command cmd)
 		       "75 stopped (try again), 78 configuration.\n");
 		return;
 	}
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < NCMD; i++) {
 		if (commands[i].cmd != cmd)
 			continue;
 		printf("Usage: %s\n\n%s.\n\nOptions:\n", commands[i].usage,
@@ -487,6 +526,42 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 	case O_HELP:
 		o->help = 1;
 		break;
+	case O_DKIM:
+		if (r->mail.n_dkim == MAX_DKIM)
+			return usage_error("at most %s --dkim%s", "8", "");
+		o->dkim[r->mail.n_dkim++] = v;
+		break;
+	case O_DKIM_OMIT:
+		if (r->mail.n_dkim_omit == MAX_DKIM_OMIT)
+			return usage_error("at most %s --dkim-omit%s", "16",
+					   "");
+		o->dkim_omit[r->mail.n_dkim_omit++] = v;
+		break;
+	case O_UNSUB_SECRET:
+		r->mail.unsubscribe_secret_file = v;
+		break;
+	case O_ENVELOPE_FROM:
+		if (strpbrk(v, "\r\n<>"))
+			return usage_error("--envelope-from takes a bare "
+					   "address (no <>), one line%s%s",
+					   "", "");
+		r->mail.envelope_from = v;
+		break;
+	case O_SUPPRESS:
+		if (o->cmd == CMD_UNSUBSCRIBE)
+			o->unsub.suppress_path = v;
+		else
+			r->suppress_path = v;
+		break;
+	case O_SUPPRESS_ADD:
+		r->suppress_add_path = v;
+		break;
+	case O_LISTEN:
+		o->unsub.listen = v;
+		break;
+	case O_SECRET_FILE:
+		o->unsub.secret_file = v;
+		break;
 	}
 	return 0;
 }
@@ -516,9 +591,11 @@ int options_parse(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->run.retries = -1;
 	o->run.env_names = o->env_names;
+	o->run.mail.dkim = o->dkim;
+	o->run.mail.dkim_omit = o->dkim_omit;
 	if (argc < 2)
-		return usage_error("a command is needed: send, check or "
-				   "render%s%s",
+		return usage_error("a command is needed: send, check, render "
+				   "or unsubscribe-server%s%s",
 				   "", "");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		o->help = 1;
@@ -528,7 +605,7 @@ int options_parse(int argc, char **argv, struct options *o)
 		o->version = 1;
 		return 0;
 	}
-	for (size_t c = 0; c < 3; c++)
+	for (size_t c = 0; c < NCMD; c++)
 		if (!strcmp(argv[1], commands[c].name))
 			o->cmd = commands[c].cmd;
 	if (o->cmd == CMD_NONE)
@@ -591,6 +668,18 @@ int options_parse(int argc, char **argv, struct options *o)
 	}
 	if (o->help)
 		return 0;
+	if (o->cmd == CMD_UNSUBSCRIBE) {
+		if (positional)
+			return usage_error("unsubscribe-server takes no file; "
+					   "unexpected '%s'%s",
+					   positional, "");
+		if (!o->unsub.listen || !o->unsub.secret_file ||
+		    !o->unsub.suppress_path)
+			return usage_error("unsubscribe-server needs --listen, "
+					   "--secret-file and --suppress%s%s",
+					   "", "");
+		return 0;
+	}
 	o->run.recipients_path = positional;
 	o->run.check_only = o->cmd == CMD_CHECK;
 	if (!o->run.template_path)

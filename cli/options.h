@@ -7,16 +7,27 @@
 
 #include "herald.h"
 
-enum command { CMD_NONE = 0, CMD_SEND = 1, CMD_CHECK = 2, CMD_RENDER = 4 };
+enum command {
+	CMD_NONE = 0,
+	CMD_SEND = 1,
+	CMD_CHECK = 2,
+	CMD_RENDER = 4,
+	CMD_UNSUBSCRIBE = 8, /* herald unsubscribe-server */
+};
 
 enum progress_mode { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_NEVER };
 
 #define MAX_ENV_NAMES 64
+#define MAX_DKIM 8	 /* --dkim */
+#define MAX_DKIM_OMIT 16 /* --dkim-omit */
 
 struct options {
 	enum command cmd;
 	hd_run_config run;
 	const char *env_names[MAX_ENV_NAMES];
+	const char *dkim[MAX_DKIM];
+	const char *dkim_omit[MAX_DKIM_OMIT];
+	hd_unsubscribe_config unsub; /* herald unsubscribe-server */
 	char *password; /* read from the file or the environment; freed */
 	const char *password_file;
 	long render_row;

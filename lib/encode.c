@@ -11,6 +11,9 @@
 
 static const char b64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/* RFC 4648 section 5: the URL and file name safe alphabet. */
+static const char b64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 static const char hex[] = "0123456789ABCDEF";
 
 /* Longest QP line without its CRLF (RFC 2045 section 6.7 rule 5). */
@@ -30,8 +33,9 @@ static hd_status restore(hd_buf *out, size_t len0, hd_status st)
 	return st;
 }
 
-/* Writes the 4 base64 characters of the 1..3 bytes at p into q. */
-static void b64_quad(char *q, const unsigned char *p, size_t k)
+/* Writes the 4 base64 characters of the 1..3 bytes at p into q, from
+ * alphabet a. */
+static void b64_quad(char *q, const unsigned char *p, size_t k, const char *a)
 {
 	uint32_t v = (uint32_t)p[0] << 16;
 
@@ -39,10 +43,10 @@ static void b64_quad(char *q, const unsigned char *p, size_t k)
 		v |= (uint32_t)p[1] << 8;
 	if (k > 2)
 		v |= p[2];
-	q[0] = b64_alphabet[(v >> 18) & 63];
-	q[1] = b64_alphabet[(v >> 12) & 63];
-	q[2] = k > 1 ? b64_alphabet[(v >> 6) & 63] : '=';
-	q[3] = k > 2 ? b64_alphabet[v & 63] : '=';
+	q[0] = a[(v >> 18) & 63];
+	q[1] = a[(v >> 12) & 63];
+	q[2] = k > 1 ? a[(v >> 6) & 63] : '=';
+	q[3] = k > 2 ? a[v & 63] : '=';
 }
 
 hd_status hd_base64_encode(hd_buf *out, const void *p, size_t n,
@@ -65,7 +69,7 @@ hd_status hd_base64_encode(hd_buf *out, const void *p, size_t n,
 	w = out->data + out->len;
 	for (i = 0; i < n; i += 3) {
 		k = n - i < 3 ? n - i : 3;
-		b64_quad(quad, s + i, k);
+		b64_quad(quad, s + i, k, b64_alphabet);
 		for (j = 0; j < 4; j++) {
 			*w++ = quad[j];
 			if (line_len && ++col == line_len) {
@@ -81,6 +85,64 @@ hd_status hd_base64_encode(hd_buf *out, const void *p, size_t n,
 	}
 	out->len = (size_t)(w - out->data);
 	out->data[out->len] = '\0';
+	return HD_OK;
+}
+
+hd_status hd_base64url_encode(hd_buf *out, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	size_t len0 = out->len;
+	char quad[4];
+
+	if (!p && n)
+		return HD_EINVAL;
+	if (n == 0)
+		return HD_OK;
+	if (n > SIZE_MAX / 8 || hd_buf_reserve(out, (n + 2) / 3 * 4) != HD_OK)
+		return HD_ENOMEM;
+	for (size_t i = 0; i < n; i += 3) {
+		size_t k = n - i < 3 ? n - i : 3;
+		b64_quad(quad, s + i, k, b64url_alphabet);
+		/* no padding: k bytes make k + 1 characters */
+		if (hd_buf_append(out, quad, k + 1) != HD_OK)
+			return restore(out, len0, HD_ENOMEM);
+	}
+	return HD_OK;
+}
+
+static int b64url_value(char c)
+{
+	const char *at = c ? strchr(b64url_alphabet, c) : NULL;
+	return at ? (int)(at - b64url_alphabet) : -1;
+}
+
+hd_status hd_base64url_decode(hd_buf *out, const char *s, size_t n)
+{
+	size_t len0 = out->len;
+
+	if ((!s && n) || n % 4 == 1)
+		return HD_EINVAL;
+	for (size_t i = 0; i < n; i += 4) {
+		size_t k = n - i < 4 ? n - i : 4;
+		uint32_t v = 0;
+		unsigned char b[3];
+
+		for (size_t j = 0; j < 4; j++) {
+			int d = j < k ? b64url_value(s[i + j]) : 0;
+			if (d < 0)
+				return restore(out, len0, HD_EINVAL);
+			v = v << 6 | (uint32_t)d;
+		}
+		b[0] = (unsigned char)(v >> 16);
+		b[1] = (unsigned char)(v >> 8);
+		b[2] = (unsigned char)v;
+		/* the bits a short group leaves over must be zero, so that
+		 * each byte string has exactly one encoding */
+		if ((k == 2 && (b[1] || b[2])) || (k == 3 && b[2]))
+			return restore(out, len0, HD_EINVAL);
+		if (hd_buf_append(out, b, k - 1) != HD_OK)
+			return restore(out, len0, HD_ENOMEM);
+	}
 	return HD_OK;
 }
 
@@ -337,7 +399,7 @@ static size_t ew_make(char *word, const unsigned char *r, size_t k, int q)
 	} else {
 		for (i = 0; i < k; i += 3) {
 			c = k - i < 3 ? k - i : 3;
-			b64_quad(word + n, r + i, c);
+			b64_quad(word + n, r + i, c, b64_alphabet);
 			n += 4;
 		}
 	}

@@ -65,6 +65,17 @@
 hd_status hd_base64_encode(hd_buf *out, const void *p, size_t n,
 			   size_t line_len);
 
+/* Base64url (RFC 4648 section 5: "-" and "_" for "+" and "/") without
+ * padding or line breaks, for tokens in URLs.  HD_EINVAL for NULL p with
+ * n > 0. */
+hd_status hd_base64url_encode(hd_buf *out, const void *p, size_t n);
+
+/* The inverse: appends the bytes s[0..n) encodes.  Strict: only the
+ * base64url alphabet, no padding, no white space, and the unused low bits
+ * of a short last group must be zero (one encoding per byte string);
+ * anything else is HD_EINVAL and out is left as it was. */
+hd_status hd_base64url_decode(hd_buf *out, const char *s, size_t n);
+
 /* Quoted-printable (RFC 2045 section 6.7).  LF and CRLF in the input are
  * line ends and become CRLF (hard breaks); "=" (0x3D), bytes above 0x7E,
  * controls (a bare CR too) and a space or TAB that ends a line become

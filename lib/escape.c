@@ -197,6 +197,37 @@ hd_status hd_escape_form(hd_buf *out, const char *s, size_t n, hd_error *err)
 	return percent_encode(out, s, n, 1, err);
 }
 
+static int alnum(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9');
+}
+
+hd_status hd_escape_local_part(hd_buf *out, const char *s, size_t n,
+			       hd_error *err)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len0 = out->len;
+	hd_status st = HD_OK;
+
+	for (size_t i = 0; st == HD_OK && i < n; i++) {
+		unsigned char c = p[i];
+		/* a dot only between two bytes that stay: never first, last
+		 * or doubled, which a dot-atom forbids */
+		int dot_ok = c == '.' && i > 0 && i + 1 < n &&
+			     alnum(p[i - 1]) && alnum(p[i + 1]);
+		if (alnum(c) || c == '-' || c == '_' || dot_ok) {
+			st = hd_buf_putc(out, (char)c);
+		} else if (c == '@') {
+			st = hd_buf_putc(out, '=');
+		} else {
+			char e[3] = {'+', hex_upper[c >> 4], hex_upper[c & 15]};
+			st = hd_buf_append(out, e, 3);
+		}
+	}
+	return st == HD_OK ? HD_OK : rollback(out, len0, st, err);
+}
+
 hd_status hd_escape_json(hd_buf *out, const char *s, size_t n, hd_error *err)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -22,6 +22,7 @@
  *	form field         hd_escape_form          nothing
  *	JSON string        hd_escape_json          invalid UTF-8
  *	HTML               hd_escape_html          invalid UTF-8
+ *	address local part hd_escape_local_part    nothing (VERP encoding)
  *
  *	Header values are not RFC 2047 encoded here: the finished header
  *	line is, by hd_header_append() in encode.h.
@@ -68,6 +69,15 @@ hd_status hd_escape_url(hd_buf *out, const char *s, size_t n, hd_error *err);
 /* application/x-www-form-urlencoded field (WHATWG URL, "urlencoded
  * serializing"): space -> '+', unreserved as is, every other byte %XX. */
 hd_status hd_escape_form(hd_buf *out, const char *s, size_t n, hd_error *err);
+
+/* A piece of an address's local part (RFC 5322 dot-atom text), for VERP
+ * bounce addresses ("bounces+{{key}}@example.com"): letters, digits, '-'
+ * and '_' stay, '.' stays between two letters or digits, '@' becomes '='
+ * (the VERP convention: ann@example.com -> ann=example.com), every other
+ * byte becomes '+' and two upper-case hex digits.  Reversible: a bounce
+ * handler reads '=' as '@' and "+XX" as the byte 0xXX. */
+hd_status hd_escape_local_part(hd_buf *out, const char *s, size_t n,
+			       hd_error *err);
 
 /* Inside of a JSON string, without the quotes (RFC 8259 section 7):
  * \" \\ \b \f \n \r \t, other C0 and DEL as \u00xx, U+2028 and U+2029 as

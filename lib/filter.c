@@ -3,6 +3,7 @@
 
 #include "dedupe.h"
 #include "source.h"
+#include "suppress.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -275,6 +276,30 @@ static int by_journal(hd__filter *f, const char *id, hd__verdict *v,
 	return 0;
 }
 
+/* Is the key on the suppression list?  An envelope key ("a@x, b@y") is
+ * when any of its addresses is.  1, 0, or -1 (the list cannot be read). */
+static int suppressed(const hd__filter *f, const char *id)
+{
+	const char *p = id;
+
+	if (!f->cfg.suppress)
+		return 0;
+	if (f->cfg.keys && f->cfg.keys->mode == HD__KEY_ENVELOPE) {
+		for (;;) {
+			size_t n = strcspn(p, ",");
+			int r = hd__suppress_has(f->cfg.suppress, p, n);
+			if (r != 0)
+				return r;
+			if (!p[n])
+				return 0;
+			p += n + 1;
+			while (*p == ' ')
+				p++;
+		}
+	}
+	return hd__suppress_has(f->cfg.suppress, id, strlen(id));
+}
+
 hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
 			    const char *id, json_t *record, hd__verdict *v,
 			    hd_error *err)
@@ -292,6 +317,15 @@ hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
 		return HD_OK;
 	if (f->cfg.journal && by_journal(f, id, v, &st, err))
 		return st;
+	switch (suppressed(f, id)) {
+	case 1:
+		leave_out(v, HD_ROW_SKIPPED, "suppressed (%.200s)",
+			  f->cfg.suppress_name);
+		return HD_OK;
+	case -1:
+		return hd_error_set(err, HD_EIO, f->cfg.suppress_name, 0, 0,
+				    "cannot read the suppression list back");
+	}
 	if (f->only && !hd_keyset_has(f->only, id, strlen(id))) {
 		if (hd_keyset_has(f->held, id, strlen(id)))
 			leave_out(v, HD_ROW_UNCERTAIN,

@@ -11,6 +11,9 @@
  *   the journal: uncertain     uncertain  "held back: ..." with
  *                                         --on-uncertain skip; taken
  *                                         again (and noted) with resend
+ *   --suppress FILE            skipped    "suppressed (FILE)": the key, or
+ *                                         for an envelope key any of its
+ *                                         addresses, is on the list
  *   --only-failed REPORT       skipped    "not failed in REPORT", or held
  *                                         back like the journal's
  *                                         uncertain rows
@@ -43,6 +46,8 @@ typedef struct hd__filter_config {
 	hd_journal *journal;	 /* or NULL; borrowed */
 	int hold_uncertain;	 /* --on-uncertain skip */
 	const char *only_failed; /* a report path, or NULL */
+	const struct hd_suppress *suppress; /* or NULL; borrowed */
+	const char *suppress_name;	    /* its path, for the reason */
 	const hd__keyspec *keys; /* how report keys become identities */
 	double now;		 /* the run's start, seconds since the epoch */
 } hd__filter_config;

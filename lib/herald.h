@@ -137,12 +137,13 @@ typedef struct hd_run_stats {
 		       journal, --only-failed, due times or dedupe */
 	long done;  /* taken rows with an outcome in the report */
 	long sent, failed, invalid, skipped, dry_run, not_attempted, uncertain;
-	long attempts;	/* send attempts, retries included */
-	long resent;	/* taken again although an earlier run left them
-			   uncertain (--on-uncertain resend) */
-	long held;	/* left uncertain by an earlier run and held back
-			   (--on-uncertain skip); counted in uncertain */
-	double elapsed; /* seconds since the sending pass started */
+	long attempts;	       /* send attempts, retries included */
+	long resent;	       /* taken again although an earlier run left them
+				  uncertain (--on-uncertain resend) */
+	long suppressed_added; /* recipients --suppress-add put on its list */
+	long held;	       /* left uncertain by an earlier run and held back
+				  (--on-uncertain skip); counted in uncertain */
+	double elapsed;	       /* seconds since the sending pass started */
 } hd_run_stats;
 
 typedef struct hd_event {
@@ -153,6 +154,25 @@ typedef struct hd_event {
 } hd_event;
 
 typedef void (*hd_event_fn)(void *ctx, const hd_event *ev);
+
+/* What makes mail arrive (README, Deliverability): the message builder
+ * reads these once, when the template is loaded. */
+typedef struct hd_mail_config {
+	/* DKIM signatures, each "ALG:SELECTOR:DOMAIN:KEYFILE" with ALG rsa
+	 * or ed25519; every email is signed with each, in this order */
+	const char *const *dkim;
+	size_t n_dkim;
+	/* header names left out of the signatures (relays that rewrite
+	 * them); never From */
+	const char *const *dkim_omit;
+	size_t n_dkim_omit;
+	/* file holding the secret that makes {{unsubscribe.token}}; NULL:
+	 * templates cannot use it */
+	const char *unsubscribe_secret_file;
+	/* MAIL FROM (the bounce address) as a template that may use {{key}}
+	 * and {{id}}; NULL: the From address */
+	const char *envelope_from;
+} hd_mail_config;
 
 typedef struct hd_run_config {
 	const char *template_path;   /* .eml or .http */
@@ -210,6 +230,13 @@ typedef struct hd_run_config {
 	volatile sig_atomic_t *interrupt;
 	hd_event_fn on_event;
 	void *event_ctx;
+	hd_mail_config mail; /* DKIM, unsubscribe tokens, envelope sender */
+	/* suppression list (lib/suppress.h): rows whose key or address it
+	 * holds are skipped "suppressed"; NULL: none */
+	const char *suppress_path;
+	/* where recipients refused as nonexistent (SMTP 5.1.1 ...) are
+	 * appended; NULL: nowhere */
+	const char *suppress_add_path;
 } hd_run_config;
 
 /*
@@ -250,6 +277,43 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err);
  */
 hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 		    char **data, size_t *len, char **envelope, hd_error *err);
+
+/* ------------------------------------------------------------------ */
+/* herald unsubscribe-server                                            */
+/* ------------------------------------------------------------------ */
+
+/* One line for the log (no line end), from any of the server's threads;
+ * is_error: something failed (else a note). */
+typedef void (*hd_log_fn)(void *ctx, int is_error, const char *line);
+
+typedef struct hd_unsubscribe_config {
+	const char *listen;	   /* "127.0.0.1:8025", "[::1]:8025"; port
+				      0 takes a free one (the log says it) */
+	const char *secret_file;   /* what --unsubscribe-secret-file gave
+				      the run that made the links */
+	const char *suppress_path; /* suppression list to append to */
+	/* Set by the caller's signal handler: the server stops. */
+	volatile sig_atomic_t *interrupt;
+	hd_log_fn on_log; /* "listening on ...", "unsubscribed KEY ...",
+			     failures to record; may be NULL */
+	void *log_ctx;
+} hd_unsubscribe_config;
+
+/*
+ * Serves one-click unsubscribe links (RFC 8058) made from
+ * {{unsubscribe.token}} until *interrupt is set: GET shows a page with a
+ * confirm button and changes nothing; a POST of List-Unsubscribe=One-Click
+ * with a valid token appends the recipient's key to the suppression list
+ * (flock'd, fdatasync'd) and answers 200; an invalid or forged token gets
+ * 400 and changes nothing.  Plain HTTP: meant to sit behind a TLS reverse
+ * proxy.  Returns HD_OK once stopped, or before serving
+ *   HD_EUSAGE   a malformed --listen
+ *   HD_ENOENT   the secret file is missing or unreadable
+ *   HD_ECONFIG  the secret is readable by others or too short; the
+ *               address cannot be listened on
+ *   HD_ECREATE  the suppression list cannot be opened for appending
+ */
+hd_status hd_unsubscribe_serve(const hd_unsubscribe_config *cfg, hd_error *err);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,9 @@
  */
 #include "message_int.h"
 
+#include "address.h"
+#include "escape.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -11,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void hd_message_clear(hd_message *msg)
@@ -193,19 +197,39 @@ hd_status hd__part_render(const hd_tmpl *part, json_t *ctx, hd_escape_fn esc,
 	return hd_tmpl_render(part, ctx, &ro, out, err);
 }
 
-json_t *hd__context_new(const hd_msgtmpl *t, json_t *record)
+/* {"token": "..."}: the recipient's one-click unsubscribe token. */
+static json_t *unsubscribe_object(const hd_msgtmpl *t, const char *campaign,
+				  const char *key)
+{
+	hd_buf tok = HD_BUF_INIT;
+	json_t *o = NULL;
+
+	if (hd__unsub_token(t->unsub, campaign ? campaign : "", key ? key : "",
+			    &tok) == HD_OK)
+		o = json_pack("{s:s}", "token", tok.data);
+	hd_buf_free(&tok);
+	return o;
+}
+
+json_t *hd__context_new(const hd_msgtmpl *t, json_t *record,
+			const char *campaign, const char *key)
 {
 	json_t *ctx;
 
-	if (!t->env)
+	if (!t->env && !t->unsub)
 		return record;
 	ctx = json_object();
 	if (!ctx)
 		return NULL;
 	/* a shallow copy: the record's values are shared, not copied; the env
-	 * object is deep-copied so no two threads touch one refcount */
+	 * object is deep-copied so no two threads touch one refcount; herald's
+	 * names win over a record's fields of the same name */
 	if (json_object_update(ctx, record) != 0 ||
-	    json_object_set_new(ctx, "env", json_deep_copy(t->env)) != 0) {
+	    (t->env &&
+	     json_object_set_new(ctx, "env", json_deep_copy(t->env)) != 0) ||
+	    (t->unsub &&
+	     json_object_set_new(ctx, "unsubscribe",
+				 unsubscribe_object(t, campaign, key)) != 0)) {
 		json_decref(ctx);
 		return NULL;
 	}
@@ -214,8 +238,17 @@ json_t *hd__context_new(const hd_msgtmpl *t, json_t *record)
 
 void hd__context_release(const hd_msgtmpl *t, json_t *record, json_t *ctx)
 {
-	if (ctx && ctx != record && t->env)
+	if (ctx && ctx != record)
 		json_decref(ctx);
+	(void)t;
+}
+
+long long hd__message_time(void)
+{
+	const char *fixed = getenv("SOURCE_DATE_EPOCH");
+
+	return fixed && *fixed ? strtoll(fixed, NULL, 10)
+			       : (long long)time(NULL);
 }
 
 static int has_suffix(const char *s, const char *suffix)
@@ -247,6 +280,96 @@ static hd_status make_env(hd_msgtmpl *t, const hd_msgtmpl_opts *opts,
 		json_object_set_new(t->env, opts->env_names[i], s);
 	}
 	return HD_OK;
+}
+
+/* The context the envelope sender template renders in: herald's own
+ * values, never the record's (see make_mail). */
+static json_t *envelope_context(const char *key, const char *id)
+{
+	return json_pack("{s:s,s:s}", "key", key ? key : "", "id", id);
+}
+
+/* Renders the --envelope-from template for one message into out (a bare
+ * address, checked). */
+static hd_status render_envelope(const hd_msgtmpl *t, const char *key,
+				 const char *id, long row, hd_buf *out,
+				 hd_error *err)
+{
+	json_t *ctx = envelope_context(key, id);
+	hd_tmpl_render_opts ro = {hd_escape_local_part, hd_escape_local_part,
+				  row};
+	hd_status st;
+
+	if (!ctx)
+		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	st = hd_tmpl_render(t->envelope_from, ctx, &ro, out, err);
+	json_decref(ctx);
+	if (st == HD_OK)
+		st =
+		    hd_address_check(out->data ? out->data : "", out->len, err);
+	if (st != HD_OK) {
+		char why[sizeof(err->msg)];
+		snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+		hd_error_set(err, st == HD_ENOMEM ? st : HD_EADDRESS, NULL, 0,
+			     0, "--envelope-from: %s", why);
+		hd_error_set_field(err, "--envelope-from");
+		return err ? err->code : HD_EADDRESS;
+	}
+	return HD_OK;
+}
+
+/*
+ * The deliverability settings: DKIM keys and the unsubscribe secret are
+ * read here, once; the envelope sender template is compiled and tried.
+ * It sees {{key}} (the recipient key) and {{id}} (the 32 hex digits of
+ * the Message-ID) only: where bounces go is the sender's choice, so the
+ * record's own fields, which could name any address, are not offered, and
+ * each value is escaped for a local part so that data can only ever
+ * change the part of the address the template gave it.
+ */
+static hd_status make_mail(hd_msgtmpl *t, const hd_mail_config *m,
+			   const char *text, hd_error *err)
+{
+	static const hd_mail_config none;
+	hd_status st = HD_OK;
+
+	if (!m)
+		m = &none;
+	if (t->kind == HD_MSG_HTTP && (m->n_dkim || m->envelope_from))
+		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
+				    "%s needs an .eml template",
+				    m->n_dkim ? "--dkim" : "--envelope-from");
+	st = hd__dkim_new(m->dkim, m->n_dkim, m->dkim_omit, m->n_dkim_omit,
+			  &t->dkim, err);
+	if (st == HD_OK && m->unsubscribe_secret_file)
+		st = hd__unsub_secret_load(m->unsubscribe_secret_file,
+					   &t->unsub, err);
+	/* without a secret every row would fail on the tag: say it once */
+	if (st == HD_OK && !t->unsub && strstr(text, "unsubscribe.token"))
+		st = hd_error_set(err, HD_EUSAGE, t->path, 0, 0,
+				  "the template uses {{unsubscribe.token}}: "
+				  "give --unsubscribe-secret-file");
+	if (st == HD_OK && m->envelope_from) {
+		hd_tmpl_opts o = {.source = "--envelope-from"};
+		hd_buf probe = HD_BUF_INIT;
+		st = hd_tmpl_compile(m->envelope_from, strlen(m->envelope_from),
+				     &o, &t->envelope_from, err);
+		if (st == HD_OK)
+			st = render_envelope(t, "probe@example.com",
+					     "00000000000000000000000000000000",
+					     0, &probe, err);
+		hd_buf_free(&probe);
+		if (st != HD_OK) {
+			char why[sizeof(err->msg)];
+			snprintf(why, sizeof(why), "%s", err ? err->msg : "");
+			st = hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
+					  "%s (in '%.200s', which may use "
+					  "{{key}} and {{id}} only)",
+					  why, m->envelope_from);
+			hd_error_set_field(err, "");
+		}
+	}
+	return st;
 }
 
 hd_status hd_msgtmpl_load(const char *path, const hd_msgtmpl_opts *opts,
@@ -286,6 +409,8 @@ hd_status hd_msgtmpl_load(const char *path, const hd_msgtmpl_opts *opts,
 		goto out;
 	}
 	st = make_env(t, opts, err);
+	if (st == HD_OK)
+		st = make_mail(t, opts ? opts->mail : NULL, text, err);
 	if (st != HD_OK)
 		goto out;
 	if (t->kind == HD_MSG_EMAIL)
@@ -316,15 +441,54 @@ void hd_msgtmpl_free(hd_msgtmpl *t)
 	else
 		hd__http_free(t->impl);
 	json_decref(t->env);
+	hd__dkim_free(t->dkim);
+	hd__unsub_secret_free(t->unsub);
+	hd_tmpl_free(t->envelope_from);
 	free(t->path);
 	free(t->dir);
 	free(t->redirect);
 	free(t);
 }
 
-hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
-			   const char *campaign, const char *key, long row,
-			   hd_message *out, hd_error *err)
+/* What an email gets once its bytes are final: the envelope sender from
+ * --envelope-from, then the DKIM signatures, which go first. */
+static hd_status finish_email(const hd_msgtmpl *t, const char *key,
+			      const char *hash, long row, int sign,
+			      hd_message *out, hd_error *err)
+{
+	hd_buf b = HD_BUF_INIT;
+	hd_status st = HD_OK;
+
+	if (t->envelope_from) {
+		st = render_envelope(t, key, hash, row, &b, err);
+		if (st != HD_OK) {
+			hd_buf_free(&b);
+			return st;
+		}
+		free(out->email.from);
+		out->email.from = hd_buf_detach(&b, NULL);
+		if (!out->email.from)
+			return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	}
+	if (!t->dkim || !sign)
+		return HD_OK;
+	st = hd__dkim_sign(t->dkim, out->email.data, out->email.len,
+			   hd__message_time(), &b, err);
+	if (st == HD_OK)
+		st = hd_buf_append(&b, out->email.data, out->email.len);
+	if (st == HD_OK) {
+		free(out->email.data);
+		out->email.data = hd_buf_detach(&b, &out->email.len);
+		if (!out->email.data)
+			st = HD_ENOMEM;
+	}
+	hd_buf_free(&b);
+	return st;
+}
+
+static hd_status build(const hd_msgtmpl *t, json_t *record,
+		       const char *campaign, const char *key, long row,
+		       int sign, hd_message *out, hd_error *err)
 {
 	char hash[33];
 	json_t *ctx;
@@ -334,7 +498,7 @@ hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
 	if (!json_is_object(record))
 		return hd_error_set(err, HD_EINVAL, t->path, 0, 0,
 				    "record is not an object");
-	ctx = hd__context_new(t, record);
+	ctx = hd__context_new(t, record, campaign, key);
 	if (!ctx)
 		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
 	hd_message_hash(campaign, key, hash);
@@ -343,6 +507,8 @@ hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
 	else
 		st = hd__http_build(t, ctx, hash, row, out, err);
 	hd__context_release(t, record, ctx);
+	if (st == HD_OK && t->kind == HD_MSG_EMAIL)
+		st = finish_email(t, key, hash, row, sign, out, err);
 	if (st != HD_OK) {
 		hd_message_clear(out);
 		if (err && err->row == 0)
@@ -365,7 +531,7 @@ hd_status hd_msgtmpl_recipients(const hd_msgtmpl *t, json_t *record, long row,
 	if (!json_is_object(record))
 		return hd_error_set(err, HD_EINVAL, t->path, 0, 0,
 				    "record is not an object");
-	ctx = hd__context_new(t, record);
+	ctx = hd__context_new(t, record, "", "");
 	if (!ctx)
 		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
 	st = hd__eml_recipients(t, ctx, row, &b, err);
@@ -375,5 +541,23 @@ hd_status hd_msgtmpl_recipients(const hd_msgtmpl *t, json_t *record, long row,
 	hd_buf_free(&b);
 	if (st != HD_OK && err && err->row == 0)
 		err->row = row;
+	return st;
+}
+
+hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
+			   const char *campaign, const char *key, long row,
+			   hd_message *out, hd_error *err)
+{
+	return build(t, record, campaign, key, row, 1, out, err);
+}
+
+hd_status hd_msgtmpl_check(const hd_msgtmpl *t, json_t *record,
+			   const char *campaign, const char *key, long row,
+			   hd_error *err)
+{
+	hd_message m;
+	hd_status st = build(t, record, campaign, key, row, 0, &m, err);
+
+	hd_message_clear(&m);
 	return st;
 }

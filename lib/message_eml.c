@@ -40,6 +40,7 @@ enum hkind {
 	H_ADDRESS, /* From, To, Cc, Reply-To, Sender: address lists */
 	H_BCC,	   /* envelope only, never written */
 	H_CTYPE,   /* Content-Type of a single-part body */
+	H_LISTU,   /* List-Unsubscribe: URIs, never folded (RFC 8058) */
 };
 
 struct eml_header {
@@ -66,19 +67,19 @@ struct eml {
 
 /* Headers herald writes itself; a template may not set them. */
 static const char *const reserved[] = {
-    "Message-ID",
-    "MIME-Version",
-    "Content-Transfer-Encoding",
-    "Date",
+    "Message-ID", "MIME-Version",	   "Content-Transfer-Encoding",
+    "Date",	  "List-Unsubscribe-Post", /* added when List-Unsubscribe has
+					      https */
 };
 
 static const struct {
 	const char *name;
 	enum hkind kind;
 } header_kinds[] = {
-    {"From", H_ADDRESS},       {"To", H_ADDRESS},     {"Cc", H_ADDRESS},
-    {"Reply-To", H_ADDRESS},   {"Sender", H_ADDRESS}, {"Bcc", H_BCC},
-    {"Content-Type", H_CTYPE},
+    {"From", H_ADDRESS},       {"To", H_ADDRESS},
+    {"Cc", H_ADDRESS},	       {"Reply-To", H_ADDRESS},
+    {"Sender", H_ADDRESS},     {"Bcc", H_BCC},
+    {"Content-Type", H_CTYPE}, {"List-Unsubscribe", H_LISTU},
 };
 
 void hd__eml_free(void *impl)
@@ -725,17 +726,80 @@ static hd_status push_rcpts(hd_message *out, const hd_mailbox *list, size_t n)
 	return HD_OK;
 }
 
-/* The Date header: now, or SOURCE_DATE_EPOCH when set (the reproducible
- * builds convention), so tests can compare messages byte for byte. */
+/* The Date header: see hd__message_time. */
 static void date_header(char out[64])
 {
-	const char *fixed = getenv("SOURCE_DATE_EPOCH");
-	time_t now =
-	    fixed && *fixed ? (time_t)strtoll(fixed, NULL, 10) : time(NULL);
+	time_t now = (time_t)hd__message_time();
 	struct tm tm;
 
 	gmtime_r(&now, &tm);
 	strftime(out, 64, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+}
+
+/*
+ * List-Unsubscribe (RFC 2369): a list of <URI>s, written as it is, never
+ * folded: some receivers do not unfold it before they look for the URL,
+ * and it is one of the two fields RFC 8058 has DKIM cover.  Tags in it
+ * are percent-encoded (hd_escape_url), so data can neither end a URI nor
+ * add one.  With an https URI in it, List-Unsubscribe-Post says that a
+ * POST to that URI unsubscribes in one click (RFC 8058 section 3.1).
+ */
+static hd_status write_list_unsubscribe(hd_buf *msg, const char *v, size_t n,
+					hd_error *err)
+{
+	static const char post[] =
+	    "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n";
+	const char *end, *p;
+	int https = 0;
+	hd_status st;
+
+	while (n && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	end = v + n;
+	for (p = v; p < end; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return hd_error_set(err, HD_EHEADER, NULL, 0, 0,
+					    "List-Unsubscribe holds a byte "
+					    "that is not printable ASCII");
+	for (p = v; p <= end && n;) {
+		const char *comma = memchr(p, ',', (size_t)(end - p)), *q;
+		const char *e = comma ? comma : end;
+		while (p < e && *p == ' ')
+			p++;
+		q = e;
+		while (q > p && q[-1] == ' ')
+			q--;
+		if (q - p < 3 || *p != '<' || q[-1] != '>' ||
+		    memchr(p + 1, '<', (size_t)(q - p - 2)) ||
+		    memchr(p + 1, '>', (size_t)(q - p - 2)))
+			return hd_error_set(err, HD_EHEADER, NULL, 0, 0,
+					    "List-Unsubscribe must be a list "
+					    "of <URI>s separated by commas");
+		if (q - p > 9 && strncasecmp(p + 1, "https://", 8) == 0)
+			https = 1;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (n == 0)
+		return hd_error_set(err, HD_EHEADER, NULL, 0, 0,
+				    "List-Unsubscribe is empty");
+	if (n + strlen("List-Unsubscribe: ") > LINE_MAX_OCTETS)
+		return hd_error_set(err, HD_ELIMIT, NULL, 0, 0,
+				    "List-Unsubscribe is longer than one "
+				    "998-octet line, and it is never folded");
+	st = hd_buf_puts(msg, "List-Unsubscribe: ");
+	if (st == HD_OK)
+		st = hd_buf_append(msg, v, n);
+	if (st == HD_OK)
+		st = hd_buf_append(msg, "\r\n", 2);
+	if (st == HD_OK && https)
+		st = hd_buf_append(msg, post, sizeof(post) - 1);
+	return st;
 }
 
 /* Every line of a finished message must fit RFC 5322's 998 octets. */
@@ -856,9 +920,11 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 			st = render_addresses(t, h, ctx, row, &val, &list, &n,
 					      err);
 		else
-			st = hd__part_render(h->value, ctx, hd_escape_header,
-					     hd_escape_raw_header, row, &val,
-					     err);
+			st = hd__part_render(
+			    h->value, ctx,
+			    h->kind == H_LISTU ? hd_escape_url
+					       : hd_escape_header,
+			    hd_escape_raw_header, row, &val, err);
 		if (st != HD_OK)
 			break;
 		if (addr) {
@@ -885,7 +951,11 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 			}
 			hd_mailbox_list_free(list, n);
 		}
-		if (st == HD_OK && h->kind != H_BCC && h->kind != H_CTYPE) {
+		if (st == HD_OK && h->kind == H_LISTU) {
+			st = write_list_unsubscribe(
+			    &msg, val.data ? val.data : "", val.len, err);
+		} else if (st == HD_OK && h->kind != H_BCC &&
+			   h->kind != H_CTYPE) {
 			st = hd_header_append(&msg, h->name,
 					      val.data ? val.data : "", val.len,
 					      h->kind == H_ADDRESS);

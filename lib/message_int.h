@@ -5,9 +5,11 @@
 #ifndef HD_MESSAGE_INT_H
 #define HD_MESSAGE_INT_H
 
+#include "dkim.h"
 #include "message.h"
 #include "outputs.h"
 #include "template.h"
+#include "unsub.h"
 
 /* Largest template file we accept. */
 #define HD_TEMPLATE_MAX (1L << 20)
@@ -20,6 +22,9 @@ struct hd_msgtmpl {
 	char *redirect;			   /* or NULL */
 	const struct hd__outputs *outputs; /* or NULL; borrowed */
 	void *impl;			   /* struct eml or struct http_tmpl */
+	hd_dkim *dkim;			   /* signers, or NULL */
+	hd_unsub_secret *unsub;		   /* {{unsubscribe.token}}, or NULL */
+	hd_tmpl *envelope_from;		   /* MAIL FROM template, or NULL */
 };
 
 /* Compiles text[0..len) (which starts at line first_line of the template
@@ -34,15 +39,22 @@ hd_status hd__part_render(const hd_tmpl *part, json_t *ctx, hd_escape_fn esc,
 			  hd_error *err);
 
 /* The context a record renders in: the record itself, or a shallow copy
- * with "env" added when variables were allowed.  Release with
+ * with "env" added when variables were allowed and "unsubscribe" (the
+ * token for campaign and key) when a secret was given.  Release with
  * hd__context_release(t, record, ctx). */
-json_t *hd__context_new(const hd_msgtmpl *t, json_t *record);
+json_t *hd__context_new(const hd_msgtmpl *t, json_t *record,
+			const char *campaign, const char *key);
 void hd__context_release(const hd_msgtmpl *t, json_t *record, json_t *ctx);
 
 /* Splits the template into lines; returns the end of the line starting at
  * p (the position of '\n' or end) and sets *next to the start of the next
  * line. */
 const char *hd__line_end(const char *p, const char *end, const char **next);
+
+/* The time a message is made: now, or SOURCE_DATE_EPOCH when that is set
+ * (the reproducible-builds convention), so that tests can compare
+ * messages byte for byte. */
+long long hd__message_time(void);
 
 /* Case-insensitive equality of a header name. */
 int hd__name_is(const char *name, size_t n, const char *want);

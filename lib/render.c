@@ -49,7 +49,8 @@ hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 	const char *campaign = cfg->campaign ? cfg->campaign : "render";
 	hd_msgtmpl_opts mo = {.env_names = cfg->env_names,
 			      .n_env = cfg->n_env,
-			      .redirect = cfg->redirect};
+			      .redirect = cfg->redirect,
+			      .mail = &cfg->mail};
 	int chosen = 0;
 	hd_status st;
 

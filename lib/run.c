@@ -29,6 +29,7 @@
 #include "outputs.h"
 #include "retry.h"
 #include "send.h"
+#include "suppress.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -61,6 +62,7 @@ struct run {
 	hd_pool *pool; /* the engine's */
 	hd_ratelimit *rl;
 	hd__dests *dests;
+	hd_suppress *suppress; /* --suppress, or NULL */
 	hd__keyspec key;
 	int key_chosen;
 	hd_transport_config tcfg;
@@ -197,7 +199,6 @@ static hd_status row_key(struct run *r, json_t *rec, long row, char **key,
 static hd_status validate_row(struct run *r, json_t *rec, long row,
 			      const char *id, const hd_error *kerr, hd_error *e)
 {
-	hd_message msg;
 	hd_status st;
 	double due;
 
@@ -206,9 +207,9 @@ static hd_status validate_row(struct run *r, json_t *rec, long row,
 		*e = *kerr;
 		st = e->code ? e->code : HD_EMISSING;
 	} else if ((st = hd__due_time(rec, &due, e)) == HD_OK) {
-		st = hd_msgtmpl_build(r->tmpl, rec, r->campaign, id, row, &msg,
-				      e);
-		hd_message_clear(&msg);
+		/* everything but the DKIM signatures, which no data can make
+		 * fail and which cost most */
+		st = hd_msgtmpl_check(r->tmpl, rec, r->campaign, id, row, e);
 	}
 	if (st != HD_OK)
 		hd__blame_row(hd_source_name(r->src), e, row,
@@ -300,6 +301,29 @@ static void check_stops(struct run *r)
 		stop_taking(r, why, msg);
 }
 
+/* --suppress-add: a recipient the server refused as nonexistent goes on
+ * the list, so the next run does not try it again.  Only a message with
+ * one recipient: libcurl stops at the first refused RCPT, so with several
+ * the refused one is not known; never for --redirect's test address. */
+static void maybe_suppress(struct run *r, hd__job *j)
+{
+	hd_error e;
+
+	if (!r->cfg->suppress_add_path || r->cfg->redirect ||
+	    j->status != HD_ROW_FAILED || j->nrcpt != 1 || !j->key ||
+	    !j->failure || strcmp(j->failure, "permanent") != 0 ||
+	    !hd__suppress_reply_means_gone(j->code, j->response))
+		return;
+	hd_error_clear(&e);
+	if (hd__suppress_add(r->cfg->suppress_add_path, j->key, &e) != HD_OK) {
+		char line[900];
+		hd_error_format(&e, line, sizeof(line));
+		note(r, "--suppress-add: %s", line);
+		return;
+	}
+	r->stats.suppressed_added++;
+}
+
 /* A job came back from the pool: its outcome goes to the report (the
  * worker recorded it in the journal already). */
 static void finish_job(struct run *r, hd__job *j)
@@ -318,6 +342,7 @@ static void finish_job(struct run *r, hd__job *j)
 		copy_text(e.msg, sizeof(e.msg), j->error);
 		emit(r, HD_EVENT_FAILED_ROW, &e, j->key);
 	}
+	maybe_suppress(r, j);
 	rr.row = j->row;
 	rr.key = j->key;
 	rr.status = j->status;
@@ -696,6 +721,14 @@ static hd_status open_filter(struct run *r, hd_error *err)
 	fc.only_failed = r->cfg->only_failed;
 	fc.keys = &r->key;
 	fc.now = r->now;
+	if (r->cfg->suppress_path) {
+		st =
+		    hd__suppress_load(r->cfg->suppress_path, &r->suppress, err);
+		if (st != HD_OK)
+			return st;
+		fc.suppress = r->suppress;
+		fc.suppress_name = r->cfg->suppress_path;
+	}
 	st = hd__filter_new(&fc, &r->filter, err);
 	if (st == HD_OK && r->cfg->only_failed)
 		note(r, "--only-failed: %zu recipients of %s go again",
@@ -750,6 +783,7 @@ static hd_status set_up(struct run *r, hd_error *err)
 	hd_msgtmpl_opts mo = {.env_names = cfg->env_names,
 			      .n_env = cfg->n_env,
 			      .redirect = cfg->redirect,
+			      .mail = &cfg->mail,
 			      .outputs = &r->outputs};
 	hd_status st;
 
@@ -775,6 +809,7 @@ static void run_cleanup(struct run *r)
 {
 	stop_pool(r);
 	hd__filter_free(r->filter);
+	hd__suppress_free(r->suppress);
 	hd__dests_free(r->dests);
 	hd_ratelimit_free(r->rl);
 	hd_source_free(r->src);

@@ -285,6 +285,7 @@ int hd__job_open(hd__job *j, double now)
 		return HD__JOB_DONE;
 	}
 	j->message_id = j->msg.id ? strdup(j->msg.id) : NULL;
+	j->nrcpt = j->msg.kind == HD_MSG_EMAIL ? j->msg.email.nrcpt : 0;
 	if (s->dry) {
 		j->status = HD_ROW_DRY_RUN;
 		return HD__JOB_DONE;

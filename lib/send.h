@@ -139,6 +139,7 @@ typedef struct hd__job {
 	long code;
 	const char *failure;  /* "permanent" / "transient" for failed rows */
 	int journaled;	      /* a start was recorded in the journal */
+	size_t nrcpt;	      /* envelope recipients of the message */
 	char prev_error[400]; /* the error of the attempt before, for when
 				 an abort cuts the next one short */
 	long ms;

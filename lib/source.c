@@ -2,6 +2,7 @@
  * source.c — opening a recipients file, spooling standard input, the read
  * buffer, and the open/next/rewind layer over the CSV and JSON readers.
  */
+#include "fdio.h"
 #include "source_int.h"
 
 #include <errno.h>
@@ -65,30 +66,6 @@ static hd_status format_from_path(const char *path, hd_format *format,
 			    dot);
 }
 
-static ssize_t read_some(int fd, void *p, size_t n)
-{
-	ssize_t r;
-
-	do
-		r = read(fd, p, n);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Copies everything readable from in to a new unlinked file in $TMPDIR;
  * *out is its descriptor, positioned at 0. */
 static hd_status spool(int in, const char *name, int *out, hd_error *err)
@@ -120,8 +97,8 @@ static hd_status spool(int in, const char *name, int *out, hd_error *err)
 		rc = hd_error_set(err, HD_ENOMEM, name, 0, 0, NULL);
 		goto out;
 	}
-	while ((r = read_some(in, chunk, HD__READ_CHUNK)) > 0) {
-		if (write_all(fd, chunk, (size_t)r) < 0) {
+	while ((r = hd__read_some(in, chunk, HD__READ_CHUNK)) > 0) {
+		if (hd__write_all(fd, chunk, (size_t)r) < 0) {
 			rc = hd_error_set(err, HD_EIO, name, 0, 0,
 					  "cannot spool input to %.200s: %s",
 					  dir, strerror(errno));
@@ -275,7 +252,7 @@ hd_status hd__source_fill(hd_source *s, hd_error *err)
 		return HD_OK;
 	s->base += (long long)s->end;
 	s->pos = s->end = 0;
-	r = read_some(s->fd, s->buf, HD__READ_CHUNK);
+	r = hd__read_some(s->fd, s->buf, HD__READ_CHUNK);
 	if (r < 0)
 		return hd__source_fail(s, err, HD_EIO, s->cur_line, 0, 0,
 				       "cannot read: %s", strerror(errno));

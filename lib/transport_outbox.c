@@ -11,6 +11,7 @@
  * The dry-run transport accepts everything and touches nothing: the run
  * still renders and validates every message.
  */
+#include "fdio.h"
 #include "message.h"
 #include "transport.h"
 
@@ -79,21 +80,6 @@ static hd_status outbox_open(const hd_transport_config *cfg, unsigned worker,
 	return HD_OK;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void outbox_send(void *conn, const hd_message *msg, long row,
 			hd_send_result *res)
 {
@@ -126,7 +112,7 @@ static void outbox_send(void *conn, const hd_message *msg, long row,
 			 path, strerror(errno));
 		return;
 	}
-	bad = write_all(fd, data, len) != 0;
+	bad = hd__write_all(fd, data, len) != 0;
 	if (close(fd) != 0)
 		bad = 1;
 	if (bad) {

@@ -2,8 +2,10 @@
 """http_nginx.py — runs a throw-away nginx on 127.0.0.1 for herald's tests.
 
   http_nginx.py --dir DIR --port-file FILE [--nginx PATH]
+                [--conf TEMPLATE] [--set NAME=VALUE ...]
 
-Fills tests/servers/nginx.conf.in into DIR/nginx.conf with a free port
+Fills tests/servers/nginx.conf.in (or --conf TEMPLATE, with each --set
+NAME=VALUE put in for @NAME@) into DIR/nginx.conf with a free port
 and DIR as the prefix (pid, logs, temp folders: nothing outside DIR), starts
 nginx in the foreground as a child, waits until it accepts connections,
 then writes the port (and a newline) to FILE.  It stays until SIGTERM or
@@ -39,11 +41,13 @@ def accepts(port):
         return False
 
 
-def start(nginx, prefix, port):
+def start(nginx, prefix, port, template, values):
     """Starts nginx on port; returns the process once it accepts, or None
     when it exited (the port may have been taken in between)."""
-    with open(TEMPLATE, encoding="utf-8") as f:
+    with open(template, encoding="utf-8") as f:
         conf = f.read()
+    for name, value in values:
+        conf = conf.replace(f"@{name}@", value)
     # A master running as root hands the workers to an unprivileged user;
     # nginx's default group "nobody" does not exist on Debian.
     user = "user nobody nogroup;" if os.geteuid() == 0 else ""
@@ -84,6 +88,9 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--port-file", required=True)
     p.add_argument("--nginx", default="/usr/sbin/nginx")
+    p.add_argument("--conf", default=TEMPLATE)
+    p.add_argument("--set", action="append", default=[],
+                   type=lambda v: tuple(v.split("=", 1)))
     args = p.parse_args()
     if not os.access(args.nginx, os.X_OK):
         sys.stderr.write(f"SKIPPED: {args.nginx} not found\n")
@@ -98,7 +105,7 @@ def main():
     proc = None
     for _ in range(5):
         port = free_port()
-        proc = start(args.nginx, prefix, port)
+        proc = start(args.nginx, prefix, port, args.conf, args.set)
         if proc or stopping:
             break
     if not proc:

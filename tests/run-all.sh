@@ -21,7 +21,7 @@ status=0
 # format is mechanical: the C sources must be as clang-format leaves them
 if command -v clang-format >/dev/null; then
   echo "=== clang-format check"
-  if ! clang-format --dry-run --Werror lib/*.[ch] cli/*.[ch] tests/*.c tests/servers/*.h bench/*.c; then
+  if ! clang-format --dry-run --Werror lib/*.[ch] cli/*.[ch] tests/*.[ch] tests/servers/*.h bench/*.c; then
     echo "clang-format: run clang-format -i on the files above" >&2
     status=1
   fi

@@ -186,6 +186,65 @@ static void base64_round_trip(void **state)
 	hd_buf_free(&flat);
 }
 
+/* RFC 4648 section 10 vectors in the URL alphabet, unpadded; strict
+ * decoding. */
+static void base64url(void **state)
+{
+	static const char *const vec[][2] = {
+	    {"", ""},
+	    {"f", "Zg"},
+	    {"fo", "Zm8"},
+	    {"foo", "Zm9v"},
+	    {"foob", "Zm9vYg"},
+	    {"fooba", "Zm9vYmE"},
+	    {"foobar", "Zm9vYmFy"},
+	    {"\xfb\xff\xbf", "-_-_"},
+	};
+	static const char *const bad[] = {"Z",	  "Zg=", "Zg==", "Z+8",	 "Z/8",
+					  "Zm 9", "Zh",	 "Zm9",	 "Zm8\n"};
+	hd_buf b = HD_BUF_INIT;
+	unsigned char data[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		hd_buf_reset(&b);
+		assert_int_equal(
+		    hd_base64url_encode(&b, vec[i][0], strlen(vec[i][0])),
+		    HD_OK);
+		assert_string_equal(b.data ? b.data : "", vec[i][1]);
+		hd_buf_reset(&b);
+		assert_int_equal(
+		    hd_base64url_decode(&b, vec[i][1], strlen(vec[i][1])),
+		    HD_OK);
+		assert_int_equal(b.len, strlen(vec[i][0]));
+		if (b.len)
+			assert_memory_equal(b.data, vec[i][0], b.len);
+	}
+	hd_buf_reset(&b);
+	hd_buf_puts(&b, "KEEP");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(
+		    hd_base64url_decode(&b, bad[i], strlen(bad[i])), HD_EINVAL);
+		assert_string_equal(b.data, "KEEP");
+	}
+	for (size_t n = 0; n < sizeof(data); n++) {
+		hd_buf e = HD_BUF_INIT;
+		for (size_t i = 0; i < n; i++)
+			data[i] = (unsigned char)rnd();
+		hd_buf_reset(&b);
+		assert_int_equal(hd_base64url_encode(&e, data, n), HD_OK);
+		assert_int_equal(e.len, (n * 4 + 2) / 3);
+		assert_int_equal(
+		    hd_base64url_decode(&b, e.data ? e.data : "", e.len),
+		    HD_OK);
+		assert_int_equal(b.len, n);
+		if (n)
+			assert_memory_equal(b.data, data, n);
+		hd_buf_free(&e);
+	}
+	hd_buf_free(&b);
+}
+
 /* ---- quoted-printable -------------------------------------------------- */
 
 static void qp_expect(const char *in, size_t n, const char *want)
@@ -1164,6 +1223,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(base64_vectors),
 	    cmocka_unit_test(base64_round_trip),
+	    cmocka_unit_test(base64url),
 	    cmocka_unit_test(qp_vectors),
 	    cmocka_unit_test(qp_round_trip),
 	    cmocka_unit_test(needs_encoding),

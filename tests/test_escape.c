@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "escape.h"
@@ -136,6 +137,58 @@ static void header(void **state)
 	EXPECT(hd_escape_raw_header, "a\nX: y", HD_EHEADER, NULL);
 	EXPECT(hd_escape_raw_header, "a\r", HD_EHEADER, NULL);
 	EXPECT(hd_escape_raw_header, "a\0b", HD_EHEADER, NULL);
+}
+
+/* VERP: every output is dot-atom text, and decodes back to the input. */
+static void local_part(void **state)
+{
+	static const char *const inputs[] = {
+	    "ann@example.com",
+	    "o'brien+tag@x.org",
+	    ".lead",
+	    "trail.",
+	    "a..b",
+	    "a.b",
+	    "Zoë",
+	    "",
+	    "x=y",
+	    "1+1",
+	};
+
+	(void)state;
+	EXPECT(hd_escape_local_part, "ann@example.com", HD_OK,
+	       "ann=example.com");
+	EXPECT(hd_escape_local_part, "o'brien+tag@x.org", HD_OK,
+	       "o+27brien+2Btag=x.org");
+	EXPECT(hd_escape_local_part, ".a..b.", HD_OK, "+2Ea+2E+2Eb+2E");
+	EXPECT(hd_escape_local_part, "x=y", HD_OK, "x+3Dy");
+	EXPECT(hd_escape_local_part, "\r\n<>,\"", HD_OK, "+0D+0A+3C+3E+2C+22");
+	EXPECT(hd_escape_local_part, "Z\xC3\xBC", HD_OK, "Z+C3+BC");
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		hd_buf b = HD_BUF_INIT, d = HD_BUF_INIT;
+		assert_int_equal(hd_escape_local_part(&b, inputs[i],
+						      strlen(inputs[i]), NULL),
+				 HD_OK);
+		for (size_t k = 0; k < b.len; k++) {
+			char c = b.data[k];
+			/* dot-atom: no leading, trailing or double dot */
+			assert_true(c != '.' || (k > 0 && k + 1 < b.len &&
+						 b.data[k - 1] != '.' &&
+						 b.data[k + 1] != '.'));
+			if (c == '=') {
+				hd_buf_putc(&d, '@');
+			} else if (c == '+') {
+				char hex[3] = {b.data[k + 1], b.data[k + 2], 0};
+				hd_buf_putc(&d, (char)strtol(hex, NULL, 16));
+				k += 2;
+			} else {
+				hd_buf_putc(&d, c);
+			}
+		}
+		assert_string_equal(d.data ? d.data : "", inputs[i]);
+		hd_buf_free(&b);
+		hd_buf_free(&d);
+	}
 }
 
 static void url(void **state)
@@ -291,13 +344,10 @@ static void content_type_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(utf8_strict),
-	    cmocka_unit_test(text),
-	    cmocka_unit_test(header),
-	    cmocka_unit_test(url),
-	    cmocka_unit_test(json),
-	    cmocka_unit_test(html),
-	    cmocka_unit_test(content_type_table),
+	    cmocka_unit_test(utf8_strict), cmocka_unit_test(text),
+	    cmocka_unit_test(header),	   cmocka_unit_test(url),
+	    cmocka_unit_test(local_part),  cmocka_unit_test(json),
+	    cmocka_unit_test(html),	   cmocka_unit_test(content_type_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

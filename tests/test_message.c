@@ -5,7 +5,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include "message.h"
+#include "unsub.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <jansson.h>
 #include <stdio.h>
@@ -14,35 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
-
-static int setup(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/herald-msg-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd);
-}
-
 static const char *write_file(const char *name, const char *text)
 {
-	static char path[256];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	fputs(text, fp);
-	fclose(fp);
-	return path;
+	return tmpdir_write(name, text, strlen(text), 0644);
 }
 
 static hd_msgtmpl *load(const char *name, const char *text,
@@ -321,6 +301,262 @@ static void eml_redirect_keeps_intended(void **state)
 	hd_msgtmpl_free(t);
 }
 
+static const char listu[] =
+    "From: Acme <news@acme.example>\n"
+    "To: {{name}} <{{email}}>\n"
+    "Subject: News\n"
+    "List-Unsubscribe: <https://acme.example/unsubscribe/a/very/long/path/"
+    "that/goes/past/seventy-eight/columns/{{id}}>, "
+    "<mailto:unsub@acme.example?subject=unsubscribe%20{{email}}>\n"
+    "\n"
+    "Hi\n";
+
+/* Never folded, data percent-encoded, List-Unsubscribe-Post for https. */
+static void eml_list_unsubscribe(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t = load("lu.eml", listu, NULL, HD_OK, &e);
+
+	(void)state;
+	assert_int_equal(build(t,
+			       "{\"name\":\"Ann\",\"email\":\"ann@x.example\","
+			       "\"id\":\"7\"}",
+			       "k", &m, &e),
+			 HD_OK);
+	assert_non_null(strstr(
+	    m.email.data,
+	    "\r\nList-Unsubscribe: <https://acme.example/unsubscribe/a/very/"
+	    "long/path/that/goes/past/seventy-eight/columns/7>, "
+	    "<mailto:unsub@acme.example?subject=unsubscribe%20ann%40x."
+	    "example>\r\nList-Unsubscribe-Post: "
+	    "List-Unsubscribe=One-Click\r\n"));
+	hd_message_clear(&m);
+	/* data cannot end a URI or add one */
+	assert_int_equal(build(t,
+			       "{\"name\":\"Ann\",\"email\":\"ann@x.example\","
+			       "\"id\":\"7>, <https://evil.example/\"}",
+			       "k", &m, &e),
+			 HD_OK);
+	assert_non_null(strstr(m.email.data,
+			       "columns/7%3E%2C%20%3Chttps%3A%2F%2Fevil."
+			       "example%2F>, <mailto:"));
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+	/* mailto only: no one-click */
+	t = load("lu2.eml",
+		 "From: a@acme.example\nTo: {{email}}\nSubject: x\n"
+		 "List-Unsubscribe: <mailto:u@acme.example>\n\nHi\n",
+		 NULL, HD_OK, &e);
+	assert_int_equal(build(t, "{\"email\":\"ann@x.example\"}", "k", &m, &e),
+			 HD_OK);
+	assert_non_null(strstr(
+	    m.email.data, "List-Unsubscribe: <mailto:u@acme.example>\r\n"));
+	assert_null(strstr(m.email.data, "List-Unsubscribe-Post"));
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+	/* not a list of <URI>s: the row says why */
+	t = load("lu3.eml",
+		 "From: a@acme.example\nTo: {{email}}\nSubject: x\n"
+		 "List-Unsubscribe: https://acme.example/u\n\nHi\n",
+		 NULL, HD_OK, &e);
+	assert_int_equal(build(t, "{\"email\":\"ann@x.example\"}", "k", &m, &e),
+			 HD_EHEADER);
+	assert_string_equal(e.field, "List-Unsubscribe");
+	assert_non_null(strstr(e.msg, "<URI>"));
+	hd_msgtmpl_free(t);
+	/* herald writes List-Unsubscribe-Post itself */
+	load("lu4.eml",
+	     "From: a@acme.example\nTo: b@x.example\nSubject: x\n"
+	     "List-Unsubscribe-Post: List-Unsubscribe=One-Click\n\nHi\n",
+	     NULL, HD_ETEMPLATE, &e);
+}
+
+static const char *secret_path(void)
+{
+	static const char text[] = "0123456789abcdef0123456789abcdef\n";
+	static char path[256]; /* kept: tmpdir_path's buffer is reused */
+
+	snprintf(path, sizeof(path), "%s",
+		 tmpdir_write("unsub.secret", text, sizeof(text) - 1, 0600));
+	return path;
+}
+
+/* {{unsubscribe.token}} is the token for (campaign, key), in .eml and
+ * .http alike, and herald's name wins over a record's field. */
+static void unsubscribe_token_in_templates(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_mail_config mc = {.unsubscribe_secret_file = secret_path()};
+	hd_msgtmpl_opts o = {.mail = &mc};
+	hd_unsub_secret *sec = NULL;
+	hd_buf want = HD_BUF_INIT, line = HD_BUF_INIT;
+	hd_msgtmpl *t = load("ut.eml",
+			     "From: a@acme.example\nTo: {{email}}\nSubject: x\n"
+			     "List-Unsubscribe: "
+			     "<https://acme.example/u/{{unsubscribe.token}}>\n"
+			     "\nBye: https://acme.example/u/"
+			     "{{unsubscribe.token}}\n",
+			     &o, HD_OK, &e);
+
+	(void)state;
+	assert_int_equal(
+	    hd__unsub_secret_load(mc.unsubscribe_secret_file, &sec, &e), HD_OK);
+	assert_int_equal(hd__unsub_token(sec, "camp", "ann-key", &want), HD_OK);
+	assert_int_equal(build(t,
+			       "{\"email\":\"ann@x.example\","
+			       "\"unsubscribe\":{\"token\":\"forged\"}}",
+			       "ann-key", &m, &e),
+			 HD_OK);
+	hd_buf_printf(&line,
+		      "List-Unsubscribe: <https://acme.example/u/%s>\r\n",
+		      want.data);
+	assert_non_null(strstr(m.email.data, line.data));
+	hd_buf_reset(&line);
+	hd_buf_printf(&line, "Bye: https://acme.example/u/%s\r\n", want.data);
+	assert_non_null(strstr(m.email.data, line.data));
+	assert_null(strstr(m.email.data, "forged"));
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+	t = load("ut.http",
+		 "POST https://sms.example/send\n"
+		 "Content-Type: application/json\n\n"
+		 "{\"to\":\"{{phone}}\",\"stop\":\"https://acme.example/u/"
+		 "{{unsubscribe.token}}\"}\n",
+		 &o, HD_OK, &e);
+	assert_int_equal(build(t, "{\"phone\":\"+1555\"}", "ann-key", &m, &e),
+			 HD_OK);
+	assert_non_null(strstr(m.http.body, want.data));
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+	/* a template that needs the secret, without it: one error, at load */
+	load("ut2.eml",
+	     "From: a@acme.example\nTo: {{email}}\nSubject: x\n\n"
+	     "https://acme.example/u/{{unsubscribe.token}}\n",
+	     NULL, HD_EUSAGE, &e);
+	assert_non_null(strstr(e.msg, "--unsubscribe-secret-file"));
+	hd_buf_free(&want);
+	hd_buf_free(&line);
+	hd__unsub_secret_free(sec);
+}
+
+/* --envelope-from: MAIL FROM apart from From:, {{key}} VERP-encoded. */
+static void envelope_from(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_mail_config mc = {.envelope_from = "bounces+{{key}}@acme.example"};
+	hd_msgtmpl_opts o = {.mail = &mc};
+	hd_msgtmpl *t = load("ef.eml", eml, &o, HD_OK, &e);
+	char want[80], hash[33];
+
+	(void)state;
+	assert_int_equal(build(t,
+			       "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+			       "Ann.O'Neil+news@x.example", &m, &e),
+			 HD_OK);
+	assert_string_equal(
+	    m.email.from, "bounces+Ann.O+27Neil+2Bnews=x.example@acme.example");
+	assert_non_null(
+	    strstr(m.email.data, "From: Acme <noreply@acme.example>\r\n"));
+	hd_message_clear(&m);
+	/* a key too long for a 64-octet local part: that row, named */
+	assert_int_equal(
+	    build(t, "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+		  "a-very-long-recipient-key-that-cannot-fit@a-long-domain."
+		  "example",
+		  &m, &e),
+	    HD_EADDRESS);
+	assert_string_equal(e.field, "--envelope-from");
+	assert_int_equal(e.row, 7);
+	hd_msgtmpl_free(t);
+	/* {{id}}: the Message-ID's hex, always fits */
+	mc.envelope_from = "b-{{id}}@acme.example";
+	t = load("ef2.eml", eml, &o, HD_OK, &e);
+	assert_int_equal(build(t,
+			       "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+			       "k", &m, &e),
+			 HD_OK);
+	hd_message_hash("camp", "k", hash);
+	snprintf(want, sizeof(want), "b-%s@acme.example", hash);
+	assert_string_equal(m.email.from, want);
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+	/* refused at load, once: other tags, not an address, HTTP */
+	mc.envelope_from = "{{email}}@acme.example";
+	load("ef3.eml", eml, &o, HD_EUSAGE, &e);
+	assert_non_null(strstr(e.msg, "{{key}}"));
+	mc.envelope_from = "bounces";
+	load("ef4.eml", eml, &o, HD_EUSAGE, &e);
+	mc.envelope_from = "bounces@acme.example";
+	load("ef5.http", "POST https://x.example/\n\nhi\n", &o, HD_EUSAGE, &e);
+}
+
+static const char *key_path(const char *alg)
+{
+	static char path[256];
+	EVP_PKEY *k = strcmp(alg, "rsa") == 0
+			  ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048)
+			  : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s.pem", dir, alg);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	PEM_write_PrivateKey(fp, k, NULL, NULL, 0, NULL, NULL);
+	fclose(fp);
+	chmod(path, 0600);
+	EVP_PKEY_free(k);
+	return path;
+}
+
+/* The signatures come first, over the finished bytes (X-Original-To of a
+ * redirect included, unsigned); hd_msgtmpl_check does not sign. */
+static void dkim_signs_what_is_sent(void **state)
+{
+	char spec[300];
+	const char *specs[1] = {spec};
+	hd_mail_config mc = {.dkim = specs, .n_dkim = 1};
+	hd_msgtmpl_opts o = {.redirect = "qa@acme.example", .mail = &mc};
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t;
+	json_t *rec;
+
+	(void)state;
+	snprintf(spec, sizeof(spec), "ed25519:sel:acme.example:%s",
+		 key_path("ed25519"));
+	t = load("dk.eml", eml, &o, HD_OK, &e);
+	assert_int_equal(build(t,
+			       "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+			       "k", &m, &e),
+			 HD_OK);
+	assert_int_equal(strncmp(m.email.data,
+				 "DKIM-Signature: v=1; "
+				 "a=ed25519-sha256;",
+				 35),
+			 0);
+	assert_non_null(strstr(m.email.data, "\r\nX-Original-To: "));
+	assert_null(strstr(m.email.data, "x-original-to"));
+	hd_message_clear(&m);
+	rec = json_loads("{\"name\":\"Ann\",\"email\":\"ann@x.example\"}", 0,
+			 NULL);
+	assert_int_equal(hd_msgtmpl_check(t, rec, "camp", "k", 3, &e), HD_OK);
+	json_decref(rec);
+	rec = json_loads("{\"email\":\"ann@x.example\"}", 0, NULL);
+	assert_int_equal(hd_msgtmpl_check(t, rec, "camp", "k", 3, &e),
+			 HD_EMISSING);
+	assert_int_equal(e.row, 3);
+	json_decref(rec);
+	hd_msgtmpl_free(t);
+	/* a key readable by others: the load refuses */
+	chmod(spec + strlen("ed25519:sel:acme.example:"), 0644);
+	load("dk2.eml", eml, &o, HD_ECONFIG, &e);
+	/* DKIM is for email */
+	load("dk3.http", "POST https://x.example/\n\nhi\n", &o, HD_EUSAGE, &e);
+}
+
 static void http_escapes_by_context(void **state)
 {
 	hd_error e;
@@ -413,8 +649,12 @@ int main(void)
 	    cmocka_unit_test(eml_template_errors),
 	    cmocka_unit_test(eml_parts_and_attachments),
 	    cmocka_unit_test(eml_redirect_keeps_intended),
+	    cmocka_unit_test(eml_list_unsubscribe),
+	    cmocka_unit_test(unsubscribe_token_in_templates),
+	    cmocka_unit_test(envelope_from),
+	    cmocka_unit_test(dkim_signs_what_is_sent),
 	    cmocka_unit_test(http_escapes_by_context),
 	    cmocka_unit_test(request_format_is_http_file_form),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);
 }

@@ -47,10 +47,14 @@ jrows() { "$PYTHON" -c 'import json,sys; rows=[json.loads(l) for l in open(sys.a
 # a rendered message or request and compares it with SPEC) and counts its
 # ok:/FAIL: lines; rowspec builds a SPEC from a recipients row.
 MIME_CHECK=$SRC/tests/mime_check.py
-pycheck() {
-  local res prc line
+pycheck() { pyrun "$MIME_CHECK" "$@"; }
+# pyrun SCRIPT MODE LABEL ...: runs a checker that prints ok:/FAIL: lines
+# (mime_check.py, dkim_check.py) and counts them
+pyrun() {
+  local res prc line script=$1
+  shift
   set +e
-  res=$("$PYTHON" "$MIME_CHECK" "$@" 2>&1)
+  res=$("$PYTHON" "$script" "$@" 2>&1)
   prc=$?
   set -e
   while IFS= read -r line; do
@@ -61,7 +65,7 @@ pycheck() {
     esac
   done <<<"$res"
   if [ "$prc" -ne 0 ] && ! grep -q '^FAIL: ' <<<"$res"; then
-    bad "$2: mime_check.py exited $prc"
+    bad "$2: $(basename "$script") exited $prc"
   fi
 }
 # rowspec DATA N EXPR: the spec for row N, EXPR over the row r (Python)
