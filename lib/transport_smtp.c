@@ -28,6 +28,7 @@
  * curl_easy_init() safe without it, but then never cleans up).
  */
 #include "curl_abort.h"
+#include "smtp_reply.h"
 #include "transport.h"
 
 #include <stdatomic.h>
@@ -51,10 +52,9 @@
 #define SMTP_ADDR_MAX 320    /* RFC 5321 4.5.3.1: 64 + @ + 255 */
 #define SMTP_RCPT_MAX 1000   /* RFC 5321 4.5.3.1.8 asks servers for 100 */
 #define SMTP_DATA_MAX (256UL * 1024 * 1024)
-#define SMTP_REPLY_MAX 512 /* = sizeof(hd_send_result.response) */
 #define SMTP_NSECRETS 3
 
-_Static_assert(SMTP_REPLY_MAX == sizeof(((hd_send_result *)0)->response),
+_Static_assert(HD__SMTP_REPLY_MAX == sizeof(((hd_send_result *)0)->response),
 	       "the reply buffer is copied whole into res->response");
 
 /* What check() learnt from the configuration. */
@@ -78,11 +78,8 @@ struct smtp_conn {
 	/* One attempt: the upload and what the server replied. */
 	const char *data;
 	size_t len, pos;
-	int body_started;	    /* libcurl asked for body bytes */
-	char reply[SMTP_REPLY_MAX]; /* last reply's text, lines joined */
-	size_t reply_len;
-	long reply_code;
-	int reply_open; /* the last line seen was "NNN-": more follows */
+	int body_started;     /* libcurl asked for body bytes */
+	hd__smtp_reply reply; /* the last reply (smtp_reply.h) */
 };
 
 /* ---- outcome tables ------------------------------------------------- */
@@ -388,29 +385,6 @@ static int make_secrets(struct smtp_conn *c, const char *user,
 	return c->secrets[0] && c->secrets[1] && c->secrets[2] ? 0 : -1;
 }
 
-/* Replaces every secret in s (NUL-terminated, in place) by "***", and any
- * byte that is not printable ASCII by '?'. */
-static void clean_text(const struct smtp_conn *c, char *s)
-{
-	for (int i = 0; i < SMTP_NSECRETS; i++) {
-		const char *sec = c->secrets[i];
-		size_t n = sec ? strlen(sec) : 0;
-		size_t m = n < 3 ? n : 3; /* the text never grows */
-		char *p = s;
-
-		if (n == 0)
-			continue;
-		while ((p = strstr(p, sec)) != NULL) {
-			memmove(p + m, p + n, strlen(p + n) + 1);
-			memcpy(p, "***", m);
-			p += m; /* "*" as a password must not loop */
-		}
-	}
-	for (; *s; s++)
-		if (*s < 0x20 || *s > 0x7e)
-			*s = '?';
-}
-
 /* ---- libcurl callbacks ---------------------------------------------- */
 
 static size_t read_cb(char *out, size_t size, size_t nitems, void *userp)
@@ -436,52 +410,16 @@ static int seek_cb(void *userp, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
-/* Appends s[0..n) to the reply text, space-separated, bounded. */
-static void reply_add(struct smtp_conn *c, const char *s, size_t n)
-{
-	size_t room = sizeof(c->reply) - 1 - c->reply_len;
-
-	if (c->reply_len && room) {
-		c->reply[c->reply_len++] = ' ';
-		room--;
-	}
-	if (n > room)
-		n = room;
-	memcpy(c->reply + c->reply_len, s, n);
-	c->reply_len += n;
-	c->reply[c->reply_len] = '\0';
-}
-
-/* Keeps the text of the server's last reply (RFC 5321 4.2: "NNN-text"
- * lines, then "NNN text").  Client lines, which include the AUTH
- * credentials, are never looked at. */
+/* Keeps the text of the server's last reply (smtp_reply.h).  Client
+ * lines, which include the AUTH credentials, are never looked at. */
 static int debug_cb(CURL *curl, curl_infotype type, char *p, size_t n,
 		    void *userp)
 {
 	struct smtp_conn *c = userp;
-	long code;
 
 	(void)curl;
-	if (type != CURLINFO_HEADER_IN)
-		return 0;
-	while (n && (p[n - 1] == '\n' || p[n - 1] == '\r'))
-		n--;
-	if (n < 3 || p[0] < '2' || p[0] > '5' || p[1] < '0' || p[1] > '9' ||
-	    p[2] < '0' || p[2] > '9' || (n > 3 && p[3] != ' ' && p[3] != '-'))
-		return 0; /* not a reply line: nothing to keep */
-	code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-	/* 334: an AUTH challenge; 221: the reply to QUIT, sent when libcurl
-	 * closes a connection after the reply that matters. */
-	if (code == 334 || code == 221)
-		return 0;
-	if (!c->reply_open || code != c->reply_code) {
-		c->reply_len = 0;
-		c->reply[0] = '\0';
-		c->reply_code = code;
-	}
-	c->reply_open = n > 3 && p[3] == '-';
-	if (n > 4)
-		reply_add(c, p + 4, n - 4);
+	if (type == CURLINFO_HEADER_IN)
+		hd__smtp_reply_line(&c->reply, p, n);
 	return 0;
 }
 
@@ -681,10 +619,10 @@ static void classify(struct smtp_conn *c, CURLcode cc, long code,
 		res->slow_down = (rr->flags & F_SLOW) != 0;
 		/* RFC 3463: class 4, subject 7 (security or policy) is
 		 * how providers say "too fast". */
-		if (code / 100 == 4 && strncmp(c->reply, "4.7.", 4) == 0)
+		if (code / 100 == 4 && strncmp(c->reply.text, "4.7.", 4) == 0)
 			res->slow_down = 1;
 		textf(res->error, sizeof(res->error), "%s: %ld %s (%s)",
-		      rr->what, code, c->reply, detail);
+		      rr->what, code, c->reply.text, detail);
 	} else if (cr->flags & F_TLSPEER) {
 		res->status = cr->status;
 		res->fatal = 1;
@@ -737,10 +675,7 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 	c->len = msg->email.len;
 	c->pos = 0;
 	c->body_started = 0;
-	c->reply[0] = '\0';
-	c->reply_len = 0;
-	c->reply_code = 0;
-	c->reply_open = 0;
+	hd__smtp_reply_clear(&c->reply);
 	c->errbuf[0] = '\0';
 	/* The Nth attempt on a connection closes it afterwards (QUIT), so
 	 * the next one opens a fresh connection. */
@@ -767,11 +702,11 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 	c->on_conn = nconnects > 0 ? 1 : c->on_conn + 1;
 	c->fresh_next = 0;
 	/* Our own parse skips QUIT's 221, which RESPONSE_CODE may hold. */
-	if (c->reply_code)
-		code = c->reply_code;
+	if (c->reply.code)
+		code = c->reply.code;
 	res->code = code;
-	memcpy(res->response, c->reply, c->reply_len + 1);
-	clean_text(c, res->response);
+	memcpy(res->response, c->reply.text, c->reply.len + 1);
+	hd__smtp_redact(res->response, c->secrets, SMTP_NSECRETS);
 
 	if (cc == CURLE_OK) {
 		res->status = HD_OK;
@@ -784,14 +719,14 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 		if (reused && !c->body_started &&
 		    (((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
 		       cc == CURLE_GOT_NOTHING) &&
-		      c->reply_code == 0) ||
+		      c->reply.code == 0) ||
 		     code == 421))
 			res->reconnect = 1;
-		if (res->reconnect || code == 421 || c->reply_code == 0) {
+		if (res->reconnect || code == 421 || c->reply.code == 0) {
 			c->fresh_next = 1;
 			c->on_conn = 0;
 		}
-		clean_text(c, res->error);
+		hd__smtp_redact(res->error, c->secrets, SMTP_NSECRETS);
 	}
 	if (forbid)
 		c->on_conn = 0;
