@@ -432,6 +432,14 @@ static hd_status read_record(hd_source *s, hd_error *err)
 	}
 }
 
+/* The bytes of field f.  The record buffer has no memory at all until a
+ * byte was appended, and a record of empty fields appends none, so an
+ * empty field may have no address to offset from. */
+static const char *field_data(const hd_source *s, const hd__csv_field *f)
+{
+	return s->rec.data ? s->rec.data + f->off : "";
+}
+
 /* A line that is empty or only spaces and tabs: one unquoted field of
  * blanks.  Skipped, so a stray empty line is not a ragged row. */
 static int is_blank(const hd_source *s)
@@ -442,7 +450,7 @@ static int is_blank(const hd_source *s)
 	if (s->nfields != 1 || f->quoted)
 		return 0;
 	for (k = 0; k < f->len; k++) {
-		char c = s->rec.data[f->off + k];
+		char c = field_data(s, f)[k];
 		if (c != ' ' && c != '\t')
 			return 0;
 	}
@@ -471,7 +479,7 @@ static hd_status set_header(hd_source *s, hd_error *err)
 	hd_buf_reset(&s->keys);
 	for (k = 0; k < n; k++) {
 		const hd__csv_field *f = &s->fields[k];
-		const char *name = s->rec.data + f->off;
+		const char *name;
 		json_t *prev;
 
 		if (f->len == 0) {
@@ -482,7 +490,8 @@ static hd_status set_header(hd_source *s, hd_error *err)
 		}
 		off[k] = s->keys.len;
 		len[k] = f->len;
-		if (hd_buf_append(&s->keys, name, f->len) != HD_OK ||
+		if (hd_buf_append(&s->keys, field_data(s, f), f->len) !=
+			HD_OK ||
 		    hd_buf_putc(&s->keys, '\0') != HD_OK) {
 			rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
 			goto out;
@@ -522,7 +531,7 @@ static hd_status build(hd_source *s, json_t **record, hd_error *err)
 	for (k = 0; k < s->nfields; k++) {
 		const hd__csv_field *f = &s->fields[k];
 		/* UTF-8 was checked while reading: skip jansson's check. */
-		json_t *v = json_stringn_nocheck(s->rec.data + f->off, f->len);
+		json_t *v = json_stringn_nocheck(field_data(s, f), f->len);
 		if (!v || json_object_setn_new_nocheck(
 			      obj, s->keys.data + s->key_off[k], s->key_len[k],
 			      v) != 0)
