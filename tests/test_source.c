@@ -608,6 +608,23 @@ static void test_csv_header_errors(void **state)
 		     LIT("\xef\xbb\xbf"
 			 "a,\"\",c\n1,2,3\n"),
 		     HD_FORMAT_AUTO, 0, 0, HD_EPARSE, 1, 3);
+	/* A header of empty fields only, the first record of the file:
+	 * the record buffer has no memory yet (found by fuzz/fuzz_csv as
+	 * undefined behaviour under UBSan). */
+	e = expect_error("all_empty.csv", LIT(",,\na,b,c\n"), HD_FORMAT_AUTO, 0,
+			 0, HD_EPARSE, 1, 1);
+	assert_non_null(strstr(e.msg, "empty header name in column 1"));
+	expect_error("all_empty_quoted.csv", LIT("\"\";\"\"\n"), HD_FORMAT_CSV,
+		     ';', 0, HD_EPARSE, 1, 1);
+	/* A name holding a line break is one line in the error. */
+	e = expect_error("dup_lf.csv", LIT("\"a\nb\",\"a\nb\"\n1,2\n"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EPARSE, 2, 4);
+	{
+		char line[600];
+		hd_error_format(&e, line, sizeof(line));
+		assert_null(strchr(line, '\n'));
+		assert_non_null(strstr(line, "duplicate header name 'a\\nb'"));
+	}
 }
 
 /* Empty inputs all end in "no recipients in file". */
