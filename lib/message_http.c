@@ -15,6 +15,7 @@
  * out of percent-encoding and body escaping, never of the CR/LF check.
  * herald adds an Idempotency-Key unless the template sets one.
  */
+#define _GNU_SOURCE /* memmem */
 #include "escape.h"
 #include "message_int.h"
 
@@ -107,11 +108,33 @@ static int is_comment(const char *p, const char *le)
 	       (le - p >= 2 && p[0] == '/' && p[1] == '/');
 }
 
+/* The first byte of the URL's own text (outside {{tags}}, which may hold
+ * blanks) that no URL may hold: white space or a control character.  It
+ * would end the request line, and libcurl refuses such a URL when it is
+ * sent, so every row would fail.  NULL when there is none. */
+static const char *bad_url_byte(const char *p, const char *e)
+{
+	while (p < e) {
+		if (e - p >= 2 && p[0] == '{' && p[1] == '{') {
+			const char *c =
+			    memmem(p + 2, (size_t)(e - p - 2), "}}", 2);
+			if (!c)
+				return NULL; /* the compiler names the tag */
+			p = c + 2;
+			continue;
+		}
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return p;
+		p++;
+	}
+	return NULL;
+}
+
 static hd_status parse_request_line(hd_msgtmpl *t, struct http_tmpl *h,
 				    const char *p, const char *le, long line,
 				    hd_error *err)
 {
-	const char *sp = p, *url, *uend;
+	const char *sp = p, *url, *uend, *bad;
 
 	while (sp < le && isupper((unsigned char)*sp))
 		sp++;
@@ -142,6 +165,11 @@ static hd_status parse_request_line(hd_msgtmpl *t, struct http_tmpl *h,
 				    (long)(url - p) + 1,
 				    "the URL must start with http:// or "
 				    "https://");
+	if ((bad = bad_url_byte(url, uend)) != NULL)
+		return hd_error_set(err, HD_ETEMPLATE, t->path, line,
+				    (long)(bad - p) + 1,
+				    "white space or a control character in "
+				    "the URL (write a space as %%20)");
 	h->url_line = line;
 	return hd__part_compile(t, url, (size_t)(uend - url), line, &h->url,
 				err);

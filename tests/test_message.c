@@ -240,6 +240,41 @@ static void eml_template_errors(void **state)
 	     "From: a@x.example\nTo: b@x.example\nnot a header\n\nb\n", NULL,
 	     HD_ETEMPLATE, &e);
 	assert_int_equal(e.line, 3);
+	/* what a text file may not hold (found by fuzz/fuzz_message): a
+	 * bare CR (old Mac line ends; in a header it would reach the
+	 * wire), invalid UTF-8, UTF-16; each at its place */
+	load("c7.http",
+	     "POST https://x.example/\nContent-Type: a\rX-Injected: 1\n\nb",
+	     NULL, HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 2);
+	assert_int_equal(e.column, 16);
+	assert_non_null(strstr(e.msg, "carriage return"));
+	load("c8.eml", "From: a@x.example\rTo: b@x.example\r\rbody\r", NULL,
+	     HD_ETEMPLATE, &e);
+	load("c9.eml", "From: a@x.example\nTo: b@x.example\n\nh\xe9llo\n", NULL,
+	     HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 4);
+	assert_int_equal(e.column, 2);
+	assert_non_null(strstr(e.msg, "UTF-8"));
+	load("c10.eml",
+	     "\xff\xfe"
+	     "F\0r\0",
+	     NULL, HD_ETEMPLATE, &e);
+	assert_non_null(strstr(e.msg, "UTF-16"));
+	/* a UTF-8 byte order mark is dropped */
+	hd_msgtmpl_free(load("c11.eml",
+			     "\xef\xbb\xbf"
+			     "From: a@x.example\nTo: b@x.example\n\nb\n",
+			     NULL, HD_OK, &e));
+	/* white space in a URL's own text: every row would fail at send */
+	load("c12.http", "GET https://x.example/a b\n\n", NULL, HD_ETEMPLATE,
+	     &e);
+	assert_int_equal(e.line, 1);
+	assert_int_equal(e.column, 24);
+	load("c13.http", "GET https://x.example/a\tb\n\n", NULL, HD_ETEMPLATE,
+	     &e);
+	hd_msgtmpl_free(load("c14.http", "GET https://x.example/{{ v }}/x\n\n",
+			     NULL, HD_OK, &e));
 	load("c6.txt", "x", NULL, HD_EUSAGE, &e);
 	assert_null(NULL);
 	{
