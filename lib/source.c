@@ -356,6 +356,22 @@ hd_status hd_source_rewind(hd_source *s, hd_error *err)
 		s->pos = 3;
 		s->line_start = 3;
 	}
+	/* A UTF-16 or UTF-32 file (a spreadsheet's "Unicode text" export)
+	 * is named as such, rather than "invalid UTF-8" at 1:1.  The first
+	 * next() reports it, as any other content error. */
+	if (s->end >= 2 &&
+	    (memcmp(s->buf, "\xFF\xFE", 2) == 0 ||
+	     memcmp(s->buf, "\xFE\xFF", 2) == 0 ||
+	     (s->end >= 4 && memcmp(s->buf, "\0\0\xFE\xFF", 4) == 0))) {
+		int utf32 =
+		    s->end >= 4 && (memcmp(s->buf, "\xFF\xFE\0\0", 4) == 0 ||
+				    memcmp(s->buf, "\0\0\xFE\xFF", 4) == 0);
+		s->failed = hd__source_fail(
+		    s, &s->ferr, HD_EUTF8, 1, 1, 0,
+		    "the file is %s (it starts with a byte order mark); save "
+		    "it as UTF-8",
+		    utf32 ? "UTF-32" : "UTF-16");
+	}
 	return HD_OK;
 fail:
 	/* next() repeats this until a rewind succeeds. */

@@ -457,6 +457,37 @@ static int is_blank(const hd_source *s)
 	return 1;
 }
 
+/* A spreadsheet's first line "sep=X" (Excel writes it to name the
+ * delimiter): refused with what to do, rather than taken for a header of
+ * one column that no tag finds. */
+static hd_status sep_line(hd_source *s, hd_error *err)
+{
+	const hd__csv_field *f = &s->fields[0];
+	const char *d = field_data(s, f);
+	char sep;
+
+	if (s->rec_line != 1 || f->quoted || f->len < 4 ||
+	    memcmp(d, "sep=", 4) != 0)
+		return HD_OK;
+	if (s->nfields == 1 && f->len == 5)
+		sep = d[4];
+	else if (s->nfields == 2 && f->len == 4 && s->fields[1].len == 0)
+		sep = s->delim;
+	else
+		return HD_OK;
+	if (sep < 0x20 || sep >= 0x7f)
+		sep = '?';
+	if (sep == s->delim)
+		return hd__source_fail(s, err, HD_EPARSE, 1, 1, 0,
+				       "line 1 is a spreadsheet's 'sep=%c' "
+				       "line: remove it",
+				       sep);
+	return hd__source_fail(s, err, HD_EPARSE, 1, 1, 0,
+			       "line 1 is a spreadsheet's 'sep=%c' line: "
+			       "remove it and give '%c' as the delimiter",
+			       sep, sep);
+}
+
 /* Takes the record just read as the header: names must be non-empty and
  * distinct. */
 static hd_status set_header(hd_source *s, hd_error *err)
@@ -486,6 +517,16 @@ static hd_status set_header(hd_source *s, hd_error *err)
 			rc = hd__source_fail(
 			    s, err, HD_EPARSE, f->line, f->column, 0,
 			    "empty header name in column %zu", k + 1);
+			goto out;
+		}
+		/* invisible, and then no tag finds the column */
+		if (f->len >= 3 &&
+		    memcmp(field_data(s, f), "\xEF\xBB\xBF", 3) == 0) {
+			rc = hd__source_fail(
+			    s, err, HD_EPARSE, f->line, f->column, 0,
+			    "header name in column %zu starts with a byte "
+			    "order mark (U+FEFF): were two files joined?",
+			    k + 1);
 			goto out;
 		}
 		off[k] = s->keys.len;
@@ -557,7 +598,9 @@ hd_status hd__csv_next(hd_source *s, json_t **record, hd_error *err)
 		if (is_blank(s))
 			continue;
 		if (!s->have_header) {
-			rc = set_header(s, err);
+			rc = sep_line(s, err);
+			if (rc == HD_OK)
+				rc = set_header(s, err);
 			if (rc != HD_OK)
 				return rc;
 			continue;

@@ -168,7 +168,10 @@ hd_status hd__json_parse_value(const char *buf, size_t len, json_t **out,
 		off = pos > 0 ? pos - 1 : 0;
 	if (off > len)
 		off = len;
-	if (starts_with(je.text, "maximum parsing depth reached"))
+	if (code == HD_EUTF8 && off < len)
+		snprintf(msg, sizeof(msg), "invalid UTF-8 (byte 0x%02x)",
+			 (unsigned char)buf[off]);
+	else if (starts_with(je.text, "maximum parsing depth reached"))
 		snprintf(msg, sizeof(msg),
 			 "arrays and objects nested deeper than %d levels",
 			 JSON_PARSER_MAX_DEPTH);

@@ -629,6 +629,44 @@ static void test_csv_header_errors(void **state)
 	}
 }
 
+/* What spreadsheets and editors leave in files, named for what it is
+ * (found by tests/gauntlet). */
+static void test_encodings_and_leftovers(void **state)
+{
+	hd_error e;
+
+	(void)state;
+	e = expect_error("u16le.csv",
+			 LIT("\xff\xfe"
+			     "e\0,\0n\0\n\0"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EUTF8, 1, 1);
+	assert_non_null(strstr(e.msg, "the file is UTF-16"));
+	e = expect_error("u16be.json", LIT("\xfe\xff\0[\0]"), HD_FORMAT_AUTO, 0,
+			 0, HD_EUTF8, 1, 1);
+	assert_non_null(strstr(e.msg, "UTF-16"));
+	e = expect_error("u32.jsonl", LIT("\xff\xfe\0\0{\0\0\0"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EUTF8, 1, 1);
+	assert_non_null(strstr(e.msg, "UTF-32"));
+	e = expect_error("sep.csv", LIT("sep=;\nemail;name\na@x;A\n"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EPARSE, 1, 1);
+	assert_non_null(strstr(e.msg, "'sep=;' line: remove it and give ';'"));
+	e = expect_error("sep2.csv", LIT("sep=;\nemail;name\na@x;A\n"),
+			 HD_FORMAT_CSV, ';', 0, HD_EPARSE, 1, 1);
+	assert_string_equal(e.msg, "line 1 is a spreadsheet's 'sep=;' line: "
+				   "remove it");
+	/* "sep=x" as a real header name further down is just a name */
+	json_decref(
+	    expect_ok("sepname.csv", LIT("a,sep=x\n1,2\n"), HD_FORMAT_AUTO, 0));
+	e = expect_error("bom2.csv",
+			 LIT("\xef\xbb\xbf\xef\xbb\xbf"
+			     "email\na@x\n"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EPARSE, 1, 1);
+	assert_non_null(strstr(e.msg, "byte order mark"));
+	e = expect_error("overlong.json", LIT("[{\"a\": \"\xc0\xaf\"}]"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EUTF8, 1, 9);
+	assert_string_equal(e.msg, "invalid UTF-8 (byte 0xc0)");
+}
+
 /* Empty inputs all end in "no recipients in file". */
 static void test_no_recipients(void **state)
 {
@@ -1483,6 +1521,7 @@ int main(void)
 	    cmocka_unit_test(test_json_good),
 	    cmocka_unit_test(test_rewind),
 	    cmocka_unit_test(test_stdin),
+	    cmocka_unit_test(test_encodings_and_leftovers),
 	    cmocka_unit_test(test_endless_line),
 	    cmocka_unit_test(test_chunk_boundaries),
 	    cmocka_unit_test(test_json_chunk_boundaries),
