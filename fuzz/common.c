@@ -93,12 +93,16 @@ void fuzz_check_error(const hd_error *err, hd_status rc, const char *what)
 		    err->column, err->row);
 }
 
-int fuzz_status_in(hd_status rc, const hd_status *list, size_t n)
+void fuzz_check_failure(const hd_error *err, hd_status rc, const char *what,
+			const hd_status *codes, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		if (list[i] == rc)
-			return 1;
-	return 0;
+	size_t i = 0;
+
+	if (err)
+		fuzz_check_error(err, rc, what);
+	while (i < n && codes[i] != rc)
+		i++;
+	FUZZ_ASSERT(i < n, "%s failed with %s", what, hd_status_name(rc));
 }
 
 void fuzz_split(const uint8_t *data, size_t size, const uint8_t **a,

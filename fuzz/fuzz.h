@@ -52,8 +52,12 @@ const char *fuzz_write(const char *dir, const char *name, const void *data,
  * caller in the failure message. */
 void fuzz_check_error(const hd_error *err, hd_status rc, const char *what);
 
-/* 1 when rc is one of the n codes in list. */
-int fuzz_status_in(hd_status rc, const hd_status *list, size_t n);
+/* A failure's promise: fuzz_check_error (when err is not NULL), and rc
+ * is one of the n codes the function documents. */
+void fuzz_check_failure(const hd_error *err, hd_status rc, const char *what,
+			const hd_status *codes, size_t n);
+#define FUZZ_CHECK_FAILURE(err, rc, what, codes)                               \
+	fuzz_check_failure(err, rc, what, codes, sizeof(codes) / sizeof(*codes))
 
 /* Splits data at the first NUL: *a gets the part before it, *b what
  * follows (NULL, 0 when there is no NUL). */

@@ -58,11 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = hd_mailbox_list_parse(s, size, &list, &count, &err);
 	if (rc != HD_OK) {
-		fuzz_check_error(&err, rc, "list parse");
-		FUZZ_ASSERT(
-		    fuzz_status_in(rc, list_codes,
-				   sizeof(list_codes) / sizeof(*list_codes)),
-		    "list parse failed with %s", hd_status_name(rc));
+		FUZZ_CHECK_FAILURE(&err, rc, "list parse", list_codes);
 		FUZZ_ASSERT(!list && !count,
 			    "a failed parse handed out a list");
 	} else {
@@ -80,10 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rc = hd_header_append(&hdr, "To", s, size, 1);
 	if (rc != HD_OK) {
-		FUZZ_ASSERT(fuzz_status_in(rc, header_codes,
-					   sizeof(header_codes) /
-					       sizeof(*header_codes)),
-			    "header failed with %s", hd_status_name(rc));
+		FUZZ_CHECK_FAILURE(NULL, rc, "header", header_codes);
 		FUZZ_ASSERT(hdr.len == 0, "a failed header left %zu bytes",
 			    hdr.len);
 		goto out;

@@ -246,22 +246,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	rc = hd_msgtmpl_load(path, &o, &t, &err);
 	if (rc != HD_OK) {
-		fuzz_check_error(&err, rc, "load");
-		FUZZ_ASSERT(
-		    fuzz_status_in(rc, load_codes,
-				   sizeof(load_codes) / sizeof(*load_codes)),
-		    "load failed with %s", hd_status_name(rc));
+		FUZZ_CHECK_FAILURE(&err, rc, "load", load_codes);
 		goto out;
 	}
 	hd_error_clear(&err);
 	rc = hd_msgtmpl_build(t, record, "fuzz", "ann@example.com", 3, &m1,
 			      &err);
 	if (rc != HD_OK) {
-		fuzz_check_error(&err, rc, "build");
-		FUZZ_ASSERT(
-		    fuzz_status_in(rc, build_codes,
-				   sizeof(build_codes) / sizeof(*build_codes)),
-		    "build failed with %s", hd_status_name(rc));
+		FUZZ_CHECK_FAILURE(&err, rc, "build", build_codes);
 		FUZZ_ASSERT(!m1.email.data && !m1.http.url,
 			    "a failed build left a message");
 		goto out;

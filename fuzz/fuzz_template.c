@@ -109,11 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.partial = load_partial;
 	rc = hd_tmpl_compile((const char *)tmpl, tlen, &o, &t, &err);
 	if (rc != HD_OK) {
-		fuzz_check_error(&err, rc, "compile");
-		FUZZ_ASSERT(fuzz_status_in(rc, compile_codes,
-					   sizeof(compile_codes) /
-					       sizeof(*compile_codes)),
-			    "compile failed with %s", hd_status_name(rc));
+		FUZZ_CHECK_FAILURE(&err, rc, "compile", compile_codes);
 		FUZZ_ASSERT(t == NULL,
 			    "a failed compile handed out a template");
 		goto out;
@@ -125,11 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hd_buf_puts(&b, "kept:");
 	rc = hd_tmpl_render(t, record, &ro, &a, &err);
 	if (rc != HD_OK) {
-		fuzz_check_error(&err, rc, "render");
-		FUZZ_ASSERT(fuzz_status_in(rc, render_codes,
-					   sizeof(render_codes) /
-					       sizeof(*render_codes)),
-			    "render failed with %s", hd_status_name(rc));
+		FUZZ_CHECK_FAILURE(&err, rc, "render", render_codes);
 		FUZZ_ASSERT(a.len == 5 && memcmp(a.data, "kept:", 5) == 0,
 			    "a failed render left %zu bytes", a.len);
 	} else {

@@ -225,10 +225,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("out of memory");
 	rc = hd_msgtmpl_build(tmpl[shape], rec, "fuzz", "k", 1, &m, &err);
 	if (rc != HD_OK) {
-		fuzz_check_error(&err, rc, "build");
-		FUZZ_ASSERT(
-		    fuzz_status_in(rc, codes, sizeof(codes) / sizeof(*codes)),
-		    "build failed with %s", hd_status_name(rc));
+		FUZZ_CHECK_FAILURE(&err, rc, "build", codes);
 		FUZZ_ASSERT((rc == HD_EMISSING && n == 0) ||
 				(rc != HD_EMISSING &&
 				 (shape == 2 || (n == 1 && v[0] == '.') ||

@@ -99,9 +99,7 @@ static void read_pass(hd_source *s, struct pass *p)
 	p->end = rc;
 	if (rc == HD_OK)
 		return;
-	fuzz_check_error(&err, rc, "reader");
-	FUZZ_ASSERT(fuzz_status_in(rc, codes, sizeof(codes) / sizeof(*codes)),
-		    "reader failed with %s", hd_status_name(rc));
+	FUZZ_CHECK_FAILURE(&err, rc, "reader", codes);
 	hd_error_format(&err, p->error, sizeof(p->error));
 	/* the error is sticky */
 	FUZZ_ASSERT(hd_source_next(s, &rec, &again) == rc && !rec,
