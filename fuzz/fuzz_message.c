@@ -203,7 +203,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t tlen, rlen = 0, plen, nlen;
 	unsigned flags;
 	int http, redirect;
-	char name[8];
+	char name[PATH_MAX];
 	hd_msgtmpl_opts o = {0};
 	hd_msgtmpl *t = NULL;
 	json_t *record = NULL;

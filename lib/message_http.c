@@ -130,6 +130,15 @@ static const char *bad_url_byte(const char *p, const char *e)
 	return NULL;
 }
 
+/* 1 when s[0..n) holds white space or a control byte. */
+static int has_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
 static hd_status parse_request_line(hd_msgtmpl *t, struct http_tmpl *h,
 				    const char *p, const char *le, long line,
 				    hd_error *err)
@@ -313,6 +322,12 @@ hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
 	st = hd__part_render(h->url, ctx, hd_escape_url, escape_raw_url, row,
 			     &b, err);
+	/* values are escaped, but a partial's text is not: whatever made
+	 * it, a URL with a blank or a control byte is never sent */
+	if (st == HD_OK && has_blank(b.data, b.len))
+		st = hd_error_set(err, HD_EINVAL, t->path, h->url_line, 0,
+				  "white space or a control character in the "
+				  "URL (from a partial?)");
 	if (st == HD_OK && has_dot_segment(b.data))
 		st = hd_error_set(err, HD_EINVAL, t->path, h->url_line, 0,
 				  "a value makes a '.' or '..' path segment: "
@@ -331,6 +346,13 @@ hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 		hd_buf_reset(&b);
 		st = hd__part_render(h->h[i].value, ctx, hd_escape_header,
 				     hd_escape_raw_header, row, &b, err);
+		if (st == HD_OK && (memchr(b.data ? b.data : "", '\r', b.len) ||
+				    memchr(b.data ? b.data : "", '\n', b.len) ||
+				    memchr(b.data ? b.data : "", '\0', b.len)))
+			st = hd_error_set(err, HD_EHEADER, t->path,
+					  h->h[i].line, 0,
+					  "line break in header value (from a "
+					  "partial?)");
 		if (st != HD_OK) {
 			if (err && !err->field[0])
 				hd_error_set_field(err, h->h[i].name);

@@ -217,6 +217,20 @@ static void partials_are_files_beside_the_template(void **state)
 	     "From: a@x.example\nTo: b@x.example\n\n{{> ../etc/passwd}}", NULL,
 	     HD_ETEMPLATE, &e);
 	assert_non_null(strstr(e.msg, "leave"));
+	/* a partial's text is not escaped: in a .http URL or header it can
+	 * never bring a blank or a line break (found by fuzz/fuzz_message) */
+	write_file("seg", "a b");
+	write_file("hdr", "x\nX-Injected: 1");
+	t = load("p3.http", "GET https://x.example/{{>seg}}/\n\n", NULL, HD_OK,
+		 &e);
+	assert_int_equal(build(t, "{}", "k", &m, &e), HD_EINVAL);
+	assert_non_null(strstr(e.msg, "white space"));
+	hd_msgtmpl_free(t);
+	t = load("p4.http", "GET https://x.example/\nX-A: {{>hdr}}\n\n", NULL,
+		 HD_OK, &e);
+	assert_int_equal(build(t, "{}", "k", &m, &e), HD_EHEADER);
+	assert_string_equal(e.field, "X-A");
+	hd_msgtmpl_free(t);
 }
 
 static void eml_template_errors(void **state)
