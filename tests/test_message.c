@@ -233,6 +233,53 @@ static void partials_are_files_beside_the_template(void **state)
 	hd_msgtmpl_free(t);
 }
 
+/* A value in the authority is never percent-encoded, since libcurl
+ * decodes %XX in host names: "[::%2] " encoded became the host [::]
+ * (found by fuzz/fuzz_url).  Unreserved bytes only, or the row is
+ * invalid. */
+static void http_values_in_the_authority(void **state)
+{
+	static const char *const bad[] = {"[::%2] ",
+					  "evil.example/",
+					  "a@evil.example",
+					  "evil.example:80",
+					  "127.0.0.1#",
+					  "%31%32%37",
+					  "a b",
+					  "\u00e9"};
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t;
+	char json[128];
+
+	(void)state;
+	t = load("a1.http",
+		 "GET https://u:{{pw}}@{{sub}}.hooks.example:8443/{{sub}}\n\n",
+		 NULL, HD_OK, &e);
+	assert_int_equal(
+	    build(t, "{\"sub\": \"api-1\", \"pw\": \"t_k~1.2\"}", "k", &m, &e),
+	    HD_OK);
+	assert_string_equal(m.http.url,
+			    "https://u:t_k~1.2@api-1.hooks.example:8443/api-1");
+	hd_message_clear(&m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"sub\": \"%s\", \"pw\": \"x\"}",
+			 bad[i]);
+		assert_int_equal(build(t, json, "k", &m, &e), HD_EINVAL);
+		assert_string_equal(e.field, "sub");
+		assert_non_null(strstr(e.msg, "host, port or user part"));
+	}
+	hd_msgtmpl_free(t);
+	/* the path still takes anything, percent-encoded */
+	t = load("a2.http", "GET https://x.example/{{sub}}?q={{sub}}\n\n", NULL,
+		 HD_OK, &e);
+	assert_int_equal(build(t, "{\"sub\": \"a/b c\"}", "k", &m, &e), HD_OK);
+	assert_string_equal(m.http.url,
+			    "https://x.example/a%2Fb%20c?q=a%2Fb%20c");
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+}
+
 static void eml_template_errors(void **state)
 {
 	hd_error e;
@@ -463,6 +510,7 @@ int main(void)
 	    cmocka_unit_test(eml_parts_and_attachments),
 	    cmocka_unit_test(eml_redirect_keeps_intended),
 	    cmocka_unit_test(http_escapes_by_context),
+	    cmocka_unit_test(http_values_in_the_authority),
 	    cmocka_unit_test(request_format_is_http_file_form),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
