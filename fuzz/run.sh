@@ -7,7 +7,8 @@
 #   -b BUILD    a build made with CC=clang cmake -DHERALD_FUZZ=ON
 #               (default build-fuzz); the harnesses are BUILD/fuzz/fuzz_NAME
 #   -w WORK     where corpora, crashers and logs go (default BUILD/fuzz-work):
-#                 WORK/seeds/NAME     seeds made now by fuzz/seeds.py
+#                 WORK/seeds/NAME     seeds made now by fuzz/seeds.py (and
+#                                     fuzz/regressions/NAME is read too)
 #                 WORK/corpus/NAME    what libFuzzer found; kept between runs
 #                 WORK/crashers/NAME  crash-*, leak-*, timeout-*, oom-* inputs
 #                 WORK/logs/NAME.log  the whole libFuzzer output
@@ -44,13 +45,16 @@ for h in "${harnesses[@]}"; do
   bin=$build/fuzz/fuzz_$h
   [ -x "$bin" ] || { echo "fuzz: $bin not built (cmake --build $build --target fuzzers)" >&2; exit 1; }
   mkdir -p "$work/corpus/$h" "$work/crashers/$h" "$work/seeds/$h"
-  dict=()
+  dict=() kept=()
   [ -f "fuzz/$h.dict" ] && dict=(-dict="fuzz/$h.dict")
+  # the kept crashers run first too: under clang's UBSan, which finds
+  # more than gcc's (a zero offset applied to a null pointer)
+  [ -d "fuzz/regressions/$h" ] && kept=("fuzz/regressions/$h")
   set +e
   "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 "${dict[@]}" \
     -artifact_prefix="$work/crashers/$h/" \
-    "$work/corpus/$h" "$work/seeds/$h" >"$work/logs/$h.log" 2>&1
+    "$work/corpus/$h" "$work/seeds/$h" "${kept[@]}" >"$work/logs/$h.log" 2>&1
   rc=$?
   set -e
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/logs/$h.log" | tail -1 || true)
