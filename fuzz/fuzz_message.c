@@ -193,8 +193,9 @@ static int same(const hd_message *a, const hd_message *b)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* ENOENT: a partial that is a folder ({{>files/}}) or unreadable */
 	static const hd_status load_codes[] = {HD_ETEMPLATE, HD_ELIMIT,
-					       HD_EUTF8};
+					       HD_EUTF8, HD_ENOENT};
 	static const hd_status build_codes[] = {
 	    HD_EMISSING, HD_EINVAL, HD_EADDRESS, HD_EUTF8,
 	    HD_EHEADER,	 HD_ELIMIT, HD_ETEMPLATE};
