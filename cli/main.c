@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* sysexits(3) */
@@ -163,7 +164,13 @@ static int do_unsubscribe_server(struct options *o)
 int main(int argc, char **argv)
 {
 	struct options o;
-	int rc = options_parse(argc, argv, &o);
+	int rc;
+
+	/* Everything herald writes (report, outbox, temporary files) holds
+	 * recipients' data or replies: private to the user whatever the
+	 * umask it was started with (files 0600, folders 0700). */
+	umask(077);
+	rc = options_parse(argc, argv, &o);
 
 	if (rc) {
 		options_free(&o);

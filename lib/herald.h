@@ -101,7 +101,8 @@ const char *hd_status_name(hd_status code);
 void hd_error_clear(hd_error *err);
 
 /* Fills err (if not NULL) and returns code.  file may be NULL.  The
- * message is formatted with fmt; NULL fmt uses hd_strerror(code). */
+ * message is formatted with fmt; NULL fmt uses hd_strerror(code).  Every
+ * field is set: row and field are cleared (set them after this call). */
 hd_status hd_error_set(hd_error *err, hd_status code, const char *file,
 		       long line, long column, const char *fmt, ...)
     HD_PRINTF(6, 7);
@@ -115,9 +116,18 @@ hd_status hd_error_vset(hd_error *err, hd_status code, const char *file,
 void hd_error_set_field(hd_error *err, const char *field);
 
 /* Writes "file:line:col: row R: field 'F': message" (parts that are not
- * known are left out) into out, always NUL-terminated.  Returns the length
- * the full text would have (like snprintf). */
+ * known are left out) into out, always NUL-terminated, as one printable
+ * line (see hd_printable: recipient data in a message can never end the
+ * line or drive a terminal).  Returns the length the full text would have
+ * (like snprintf). */
 size_t hd_error_format(const hd_error *err, char *out, size_t size);
+
+/* Copies s into out (size bytes, always NUL-terminated when size > 0) as
+ * one line of printable UTF-8: C0 controls and DEL become \n, \r, \t or
+ * \xHH, and so do C1 controls (U+0080..U+009F, which some terminals
+ * obey) and bytes that are not UTF-8.  Returns the length the whole
+ * escaped text would have (like snprintf). */
+size_t hd_printable(char *out, size_t size, const char *s);
 
 /* ------------------------------------------------------------------ */
 /* Runs: herald send / check / render                                   */

@@ -2,6 +2,7 @@
  * message.c — loading message templates and what .eml and .http share:
  * partials beside the template, the env namespace, stable ids.
  */
+#include "escape.h"
 #include "message_int.h"
 
 #include "address.h"
@@ -101,6 +102,62 @@ int hd__name_is(const char *name, size_t n, const char *want)
 	return strlen(want) == n && strncasecmp(name, want, n) == 0;
 }
 
+/*
+ * A template or partial is UTF-8 text with LF or CRLF line ends.  What
+ * else a file may hold is refused here, at its place, rather than later
+ * once per row or not at all: a NUL, a CR without LF (a file saved with
+ * old Mac line ends is one long line, and a bare CR in a header would
+ * reach the wire), invalid UTF-8, UTF-16.  A UTF-8 byte order mark at
+ * the start is dropped (*skip is its length).
+ */
+static hd_status check_text(const char *path, const char *what, const char *buf,
+			    size_t len, size_t *skip, hd_error *err)
+{
+	long line = 1;
+	size_t bol, i, bad;
+
+	*skip = 0;
+	if (len >= 2 && ((buf[0] == '\xFF' && buf[1] == '\xFE') ||
+			 (buf[0] == '\xFE' && buf[1] == '\xFF')))
+		return hd_error_set(err, HD_ETEMPLATE, path, 1, 1,
+				    "the %s is UTF-16; save it as UTF-8", what);
+	if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+		*skip = 3;
+	bol = *skip;
+	for (i = *skip; i < len; i++) {
+		if (buf[i] == '\n') {
+			line++;
+			bol = i + 1;
+		} else if (buf[i] == '\0') {
+			return hd_error_set(err, HD_ETEMPLATE, path, line,
+					    (long)(i - bol) + 1,
+					    "NUL byte in the %s", what);
+		} else if (buf[i] == '\r' &&
+			   (i + 1 == len || buf[i + 1] != '\n')) {
+			return hd_error_set(err, HD_ETEMPLATE, path, line,
+					    (long)(i - bol) + 1,
+					    "carriage return without a line "
+					    "feed in the %s (save it with LF "
+					    "or CRLF line ends)",
+					    what);
+		}
+	}
+	if (!hd_utf8_valid(buf + *skip, len - *skip, &bad)) {
+		bad += *skip;
+		line = 1;
+		bol = *skip;
+		for (i = *skip; i < bad; i++)
+			if (buf[i] == '\n') {
+				line++;
+				bol = i + 1;
+			}
+		return hd_error_set(err, HD_ETEMPLATE, path, line,
+				    (long)(bad - bol) + 1,
+				    "the %s is not valid UTF-8", what);
+	}
+	return HD_OK;
+}
+
 /* Reads a whole template or partial ("what" says which, for messages). */
 static hd_status read_file(const char *path, const char *what, char **out,
 			   size_t *len, hd_error *err)
@@ -108,7 +165,7 @@ static hd_status read_file(const char *path, const char *what, char **out,
 	FILE *fp = fopen(path, "rb");
 	struct stat st;
 	char *buf;
-	size_t got;
+	size_t got, skip;
 
 	*out = NULL;
 	if (!fp)
@@ -140,8 +197,14 @@ static hd_status read_file(const char *path, const char *what, char **out,
 	}
 	fclose(fp);
 	buf[got] = '\0';
+	if (check_text(path, what, buf, got, &skip, err) != HD_OK) {
+		free(buf);
+		return HD_ETEMPLATE;
+	}
+	if (skip)
+		memmove(buf, buf + skip, got - skip + 1);
 	*out = buf;
-	*len = got;
+	*len = got - skip;
 	return HD_OK;
 }
 

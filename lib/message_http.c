@@ -15,6 +15,7 @@
  * out of percent-encoding and body escaping, never of the CR/LF check.
  * herald adds an Idempotency-Key unless the template sets one.
  */
+#define _GNU_SOURCE /* memmem */
 #include "escape.h"
 #include "message_int.h"
 
@@ -33,7 +34,8 @@ struct http_header {
 
 struct http_tmpl {
 	char *method;
-	hd_tmpl *url;
+	hd_tmpl *authority; /* scheme://user:pass@host:port, no path */
+	hd_tmpl *url;	    /* the rest: path, query, fragment */
 	long url_line;
 	struct http_header h[MAX_HEADERS];
 	size_t nh;
@@ -49,6 +51,7 @@ void hd__http_free(void *impl)
 	if (!h)
 		return;
 	free(h->method);
+	hd_tmpl_free(h->authority);
 	hd_tmpl_free(h->url);
 	for (size_t i = 0; i < h->nh; i++) {
 		free(h->h[i].name);
@@ -107,11 +110,70 @@ static int is_comment(const char *p, const char *le)
 	       (le - p >= 2 && p[0] == '/' && p[1] == '/');
 }
 
+/* {{{raw}}} and {{x}} in the authority (user, password, host, port):
+ * unreserved bytes only, or the row is invalid.  Percent-encoding cannot
+ * keep a value there: libcurl decodes %XX in a host name, so an encoded
+ * "[::%2]" became the host [::] (found by fuzz/fuzz_url), and "%2F" or
+ * "%40" would move the rest of the authority elsewhere. */
+static hd_status escape_authority(hd_buf *out, const char *s, size_t n,
+				  hd_error *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		      c == '_' || c == '~'))
+			return hd_error_set(err, HD_EINVAL, NULL, 0, 0,
+					    "a value in the URL's host, port "
+					    "or user part may hold only "
+					    "letters, digits and - . _ ~");
+	}
+	return hd_buf_append(out, s, n);
+}
+
+/*
+ * Scans the URL's own text (outside {{tags}}, which may hold blanks and
+ * slashes) from p to e.  what 0: the first byte no URL may hold, white
+ * space or a control character (it would end the request line, and
+ * libcurl refuses such a URL when it is sent, so every row would fail),
+ * or NULL.  what 1: where the authority ends (the first '/', '?' or '#'),
+ * or e.
+ */
+static const char *scan_url(const char *p, const char *e, int what)
+{
+	while (p < e) {
+		if (e - p >= 2 && p[0] == '{' && p[1] == '{') {
+			const char *c =
+			    memmem(p + 2, (size_t)(e - p - 2), "}}", 2);
+			if (!c)
+				break; /* the compiler names the tag */
+			p = c + 2;
+			continue;
+		}
+		if (what == 0 && ((unsigned char)*p <= ' ' || *p == 0x7f))
+			return p;
+		if (what == 1 && (*p == '/' || *p == '?' || *p == '#'))
+			return p;
+		p++;
+	}
+	return what == 0 ? NULL : e;
+}
+
+/* 1 when s[0..n) holds white space or a control byte. */
+static int has_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return 1;
+	return 0;
+}
+
 static hd_status parse_request_line(hd_msgtmpl *t, struct http_tmpl *h,
 				    const char *p, const char *le, long line,
 				    hd_error *err)
 {
-	const char *sp = p, *url, *uend;
+	const char *sp = p, *url, *uend, *bad, *aend;
+	hd_status st;
 
 	while (sp < le && isupper((unsigned char)*sp))
 		sp++;
@@ -142,8 +204,19 @@ static hd_status parse_request_line(hd_msgtmpl *t, struct http_tmpl *h,
 				    (long)(url - p) + 1,
 				    "the URL must start with http:// or "
 				    "https://");
+	if ((bad = scan_url(url, uend, 0)) != NULL)
+		return hd_error_set(err, HD_ETEMPLATE, t->path, line,
+				    (long)(bad - p) + 1,
+				    "white space or a control character in "
+				    "the URL (write a space as %%20)");
 	h->url_line = line;
-	return hd__part_compile(t, url, (size_t)(uend - url), line, &h->url,
+	/* the authority gets an escaper of its own */
+	aend = scan_url(strstr(url, "://") + 3, uend, 1);
+	st = hd__part_compile(t, url, (size_t)(aend - url), line, &h->authority,
+			      err);
+	if (st != HD_OK)
+		return st;
+	return hd__part_compile(t, aend, (size_t)(uend - aend), line, &h->url,
 				err);
 }
 
@@ -283,8 +356,17 @@ hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 	r->method = strdup(h->method);
 	if (!out->id || !r->method)
 		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
-	st = hd__part_render(h->url, ctx, hd_escape_url, escape_raw_url, row,
-			     &b, err);
+	st = hd__part_render(h->authority, ctx, escape_authority,
+			     escape_authority, row, &b, err);
+	if (st == HD_OK)
+		st = hd__part_render(h->url, ctx, hd_escape_url, escape_raw_url,
+				     row, &b, err);
+	/* values are escaped, but a partial's text is not: whatever made
+	 * it, a URL with a blank or a control byte is never sent */
+	if (st == HD_OK && has_blank(b.data, b.len))
+		st = hd_error_set(err, HD_EINVAL, t->path, h->url_line, 0,
+				  "white space or a control character in the "
+				  "URL (from a partial?)");
 	if (st == HD_OK && has_dot_segment(b.data))
 		st = hd_error_set(err, HD_EINVAL, t->path, h->url_line, 0,
 				  "a value makes a '.' or '..' path segment: "
@@ -303,6 +385,13 @@ hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 		hd_buf_reset(&b);
 		st = hd__part_render(h->h[i].value, ctx, hd_escape_header,
 				     hd_escape_raw_header, row, &b, err);
+		if (st == HD_OK && (memchr(b.data ? b.data : "", '\r', b.len) ||
+				    memchr(b.data ? b.data : "", '\n', b.len) ||
+				    memchr(b.data ? b.data : "", '\0', b.len)))
+			st = hd_error_set(err, HD_EHEADER, t->path,
+					  h->h[i].line, 0,
+					  "line break in header value (from a "
+					  "partial?)");
 		if (st != HD_OK) {
 			if (err && !err->field[0])
 				hd_error_set_field(err, h->h[i].name);

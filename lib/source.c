@@ -67,8 +67,13 @@ static hd_status format_from_path(const char *path, hd_format *format,
 }
 
 /* Copies everything readable from in to a new unlinked file in $TMPDIR;
- * *out is its descriptor, positioned at 0. */
-static hd_status spool(int in, const char *name, int *out, hd_error *err)
+ * *out is its descriptor, positioned at 0.  For the line formats (CSV,
+ * JSON Lines) the copy stops inside a line longer than any valid record
+ * can make (HD__SPOOL_LINE_MAX), so a pipe that never sends a line break
+ * costs neither memory nor disk: *cut_line is then that line's number
+ * (else 0) and the reader reports it (hd__source_fill). */
+static hd_status spool(int in, const char *name, int lines, int *out,
+		       long *cut_line, hd_error *err)
 {
 	const char *dir = getenv("TMPDIR");
 	char path[4096];
@@ -76,7 +81,10 @@ static hd_status spool(int in, const char *name, int *out, hd_error *err)
 	hd_status rc = HD_OK;
 	int fd, n;
 	ssize_t r;
+	long line = 1;
+	size_t run = 0; /* bytes since the last line break */
 
+	*cut_line = 0;
 	if (!dir || !*dir)
 		dir = "/tmp";
 	n = snprintf(path, sizeof(path), "%s/herald-spool-XXXXXX", dir);
@@ -98,12 +106,26 @@ static hd_status spool(int in, const char *name, int *out, hd_error *err)
 		goto out;
 	}
 	while ((r = hd__read_some(in, chunk, HD__READ_CHUNK)) > 0) {
+		if (lines) {
+			for (ssize_t i = 0; i < r; i++) {
+				if (chunk[i] == '\n') {
+					line++;
+					run = 0;
+				} else if (++run > HD__SPOOL_LINE_MAX) {
+					r = i + 1;
+					*cut_line = line;
+					break;
+				}
+			}
+		}
 		if (hd__write_all(fd, chunk, (size_t)r) < 0) {
 			rc = hd_error_set(err, HD_EIO, name, 0, 0,
 					  "cannot spool input to %.200s: %s",
 					  dir, strerror(errno));
 			goto out;
 		}
+		if (*cut_line)
+			break;
 	}
 	if (r < 0) {
 		rc = hd_error_set(err, HD_EIO, name, 0, 0, "cannot read: %s",
@@ -181,6 +203,7 @@ hd_status hd__source_open_fd(int fd, const char *name,
 	char delim;
 	hd_status rc;
 	int spooled;
+	long cut;
 
 	if (out)
 		*out = NULL;
@@ -193,10 +216,13 @@ hd_status hd__source_open_fd(int fd, const char *name,
 		return hd_error_set(err, HD_EUSAGE, name, 0, 0,
 				    "standard input needs an explicit format "
 				    "(csv, json or jsonl)");
-	rc = spool(fd, name, &spooled, err);
+	rc = spool(fd, name, format != HD_FORMAT_JSON, &spooled, &cut, err);
 	if (rc != HD_OK)
 		return rc;
-	return source_new(spooled, name, format, delim, out, err);
+	rc = source_new(spooled, name, format, delim, out, err);
+	if (rc == HD_OK)
+		(*out)->cut_line = cut;
+	return rc;
 }
 
 hd_status hd_source_open(const char *path, const hd_source_opts *opts,
@@ -207,6 +233,7 @@ hd_status hd_source_open(const char *path, const hd_source_opts *opts,
 	struct stat st;
 	hd_status rc;
 	int fd, spooled;
+	long cut = 0;
 
 	if (out)
 		*out = NULL;
@@ -235,13 +262,17 @@ hd_status hd_source_open(const char *path, const hd_source_opts *opts,
 	}
 	if (!S_ISREG(st.st_mode)) {
 		/* A pipe cannot be read twice: keep a copy. */
-		rc = spool(fd, path, &spooled, err);
+		rc = spool(fd, path, format != HD_FORMAT_JSON, &spooled, &cut,
+			   err);
 		close(fd);
 		if (rc != HD_OK)
 			return rc;
 		fd = spooled;
 	}
-	return source_new(fd, path, format, delim, out, err);
+	rc = source_new(fd, path, format, delim, out, err);
+	if (rc == HD_OK)
+		(*out)->cut_line = cut;
+	return rc;
 }
 
 hd_status hd__source_fill(hd_source *s, hd_error *err)
@@ -256,6 +287,11 @@ hd_status hd__source_fill(hd_source *s, hd_error *err)
 	if (r < 0)
 		return hd__source_fail(s, err, HD_EIO, s->cur_line, 0, 0,
 				       "cannot read: %s", strerror(errno));
+	if (r == 0 && s->cut_line)
+		return hd__source_fail(s, err, HD_ELIMIT, s->cut_line, 0, 0,
+				       "line longer than %ld MiB; the rest of "
+				       "the input was not read",
+				       (long)(HD__SPOOL_LINE_MAX >> 20));
 	if (r == 0)
 		s->eof = 1;
 	s->end = (size_t)r;
@@ -296,6 +332,22 @@ hd_status hd_source_rewind(hd_source *s, hd_error *err)
 	if (s->end >= 3 && memcmp(s->buf, "\xEF\xBB\xBF", 3) == 0) {
 		s->pos = 3;
 		s->line_start = 3;
+	}
+	/* A UTF-16 or UTF-32 file (a spreadsheet's "Unicode text" export)
+	 * is named as such, rather than "invalid UTF-8" at 1:1.  The first
+	 * next() reports it, as any other content error. */
+	if (s->end >= 2 &&
+	    (memcmp(s->buf, "\xFF\xFE", 2) == 0 ||
+	     memcmp(s->buf, "\xFE\xFF", 2) == 0 ||
+	     (s->end >= 4 && memcmp(s->buf, "\0\0\xFE\xFF", 4) == 0))) {
+		int utf32 =
+		    s->end >= 4 && (memcmp(s->buf, "\xFF\xFE\0\0", 4) == 0 ||
+				    memcmp(s->buf, "\0\0\xFE\xFF", 4) == 0);
+		s->failed = hd__source_fail(
+		    s, &s->ferr, HD_EUTF8, 1, 1, 0,
+		    "the file is %s (it starts with a byte order mark); save "
+		    "it as UTF-8",
+		    utf32 ? "UTF-32" : "UTF-16");
 	}
 	return HD_OK;
 fail:

@@ -56,9 +56,15 @@
  *
  * LIMITS
  *	HD_SOURCE_MAX_FIELD bytes per CSV field, HD_SOURCE_MAX_FIELDS fields
- *	per CSV record, HD_SOURCE_MAX_RECORD bytes per record (a CSV record,
- *	a JSON array element or a JSON line); beyond them HD_ELIMIT.  So
- *	memory is bounded by the largest record, never by the record count.
+ *	per record (CSV fields, top-level keys of a JSON object),
+ *	HD_SOURCE_MAX_RECORD bytes per record (a CSV record, a JSON array
+ *	element or a JSON line); beyond them HD_ELIMIT.  So memory is bounded
+ *	by the largest record, never by the record count.  JSON nesting
+ *	deeper than jansson's 2048 levels is HD_EPARSE.  A spooled CSV or
+ *	JSON Lines input is read no further than a line longer than any
+ *	record can be (HD__SPOOL_LINE_MAX, 32 MiB and a little): the reader
+ *	fails inside it, and a pipe that never sends a line break fills
+ *	neither memory nor the temporary file.
  *
  * ERRORS
  *	hd_source_open: HD_EUSAGE (bad options, unknown extension, "-"

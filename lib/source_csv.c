@@ -432,6 +432,14 @@ static hd_status read_record(hd_source *s, hd_error *err)
 	}
 }
 
+/* The bytes of field f.  The record buffer has no memory at all until a
+ * byte was appended, and a record of empty fields appends none, so an
+ * empty field may have no address to offset from. */
+static const char *field_data(const hd_source *s, const hd__csv_field *f)
+{
+	return s->rec.data ? s->rec.data + f->off : "";
+}
+
 /* A line that is empty or only spaces and tabs: one unquoted field of
  * blanks.  Skipped, so a stray empty line is not a ragged row. */
 static int is_blank(const hd_source *s)
@@ -442,11 +450,42 @@ static int is_blank(const hd_source *s)
 	if (s->nfields != 1 || f->quoted)
 		return 0;
 	for (k = 0; k < f->len; k++) {
-		char c = s->rec.data[f->off + k];
+		char c = field_data(s, f)[k];
 		if (c != ' ' && c != '\t')
 			return 0;
 	}
 	return 1;
+}
+
+/* A spreadsheet's first line "sep=X" (Excel writes it to name the
+ * delimiter): refused with what to do, rather than taken for a header of
+ * one column that no tag finds. */
+static hd_status sep_line(hd_source *s, hd_error *err)
+{
+	const hd__csv_field *f = &s->fields[0];
+	const char *d = field_data(s, f);
+	char sep;
+
+	if (s->rec_line != 1 || f->quoted || f->len < 4 ||
+	    memcmp(d, "sep=", 4) != 0)
+		return HD_OK;
+	if (s->nfields == 1 && f->len == 5)
+		sep = d[4];
+	else if (s->nfields == 2 && f->len == 4 && s->fields[1].len == 0)
+		sep = s->delim;
+	else
+		return HD_OK;
+	if (sep < 0x20 || sep >= 0x7f)
+		sep = '?';
+	if (sep == s->delim)
+		return hd__source_fail(s, err, HD_EPARSE, 1, 1, 0,
+				       "line 1 is a spreadsheet's 'sep=%c' "
+				       "line: remove it",
+				       sep);
+	return hd__source_fail(s, err, HD_EPARSE, 1, 1, 0,
+			       "line 1 is a spreadsheet's 'sep=%c' line: "
+			       "remove it and give '%c' as the delimiter",
+			       sep, sep);
 }
 
 /* Takes the record just read as the header: names must be non-empty and
@@ -471,7 +510,7 @@ static hd_status set_header(hd_source *s, hd_error *err)
 	hd_buf_reset(&s->keys);
 	for (k = 0; k < n; k++) {
 		const hd__csv_field *f = &s->fields[k];
-		const char *name = s->rec.data + f->off;
+		const char *name;
 		json_t *prev;
 
 		if (f->len == 0) {
@@ -480,9 +519,20 @@ static hd_status set_header(hd_source *s, hd_error *err)
 			    "empty header name in column %zu", k + 1);
 			goto out;
 		}
+		/* invisible, and then no tag finds the column */
+		if (f->len >= 3 &&
+		    memcmp(field_data(s, f), "\xEF\xBB\xBF", 3) == 0) {
+			rc = hd__source_fail(
+			    s, err, HD_EPARSE, f->line, f->column, 0,
+			    "header name in column %zu starts with a byte "
+			    "order mark (U+FEFF): were two files joined?",
+			    k + 1);
+			goto out;
+		}
 		off[k] = s->keys.len;
 		len[k] = f->len;
-		if (hd_buf_append(&s->keys, name, f->len) != HD_OK ||
+		if (hd_buf_append(&s->keys, field_data(s, f), f->len) !=
+			HD_OK ||
 		    hd_buf_putc(&s->keys, '\0') != HD_OK) {
 			rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
 			goto out;
@@ -522,7 +572,7 @@ static hd_status build(hd_source *s, json_t **record, hd_error *err)
 	for (k = 0; k < s->nfields; k++) {
 		const hd__csv_field *f = &s->fields[k];
 		/* UTF-8 was checked while reading: skip jansson's check. */
-		json_t *v = json_stringn_nocheck(s->rec.data + f->off, f->len);
+		json_t *v = json_stringn_nocheck(field_data(s, f), f->len);
 		if (!v || json_object_setn_new_nocheck(
 			      obj, s->keys.data + s->key_off[k], s->key_len[k],
 			      v) != 0)
@@ -548,7 +598,9 @@ hd_status hd__csv_next(hd_source *s, json_t **record, hd_error *err)
 		if (is_blank(s))
 			continue;
 		if (!s->have_header) {
-			rc = set_header(s, err);
+			rc = sep_line(s, err);
+			if (rc == HD_OK)
+				rc = set_header(s, err);
 			if (rc != HD_OK)
 				return rc;
 			continue;

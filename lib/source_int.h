@@ -22,6 +22,13 @@
 
 #define HD__READ_CHUNK (64 * 1024)
 
+/* Longest line a spooled CSV or JSON Lines input may have: more than any
+ * valid record's line (a CSV record of 16 MiB whose quotes are all
+ * doubled, plus its delimiters and quotes), so cutting there never
+ * changes the answer. */
+#define HD__SPOOL_LINE_MAX                                                     \
+	((size_t)(2 * HD_SOURCE_MAX_RECORD + 4 * HD_SOURCE_MAX_FIELDS + 1024))
+
 /* One CSV field of the current record: bytes rec[off..off+len). */
 typedef struct hd__csv_field {
 	size_t off, len;
@@ -33,7 +40,8 @@ struct hd_source {
 	char *name; /* path as given, or "<stdin>" */
 	hd_format format;
 	char delim;
-	int fd; /* regular file or unlinked spool; we close it */
+	int fd;	       /* regular file or unlinked spool; we close it */
+	long cut_line; /* the spool stopped inside this line (0: no) */
 
 	/* read buffer: unread bytes are buf[pos..end) */
 	char *buf; /* HD__READ_CHUNK bytes */

@@ -168,7 +168,15 @@ hd_status hd__json_parse_value(const char *buf, size_t len, json_t **out,
 		off = pos > 0 ? pos - 1 : 0;
 	if (off > len)
 		off = len;
-	snprintf(msg, sizeof(msg), "%s", je.text);
+	if (code == HD_EUTF8 && off < len)
+		snprintf(msg, sizeof(msg), "invalid UTF-8 (byte 0x%02x)",
+			 (unsigned char)buf[off]);
+	else if (starts_with(je.text, "maximum parsing depth reached"))
+		snprintf(msg, sizeof(msg),
+			 "arrays and objects nested deeper than %d levels",
+			 JSON_PARSER_MAX_DEPTH);
+	else
+		snprintf(msg, sizeof(msg), "%s", je.text);
 	for (i = 0; i < sizeof(separator_table) / sizeof(separator_table[0]);
 	     i++) {
 		const char *near = je.text + strlen(separator_table[i].jansson);
@@ -273,6 +281,13 @@ static hd_status parse_record(hd_source *s, long line0, long col0,
 			rc = hd__source_fail(
 			    s, err, HD_EPARSE, line0, col0, s->row + 1,
 			    "the line holds %s, not an object", type_name(v));
+		json_decref(v);
+		return rc;
+	}
+	if (json_object_size(v) > HD_SOURCE_MAX_FIELDS) {
+		rc = hd__source_fail(s, err, HD_ELIMIT, line0, col0, s->row + 1,
+				     "a record has more than %d fields",
+				     HD_SOURCE_MAX_FIELDS);
 		json_decref(v);
 		return rc;
 	}

@@ -1018,6 +1018,8 @@ struct rs {
 	int lenient;
 	int at_bol; /* output is at the start of a template line */
 	int pdepth, depth;
+	size_t len0;	    /* out->len when the render started */
+	unsigned long work; /* nodes rendered so far */
 };
 
 static hd_status html_escape(hd_buf *out, const char *s, size_t n,
@@ -1428,6 +1430,22 @@ static hd_status render(struct rs *r, const struct unit *u,
 		json_t *v;
 		struct ctx cc;
 
+		/* Sections over lists inside sections over lists multiply:
+		 * a row's data must not make one render run for hours or
+		 * fill the memory.  Both budgets are far above any real
+		 * notification. */
+		if (++r->work > HD_TMPL_MAX_WORK)
+			return tag_error(r, u, nd, HD_ELIMIT,
+					 "the template renders more than %lu "
+					 "tags for one row (sections nested "
+					 "over long lists?)",
+					 (unsigned long)HD_TMPL_MAX_WORK);
+		if (r->out->len - r->len0 > (size_t)HD_TMPL_MAX_OUTPUT)
+			return tag_error(r, u, nd, HD_ELIMIT,
+					 "the template renders more than %ld "
+					 "MiB for one row",
+					 HD_TMPL_MAX_OUTPUT >> 20);
+
 		switch (nd->kind) {
 		case N_TEXT:
 			st = put_text(r, nd->text, nd->len, ind);
@@ -1499,8 +1517,14 @@ hd_status hd_tmpl_render(const hd_tmpl *t, json_t *data,
 	r.lenient = t->lenient;
 	r.at_bol = 1;
 	len0 = out->len;
+	r.len0 = len0;
 	st = render(&r, t->units[0], t->units[0]->nodes, t->units[0]->count,
 		    &root, NULL, NULL);
+	if (st == HD_OK && out->len - len0 > (size_t)HD_TMPL_MAX_OUTPUT)
+		st = hd_error_set(err, HD_ELIMIT, t->units[0]->file, 0, 0,
+				  "the template renders more than %ld MiB "
+				  "for one row",
+				  HD_TMPL_MAX_OUTPUT >> 20);
 	if (st != HD_OK && out->data) {
 		out->len = len0;
 		out->data[len0] = '\0';

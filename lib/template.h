@@ -60,7 +60,11 @@
  *   HD_TMPL_MAX_NESTING deep in one text (compile); partials and parents
  *   HD_TMPL_MAX_PARTIAL_DEPTH deep and sections, partials and blocks
  *   together HD_TMPL_MAX_RENDER_DEPTH deep while rendering (this bounds the
- *   C stack a render uses).  Beyond a limit: HD_ELIMIT.
+ *   C stack a render uses).  One render writes at most HD_TMPL_MAX_OUTPUT
+ *   bytes and renders at most HD_TMPL_MAX_WORK tags and texts, so no row's
+ *   data can make sections nested over long lists (or partials that
+ *   recurse twice) run for hours or fill the memory.  Beyond a limit:
+ *   HD_ELIMIT.
  *
  * OWNERSHIP AND THREADS
  *   hd_tmpl_compile() copies the text and opts->source; the caller keeps
@@ -78,11 +82,13 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define HD_TMPL_MAX_SIZE (1L << 20)  /* bytes of one template or partial */
-#define HD_TMPL_MAX_NESTING 64	     /* open sections in one text */
-#define HD_TMPL_MAX_PARTIAL_DEPTH 64 /* partials within partials */
-#define HD_TMPL_MAX_RENDER_DEPTH 512 /* sections+partials+blocks */
-#define HD_TMPL_MAX_PARTIALS 1024    /* distinct partials per template */
+#define HD_TMPL_MAX_SIZE (1L << 20)    /* bytes of one template or partial */
+#define HD_TMPL_MAX_NESTING 64	       /* open sections in one text */
+#define HD_TMPL_MAX_PARTIAL_DEPTH 64   /* partials within partials */
+#define HD_TMPL_MAX_RENDER_DEPTH 512   /* sections+partials+blocks */
+#define HD_TMPL_MAX_PARTIALS 1024      /* distinct partials per template */
+#define HD_TMPL_MAX_OUTPUT (16L << 20) /* bytes one render may write */
+#define HD_TMPL_MAX_WORK 1000000UL     /* nodes one render may visit */
 
 typedef struct hd_tmpl hd_tmpl;
 

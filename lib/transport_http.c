@@ -31,6 +31,7 @@
  * or the URL's password, even when a server echoes them back.
  */
 #include "curl_abort.h"
+#include "retry_after.h"
 #include "transport.h"
 
 #include <curl/curl.h>
@@ -55,7 +56,6 @@
 #define CAPTURE_MAX 1024    /* body bytes kept to make that snippet */
 #define REASON_MAX 64       /* reason phrase of the status line */
 #define RETRY_AFTER_RAW 64  /* Retry-After value as received */
-#define RETRY_AFTER_CAP 3600.0
 #define MAX_HEADERS 100     /* request headers per message */
 #define MAX_HEADER_LINE 8192
 #define MAX_METHOD 32
@@ -440,32 +440,6 @@ out:
 	curl_url_cleanup(u);
 }
 
-/*
- * Retry-After (RFC 9110 section 10.2.3): delta-seconds or an HTTP-date
- * (IMF-fixdate, RFC 850 or asctime form; curl_getdate reads all three).
- * Returns seconds clamped to [0, RETRY_AFTER_CAP], or -1 when unparsable.
- */
-static double parse_retry_after(const char *v)
-{
-	double secs = 0;
-	time_t when;
-
-	if (!*v)
-		return -1;
-	if (strspn(v, "0123456789") == strlen(v)) {
-		for (; *v && secs <= RETRY_AFTER_CAP; v++)
-			secs = secs * 10 + (*v - '0');
-		return secs > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : secs;
-	}
-	when = curl_getdate(v, NULL);
-	if (when == -1)
-		return -1;
-	secs = difftime(when, time(NULL));
-	if (secs < 0)
-		return 0;
-	return secs > RETRY_AFTER_CAP ? RETRY_AFTER_CAP : secs;
-}
-
 /* ---- libcurl callbacks ------------------------------------------------- */
 
 /* Keeps the first CAPTURE_MAX body bytes and reads (discards) the rest,
@@ -841,7 +815,8 @@ static void http_send(void *conn, const hd_message *msg, long row,
 		clean_copy(res->response, sizeof(res->response), SNIPPET_MAX,
 			   c->body, c->body_len, c->body_more, &secrets);
 		if (c->has_retry_after) {
-			res->retry_after = parse_retry_after(c->retry_after);
+			res->retry_after =
+			    hd__retry_after_parse(c->retry_after, time(NULL));
 			res->slow_down = 1;
 		}
 		if (code == 429)

@@ -8,6 +8,9 @@
  * filesystems we measured, and the report (written after the file is
  * closed) is what says a message is complete.
  *
+ * Messages hold recipients' data: folders the outbox makes are 0700 and
+ * files 0600, whatever the umask.
+ *
  * The dry-run transport accepts everything and touches nothing: the run
  * still renders and validates every message.
  */
@@ -36,11 +39,11 @@ static int make_dirs(const char *dir)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
 			return -1;
 		*p = '/';
 	}
-	if (mkdir(path, 0777) != 0 && errno != EEXIST)
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
 		return -1;
 	return 0;
 }
@@ -105,7 +108,7 @@ static void outbox_send(void *conn, const hd_message *msg, long row,
 	}
 	snprintf(path, sizeof(path), "%s/%06ld.%s", c->dir, row,
 		 msg->kind == HD_MSG_EMAIL ? "eml" : "http");
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		res->status = HD_EPERMANENT;
 		snprintf(res->error, sizeof(res->error), "cannot write %s: %s",

@@ -28,6 +28,7 @@
  * curl_easy_init() safe without it, but then never cleans up).
  */
 #include "curl_abort.h"
+#include "smtp_reply.h"
 #include "transport.h"
 
 #include <stdatomic.h>
@@ -52,10 +53,9 @@
 #define SMTP_ADDR_MAX 320    /* RFC 5321 4.5.3.1: 64 + @ + 255 */
 #define SMTP_RCPT_MAX 1000   /* RFC 5321 4.5.3.1.8 asks servers for 100 */
 #define SMTP_DATA_MAX (256UL * 1024 * 1024)
-#define SMTP_REPLY_MAX 512 /* = sizeof(hd_send_result.response) */
 #define SMTP_NSECRETS 3
 
-_Static_assert(SMTP_REPLY_MAX == sizeof(((hd_send_result *)0)->response),
+_Static_assert(HD__SMTP_REPLY_MAX == sizeof(((hd_send_result *)0)->response),
 	       "the reply buffer is copied whole into res->response");
 
 /* What check() learnt from the configuration. */
@@ -82,20 +82,16 @@ struct smtp_conn {
 	/* One attempt: the upload and what the server replied. */
 	const char *data;
 	size_t len, pos;
-	int body_started;	    /* libcurl asked for body bytes */
-	int body_done;		    /* libcurl took the last body byte: the
-				       final "." follows at once */
-	char reply[SMTP_REPLY_MAX]; /* last reply's text, lines joined */
-	size_t reply_len;
-	long reply_code;
-	int reply_open; /* the last line seen was "NNN-": more follows */
+	int body_started;     /* libcurl asked for body bytes */
+	int body_done;	      /* libcurl took the last body byte: the final
+				 "." follows at once */
+	hd__smtp_reply reply; /* the last reply (smtp_reply.h) */
 	/* Which reply answers what: every command libcurl sends (and the end
 	 * of the data) counts one up; a reply belongs to the count it came
 	 * after.  The greeting belongs to 0. */
 	unsigned cmds;	    /* commands sent in this attempt */
 	unsigned reply_for; /* the count the last reply answered */
 	int in_txn;	    /* MAIL FROM went out: replies are the message's */
-	int replies;	    /* server replies seen in this attempt */
 };
 
 /* ---- outcome tables ------------------------------------------------- */
@@ -407,29 +403,6 @@ static int make_secrets(struct smtp_conn *c, const char *user,
 	return c->secrets[0] && c->secrets[1] && c->secrets[2] ? 0 : -1;
 }
 
-/* Replaces every secret in s (NUL-terminated, in place) by "***", and any
- * byte that is not printable ASCII by '?'. */
-static void clean_text(const struct smtp_conn *c, char *s)
-{
-	for (int i = 0; i < SMTP_NSECRETS; i++) {
-		const char *sec = c->secrets[i];
-		size_t n = sec ? strlen(sec) : 0;
-		size_t m = n < 3 ? n : 3; /* the text never grows */
-		char *p = s;
-
-		if (n == 0)
-			continue;
-		while ((p = strstr(p, sec)) != NULL) {
-			memmove(p + m, p + n, strlen(p + n) + 1);
-			memcpy(p, "***", m);
-			p += m; /* "*" as a password must not loop */
-		}
-	}
-	for (; *s; s++)
-		if (*s < 0x20 || *s > 0x7e)
-			*s = '?';
-}
-
 /* ---- libcurl callbacks ---------------------------------------------- */
 
 static size_t read_cb(char *out, size_t size, size_t nitems, void *userp)
@@ -462,36 +435,18 @@ static int seek_cb(void *userp, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
-/* Appends s[0..n) to the reply text, space-separated, bounded. */
-static void reply_add(struct smtp_conn *c, const char *s, size_t n)
-{
-	size_t room = sizeof(c->reply) - 1 - c->reply_len;
-
-	if (c->reply_len && room) {
-		c->reply[c->reply_len++] = ' ';
-		room--;
-	}
-	if (n > room)
-		n = room;
-	memcpy(c->reply + c->reply_len, s, n);
-	c->reply_len += n;
-	c->reply[c->reply_len] = '\0';
-}
-
-/* Keeps the text of the server's last reply (RFC 5321 4.2: "NNN-text"
- * lines, then "NNN text").  Client lines, which include the AUTH
- * credentials, are never looked at. */
+/* Keeps the text of the server's last reply (smtp_reply.h).  Client
+ * lines, which include the AUTH credentials, are never looked at. */
 static int debug_cb(CURL *curl, curl_infotype type, char *p, size_t n,
 		    void *userp)
 {
 	struct smtp_conn *c = userp;
-	long code;
 
 	(void)curl;
 	if (type == CURLINFO_HEADER_OUT) {
 		/* A command: only its verb is looked at (AUTH lines carry
 		 * credentials).  QUIT is not the message's: its 221 is
-		 * dropped below. */
+		 * dropped by the reply parser. */
 		if (n >= 4 && strncasecmp(p, "QUIT", 4) == 0)
 			return 0;
 		c->cmds++;
@@ -499,28 +454,12 @@ static int debug_cb(CURL *curl, curl_infotype type, char *p, size_t n,
 			c->in_txn = 1;
 		return 0;
 	}
-	if (type != CURLINFO_HEADER_IN)
-		return 0;
-	while (n && (p[n - 1] == '\n' || p[n - 1] == '\r'))
-		n--;
-	if (n < 3 || p[0] < '2' || p[0] > '5' || p[1] < '0' || p[1] > '9' ||
-	    p[2] < '0' || p[2] > '9' || (n > 3 && p[3] != ' ' && p[3] != '-'))
-		return 0; /* not a reply line: nothing to keep */
-	code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
-	/* 334: an AUTH challenge; 221: the reply to QUIT, sent when libcurl
-	 * closes a connection after the reply that matters. */
-	if (code == 334 || code == 221)
-		return 0;
-	if (!c->reply_open || code != c->reply_code) {
-		c->reply_len = 0;
-		c->reply[0] = '\0';
-		c->reply_code = code;
-		c->reply_for = c->cmds;
-		c->replies++;
+	if (type == CURLINFO_HEADER_IN) {
+		unsigned before = c->reply.count;
+		hd__smtp_reply_line(&c->reply, p, n);
+		if (c->reply.count != before)
+			c->reply_for = c->cmds;
 	}
-	c->reply_open = n > 3 && p[3] == '-';
-	if (n > 4)
-		reply_add(c, p + 4, n - 4);
 	return 0;
 }
 
@@ -722,10 +661,10 @@ static void classify(struct smtp_conn *c, CURLcode cc, long code,
 		res->slow_down = (rr->flags & F_SLOW) != 0;
 		/* RFC 3463: class 4, subject 7 (security or policy) is
 		 * how providers say "too fast". */
-		if (code / 100 == 4 && strncmp(c->reply, "4.7.", 4) == 0)
+		if (code / 100 == 4 && strncmp(c->reply.text, "4.7.", 4) == 0)
 			res->slow_down = 1;
 		textf(res->error, sizeof(res->error), "%s: %ld %s (%s)",
-		      rr->what, code, c->reply, detail);
+		      rr->what, code, c->reply.text, detail);
 	} else if (cr->flags & F_TLSPEER) {
 		res->status = cr->status;
 		res->fatal = 1;
@@ -762,7 +701,7 @@ static void not_answered(struct smtp_conn *c, CURLcode cc, hd_send_result *res)
 		textf(res->error, sizeof(res->error),
 		      "sent, the connection was lost before the reply (%s)",
 		      detail);
-	clean_text(c, res->error);
+	hd__smtp_redact(res->error, c->secrets, SMTP_NSECRETS);
 }
 
 /* Could the server not be reached at all (nothing of the session went
@@ -779,7 +718,7 @@ static hd_unreach unreachable(const struct smtp_conn *c, CURLcode cc,
 	if (cc == CURLE_SSL_CONNECT_ERROR)
 		return HD_UNREACH_TLS;
 	/* a listener that never greets, or hangs up at once */
-	if (c->replies == 0 &&
+	if (c->reply.count == 0 &&
 	    (cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_GOT_NOTHING ||
 	     cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR))
 		return HD_UNREACH_CONNECT;
@@ -820,15 +759,11 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 	c->len = msg->email.len;
 	c->pos = 0;
 	c->body_started = 0;
-	c->reply[0] = '\0';
-	c->reply_len = 0;
-	c->reply_code = 0;
-	c->reply_open = 0;
+	hd__smtp_reply_clear(&c->reply);
 	c->body_done = 0;
 	c->cmds = 0;
 	c->reply_for = 0;
 	c->in_txn = 0;
-	c->replies = 0;
 	c->errbuf[0] = '\0';
 	/* The Nth attempt on a connection closes it afterwards (QUIT), so
 	 * the next one opens a fresh connection. */
@@ -857,16 +792,16 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 	/* Did the last thing sent (a command, or the message's final ".")
 	 * get its reply?  Only that reply, and only when it belongs to this
 	 * message or refuses the session, is this row's. */
-	answered = c->replies > 0 && c->reply_for == c->cmds;
-	if (answered && (c->in_txn || c->reply_code >= 400)) {
-		res->code = c->reply_code;
-		memcpy(res->response, c->reply, c->reply_len + 1);
-		clean_text(c, res->response);
+	answered = c->reply.count > 0 && c->reply_for == c->cmds;
+	if (answered && (c->in_txn || c->reply.code >= 400)) {
+		res->code = c->reply.code;
+		memcpy(res->response, c->reply.text, c->reply.len + 1);
+		hd__smtp_redact(res->response, c->secrets, SMTP_NSECRETS);
 	}
 	code = res->code;
 
 	if (cc == CURLE_OK ||
-	    (c->body_done && answered && c->reply_code / 100 == 2)) {
+	    (c->body_done && answered && c->reply.code / 100 == 2)) {
 		/* accepted; an abort or a lost QUIT after the verdict does
 		 * not undo it */
 		res->status = HD_OK;
@@ -882,10 +817,10 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 		if (reused && !c->body_started &&
 		    (((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
 		       cc == CURLE_GOT_NOTHING) &&
-		      c->replies == 0) ||
+		      c->reply.count == 0) ||
 		     code == 421))
 			res->reconnect = 1;
-		clean_text(c, res->error);
+		hd__smtp_redact(res->error, c->secrets, SMTP_NSECRETS);
 	}
 	if (res->status != HD_OK &&
 	    (res->reconnect || code == 421 || !answered)) {

@@ -197,6 +197,67 @@ static void partials_are_files_beside_the_template(void **state)
 	     "From: a@x.example\nTo: b@x.example\n\n{{> ../etc/passwd}}", NULL,
 	     HD_ETEMPLATE, &e);
 	assert_non_null(strstr(e.msg, "leave"));
+	/* a partial's text is not escaped: in a .http URL or header it can
+	 * never bring a blank or a line break (found by fuzz/fuzz_message) */
+	write_file("seg", "a b");
+	write_file("hdr", "x\nX-Injected: 1");
+	t = load("p3.http", "GET https://x.example/{{>seg}}/\n\n", NULL, HD_OK,
+		 &e);
+	assert_int_equal(build(t, "{}", "k", &m, &e), HD_EINVAL);
+	assert_non_null(strstr(e.msg, "white space"));
+	hd_msgtmpl_free(t);
+	t = load("p4.http", "GET https://x.example/\nX-A: {{>hdr}}\n\n", NULL,
+		 HD_OK, &e);
+	assert_int_equal(build(t, "{}", "k", &m, &e), HD_EHEADER);
+	assert_string_equal(e.field, "X-A");
+	hd_msgtmpl_free(t);
+}
+
+/* A value in the authority is never percent-encoded, since libcurl
+ * decodes %XX in host names: "[::%2] " encoded became the host [::]
+ * (found by fuzz/fuzz_url).  Unreserved bytes only, or the row is
+ * invalid. */
+static void http_values_in_the_authority(void **state)
+{
+	static const char *const bad[] = {"[::%2] ",
+					  "evil.example/",
+					  "a@evil.example",
+					  "evil.example:80",
+					  "127.0.0.1#",
+					  "%31%32%37",
+					  "a b",
+					  "\u00e9"};
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t;
+	char json[128];
+
+	(void)state;
+	t = load("a1.http",
+		 "GET https://u:{{pw}}@{{sub}}.hooks.example:8443/{{sub}}\n\n",
+		 NULL, HD_OK, &e);
+	assert_int_equal(
+	    build(t, "{\"sub\": \"api-1\", \"pw\": \"t_k~1.2\"}", "k", &m, &e),
+	    HD_OK);
+	assert_string_equal(m.http.url,
+			    "https://u:t_k~1.2@api-1.hooks.example:8443/api-1");
+	hd_message_clear(&m);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(json, sizeof(json), "{\"sub\": \"%s\", \"pw\": \"x\"}",
+			 bad[i]);
+		assert_int_equal(build(t, json, "k", &m, &e), HD_EINVAL);
+		assert_string_equal(e.field, "sub");
+		assert_non_null(strstr(e.msg, "host, port or user part"));
+	}
+	hd_msgtmpl_free(t);
+	/* the path still takes anything, percent-encoded */
+	t = load("a2.http", "GET https://x.example/{{sub}}?q={{sub}}\n\n", NULL,
+		 HD_OK, &e);
+	assert_int_equal(build(t, "{\"sub\": \"a/b c\"}", "k", &m, &e), HD_OK);
+	assert_string_equal(m.http.url,
+			    "https://x.example/a%2Fb%20c?q=a%2Fb%20c");
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
 }
 
 static void eml_template_errors(void **state)
@@ -220,6 +281,41 @@ static void eml_template_errors(void **state)
 	     "From: a@x.example\nTo: b@x.example\nnot a header\n\nb\n", NULL,
 	     HD_ETEMPLATE, &e);
 	assert_int_equal(e.line, 3);
+	/* what a text file may not hold (found by fuzz/fuzz_message): a
+	 * bare CR (old Mac line ends; in a header it would reach the
+	 * wire), invalid UTF-8, UTF-16; each at its place */
+	load("c7.http",
+	     "POST https://x.example/\nContent-Type: a\rX-Injected: 1\n\nb",
+	     NULL, HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 2);
+	assert_int_equal(e.column, 16);
+	assert_non_null(strstr(e.msg, "carriage return"));
+	load("c8.eml", "From: a@x.example\rTo: b@x.example\r\rbody\r", NULL,
+	     HD_ETEMPLATE, &e);
+	load("c9.eml", "From: a@x.example\nTo: b@x.example\n\nh\xe9llo\n", NULL,
+	     HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 4);
+	assert_int_equal(e.column, 2);
+	assert_non_null(strstr(e.msg, "UTF-8"));
+	load("c10.eml",
+	     "\xff\xfe"
+	     "F\0r\0",
+	     NULL, HD_ETEMPLATE, &e);
+	assert_non_null(strstr(e.msg, "UTF-16"));
+	/* a UTF-8 byte order mark is dropped */
+	hd_msgtmpl_free(load("c11.eml",
+			     "\xef\xbb\xbf"
+			     "From: a@x.example\nTo: b@x.example\n\nb\n",
+			     NULL, HD_OK, &e));
+	/* white space in a URL's own text: every row would fail at send */
+	load("c12.http", "GET https://x.example/a b\n\n", NULL, HD_ETEMPLATE,
+	     &e);
+	assert_int_equal(e.line, 1);
+	assert_int_equal(e.column, 24);
+	load("c13.http", "GET https://x.example/a\tb\n\n", NULL, HD_ETEMPLATE,
+	     &e);
+	hd_msgtmpl_free(load("c14.http", "GET https://x.example/{{ v }}/x\n\n",
+			     NULL, HD_OK, &e));
 	load("c6.txt", "x", NULL, HD_EUSAGE, &e);
 	assert_null(NULL);
 	{
@@ -654,6 +750,7 @@ int main(void)
 	    cmocka_unit_test(envelope_from),
 	    cmocka_unit_test(dkim_signs_what_is_sent),
 	    cmocka_unit_test(http_escapes_by_context),
+	    cmocka_unit_test(http_values_in_the_authority),
 	    cmocka_unit_test(request_format_is_http_file_form),
 	};
 	return cmocka_run_group_tests(tests, tmpdir_setup, tmpdir_teardown);

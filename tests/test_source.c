@@ -25,8 +25,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -608,6 +610,61 @@ static void test_csv_header_errors(void **state)
 		     LIT("\xef\xbb\xbf"
 			 "a,\"\",c\n1,2,3\n"),
 		     HD_FORMAT_AUTO, 0, 0, HD_EPARSE, 1, 3);
+	/* A header of empty fields only, the first record of the file:
+	 * the record buffer has no memory yet (found by fuzz/fuzz_csv as
+	 * undefined behaviour under UBSan). */
+	e = expect_error("all_empty.csv", LIT(",,\na,b,c\n"), HD_FORMAT_AUTO, 0,
+			 0, HD_EPARSE, 1, 1);
+	assert_non_null(strstr(e.msg, "empty header name in column 1"));
+	expect_error("all_empty_quoted.csv", LIT("\"\";\"\"\n"), HD_FORMAT_CSV,
+		     ';', 0, HD_EPARSE, 1, 1);
+	/* A name holding a line break is one line in the error. */
+	e = expect_error("dup_lf.csv", LIT("\"a\nb\",\"a\nb\"\n1,2\n"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EPARSE, 2, 4);
+	{
+		char line[600];
+		hd_error_format(&e, line, sizeof(line));
+		assert_null(strchr(line, '\n'));
+		assert_non_null(strstr(line, "duplicate header name 'a\\nb'"));
+	}
+}
+
+/* What spreadsheets and editors leave in files, named for what it is
+ * (found by tests/gauntlet). */
+static void test_encodings_and_leftovers(void **state)
+{
+	hd_error e;
+
+	(void)state;
+	e = expect_error("u16le.csv",
+			 LIT("\xff\xfe"
+			     "e\0,\0n\0\n\0"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EUTF8, 1, 1);
+	assert_non_null(strstr(e.msg, "the file is UTF-16"));
+	e = expect_error("u16be.json", LIT("\xfe\xff\0[\0]"), HD_FORMAT_AUTO, 0,
+			 0, HD_EUTF8, 1, 1);
+	assert_non_null(strstr(e.msg, "UTF-16"));
+	e = expect_error("u32.jsonl", LIT("\xff\xfe\0\0{\0\0\0"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EUTF8, 1, 1);
+	assert_non_null(strstr(e.msg, "UTF-32"));
+	e = expect_error("sep.csv", LIT("sep=;\nemail;name\na@x;A\n"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EPARSE, 1, 1);
+	assert_non_null(strstr(e.msg, "'sep=;' line: remove it and give ';'"));
+	e = expect_error("sep2.csv", LIT("sep=;\nemail;name\na@x;A\n"),
+			 HD_FORMAT_CSV, ';', 0, HD_EPARSE, 1, 1);
+	assert_string_equal(e.msg, "line 1 is a spreadsheet's 'sep=;' line: "
+				   "remove it");
+	/* "sep=x" as a real header name further down is just a name */
+	json_decref(
+	    expect_ok("sepname.csv", LIT("a,sep=x\n1,2\n"), HD_FORMAT_AUTO, 0));
+	e = expect_error("bom2.csv",
+			 LIT("\xef\xbb\xbf\xef\xbb\xbf"
+			     "email\na@x\n"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EPARSE, 1, 1);
+	assert_non_null(strstr(e.msg, "byte order mark"));
+	e = expect_error("overlong.json", LIT("[{\"a\": \"\xc0\xaf\"}]"),
+			 HD_FORMAT_AUTO, 0, 0, HD_EUTF8, 1, 9);
+	assert_string_equal(e.msg, "invalid UTF-8 (byte 0xc0)");
 }
 
 /* Empty inputs all end in "no recipients in file". */
@@ -1168,6 +1225,72 @@ static void test_stdin(void **state)
 	}
 }
 
+/* A child that writes a header line (when not NULL) and then 'a' bytes
+ * without end into a pipe; *child is its pid.  It exits when the reader
+ * closes the pipe, and its exit status is the number of MiB it wrote. */
+static int endless_line(const char *header, pid_t *child)
+{
+	int fds[2];
+
+	assert_int_equal(pipe(fds), 0);
+	*child = fork();
+	assert_true(*child >= 0);
+	if (*child == 0) {
+		static char chunk[65536];
+		long long sent = 0;
+
+		signal(SIGPIPE, SIG_IGN);
+		close(fds[0]);
+		memset(chunk, 'a', sizeof(chunk));
+		if (header && write(fds[1], header, strlen(header)) < 0)
+			_exit(255);
+		while (sent < 200LL << 20 &&
+		       write(fds[1], chunk, sizeof(chunk)) > 0)
+			sent += (long long)sizeof(chunk);
+		_exit((int)(sent >> 20));
+	}
+	close(fds[1]);
+	return fds[0];
+}
+
+/* A pipe that never sends a line break: the spool stops inside the line,
+ * so neither memory nor the temporary file grows with it. */
+static void test_endless_line(void **state)
+{
+	static const struct {
+		hd_format fmt;
+		const char *header;
+		hd_status code;
+	} cases[] = {
+	    {HD_FORMAT_JSONL, NULL, HD_ELIMIT},
+	    {HD_FORMAT_CSV, "email,name\n", HD_ELIMIT},
+	    {HD_FORMAT_CSV, "email,name\n\"", HD_ELIMIT},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hd_source_opts o = {cases[i].fmt, 0};
+		hd_source *s;
+		hd_error e;
+		json_t *arr;
+		pid_t child;
+		int in = endless_line(cases[i].header, &child), status;
+
+		assert_int_equal(hd__source_open_fd(in, "<stdin>", &o, &s, &e),
+				 HD_OK);
+		close(in);
+		assert_int_equal(drain(s, &arr, &e), cases[i].code);
+		assert_int_equal(e.line, cases[i].header ? 2 : 1);
+		json_decref(arr);
+		hd_source_free(s);
+		assert_int_equal(waitpid(child, &status, 0), child);
+		assert_true(WIFEXITED(status));
+		/* read at most the cut plus what the pipe held */
+		assert_true(WEXITSTATUS(status) <=
+			    (int)(HD__SPOOL_LINE_MAX >> 20) + 2);
+	}
+}
+
 /*
  * Records whose odd length (25 bytes) makes the 64 KiB chunk boundaries
  * fall at every position inside a record: in "", in CRLF, inside UTF-8
@@ -1398,6 +1521,8 @@ int main(void)
 	    cmocka_unit_test(test_json_good),
 	    cmocka_unit_test(test_rewind),
 	    cmocka_unit_test(test_stdin),
+	    cmocka_unit_test(test_encodings_and_leftovers),
+	    cmocka_unit_test(test_endless_line),
 	    cmocka_unit_test(test_chunk_boundaries),
 	    cmocka_unit_test(test_json_chunk_boundaries),
 	    cmocka_unit_test(test_big_csv),

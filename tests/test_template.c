@@ -21,6 +21,8 @@
 
 /* ---- helpers ----------------------------------------------------------- */
 
+static double now(void);
+
 static json_t *js(const char *text)
 {
 	json_error_t e;
@@ -592,6 +594,60 @@ static void test_size_limit(void **state)
 	free(big);
 }
 
+/* A row's data decides how often sections repeat: nested sections over
+ * long lists, or a partial that recurses twice, must stop with a limit,
+ * not run for hours or fill the memory.  (Found by fuzz/fuzz_template.) */
+static void test_work_and_output_limits(void **state)
+{
+	const char *map[] = {"two", "{{#x}}{{>two}}{{>two}}{{/x}}", NULL};
+	hd_tmpl_opts o = {
+	    .source = "t", .partial = map_partial, .partial_ctx = map};
+	hd_buf list = HD_BUF_INIT, deep = HD_BUF_INIT;
+	hd_error err;
+	char *got;
+	double t0;
+
+	(void)state;
+	/* 100^4 = 10^8 repetitions of a text: the output cap */
+	hd_buf_puts(&list, "{\"l\": [");
+	for (int i = 0; i < 100; i++)
+		hd_buf_printf(&list, "%s%d", i ? "," : "", i);
+	hd_buf_puts(&list, "]}");
+	t0 = now();
+	assert_int_equal(
+	    run("{{#l}}{{#l}}{{#l}}{{#l}}0123456789012345678901234567"
+		"890123456789012345678901234567890123{{/l}}{{/l}}"
+		"{{/l}}{{/l}}",
+		list.data, &o, NULL, &got, &err),
+	    HD_ELIMIT);
+	assert_non_null(strstr(err.msg, "more than 16 MiB"));
+	assert_string_equal(got, "");
+	free(got);
+	/* the same without output: the work cap */
+	assert_int_equal(run("{{#l}}{{#l}}{{#l}}{{#l}}{{! nothing }}{{/l}}"
+			     "{{/l}}{{/l}}{{/l}}",
+			     list.data, &o, NULL, &got, &err),
+			 HD_ELIMIT);
+	assert_non_null(strstr(err.msg, "more than 1000000 tags"));
+	free(got);
+	/* a partial recursing twice over data 40 levels deep: 2^40 */
+	hd_buf_puts(&deep, "{");
+	for (int i = 0; i < 40; i++)
+		hd_buf_puts(&deep, "\"x\": {");
+	hd_buf_puts(&deep, "\"x\": false");
+	for (int i = 0; i <= 40; i++)
+		hd_buf_puts(&deep, "}");
+	assert_int_equal(run("{{>two}}", deep.data, &o, NULL, &got, &err),
+			 HD_ELIMIT);
+	free(got);
+	/* measured, not asserted: printed for the curious */
+	print_message("limits reached in %.2f s\n", now() - t0);
+	/* 99 nested repetitions are far below both */
+	expect("{{#l}}{{#l}}{{.}}{{/l}}{{/l}}", "{\"l\": [1, 2]}", 0, "1212");
+	hd_buf_free(&list);
+	hd_buf_free(&deep);
+}
+
 static void test_bad_args(void **state)
 {
 	hd_tmpl *t = (hd_tmpl *)1;
@@ -786,6 +842,7 @@ int main(void)
 	    cmocka_unit_test(test_inheritance_loop),
 	    cmocka_unit_test(test_nesting_limit),
 	    cmocka_unit_test(test_size_limit),
+	    cmocka_unit_test(test_work_and_output_limits),
 	    cmocka_unit_test(test_bad_args),
 	    cmocka_unit_test(test_threads),
 	    cmocka_unit_test(test_speed),

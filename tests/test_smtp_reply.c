@@ -1,0 +1,109 @@
+/* test_smtp_reply.c — SMTP reply lines and redaction (lib/smtp_reply.c),
+ * as the SMTP transport feeds them from libcurl's debug callback. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "smtp_reply.h"
+
+static void feed(hd__smtp_reply *r, const char *const *lines)
+{
+	for (; *lines; lines++)
+		hd__smtp_reply_line(r, *lines, strlen(*lines));
+}
+
+static void multi_line(void **state)
+{
+	static const char *const lines[] = {"250-mx.example\r\n",
+					    "250-PIPELINING\r\n",
+					    "250 SIZE 1000\r\n", NULL};
+	hd__smtp_reply r;
+
+	(void)state;
+	hd__smtp_reply_clear(&r);
+	feed(&r, lines);
+	assert_int_equal(r.code, 250);
+	assert_string_equal(r.text, "mx.example PIPELINING SIZE 1000");
+	assert_int_equal(r.len, strlen(r.text));
+	assert_false(r.open);
+}
+
+static void last_reply_wins(void **state)
+{
+	static const char *const lines[] = {"250 2.1.0 Ok\r\n",
+					    "550-5.1.1 no such\r\n",
+					    "550 5.1.1 user\r\n", NULL};
+	hd__smtp_reply r;
+
+	(void)state;
+	hd__smtp_reply_clear(&r);
+	feed(&r, lines);
+	assert_int_equal(r.code, 550);
+	assert_string_equal(r.text, "5.1.1 no such 5.1.1 user");
+}
+
+static void skipped_lines(void **state)
+{
+	/* an AUTH challenge, the reply to QUIT and lines that are not
+	 * replies leave the last reply as it was */
+	static const char *const lines[] = {"250 2.0.0 Ok: queued\r\n",
+					    "334 VXNlcm5hbWU6\r\n",
+					    "221 Bye\r\n",
+					    "hello\r\n",
+					    "25\r\n",
+					    "2500 x\r\n",
+					    "650 x\r\n",
+					    NULL};
+	hd__smtp_reply r;
+
+	(void)state;
+	hd__smtp_reply_clear(&r);
+	feed(&r, lines);
+	assert_int_equal(r.code, 250);
+	assert_string_equal(r.text, "2.0.0 Ok: queued");
+}
+
+static void bounded(void **state)
+{
+	char line[2000];
+	hd__smtp_reply r;
+
+	(void)state;
+	memset(line, 'x', sizeof(line));
+	memcpy(line, "250-", 4);
+	hd__smtp_reply_clear(&r);
+	for (int i = 0; i < 5; i++)
+		hd__smtp_reply_line(&r, line, sizeof(line));
+	assert_int_equal(r.len, HD__SMTP_REPLY_MAX - 1);
+	assert_int_equal(strlen(r.text), r.len);
+}
+
+static void redact(void **state)
+{
+	char *secrets[3] = {"s3cr3t-pw", "czNjcjN0LXB3", NULL};
+	char text[] = "535 bad s3cr3t-pw czNjcjN0LXB3 \x1b[31m\xc3\xa9";
+	char star[] = "a*b**c";
+	char *one[] = {"*"};
+
+	(void)state;
+	hd__smtp_redact(text, secrets, 3);
+	assert_string_equal(text, "535 bad *** *** ?[31m??");
+	/* a password that is a '*' must not loop */
+	hd__smtp_redact(star, one, 1);
+	assert_string_equal(star, "a*b**c");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(multi_line),    cmocka_unit_test(last_reply_wins),
+	    cmocka_unit_test(skipped_lines), cmocka_unit_test(bounded),
+	    cmocka_unit_test(redact),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
