@@ -37,7 +37,8 @@ struct worker {
 	unsigned busy;	 /* in flight */
 	unsigned conns;	 /* this worker's share of -c */
 	struct slot *free_slots;
-	hd__job *waiting; /* taken, not in flight */
+	hd__job *waiting; /* taken, not in flight, oldest first */
+	hd__job *waiting_tail;
 	unsigned held;	  /* taken and not handed back */
 	unsigned cap;	  /* held at most */
 };
@@ -165,10 +166,15 @@ static void hand_back(struct worker *w, hd__job *j)
 	hd_pool_done(w->eng->pool, &j->task);
 }
 
+/* Rows wait in the order they were taken, so they go in list order. */
 static void wait_push(struct worker *w, hd__job *j)
 {
-	j->next_ = w->waiting;
-	w->waiting = j;
+	j->next_ = NULL;
+	if (w->waiting_tail)
+		w->waiting_tail->next_ = j;
+	else
+		w->waiting = j;
+	w->waiting_tail = j;
 }
 
 /* An attempt has its result in j->res: what next. */
@@ -210,33 +216,50 @@ static int start(struct worker *w, hd__job *j, double now)
 	return 1;
 }
 
+/* Has j begun taking what its attempt needs (a place at its
+ * destination, the pacer's slot, its start in the journal)?  Such a job
+ * holds one of the worker's slots: a worker never has more rows on their
+ * way out than slots, so after a crash at most one row per slot is
+ * without an outcome. */
+static int claiming(const hd__job *j)
+{
+	return j->dest_in || j->booked || j->started;
+}
+
 /* Goes through the waiting jobs: starts what may start, hands back what
  * ended; returns the earliest time one of them wants looking at again. */
 static double advance(struct worker *w, double now)
 {
 	double next = now + MAX_WAIT_MS / 1000.0;
 	hd__job *list = w->waiting, *j;
+	unsigned claimed = 0;
 
-	w->waiting = NULL;
+	for (j = list; j; j = j->next_)
+		claimed += claiming(j);
+	w->waiting = w->waiting_tail = NULL;
 	while ((j = list) != NULL) {
 		double at = now;
-		int r;
+		int was = claiming(j), r;
 
 		list = j->next_;
-		if (w->busy >= w->usable || !w->free_slots) {
+		if (!w->free_slots ||
+		    (!was && w->busy + claimed >= w->usable)) {
 			wait_push(w, j); /* a slot frees up: we look again */
 			continue;
 		}
 		r = hd__job_try_start(j, now, &at);
 		if (r == HD__JOB_DONE) {
+			claimed -= was;
 			hand_back(w, j);
 		} else if (r == HD__JOB_WAIT) {
+			claimed += claiming(j) - was;
 			wait_push(w, j);
 			if (at < next)
 				next = at;
-		} else if (!start(w, j, now)) {
-			/* over at once (synchronous, or refused) */
-			next = now;
+		} else {
+			claimed -= was;
+			if (!start(w, j, now))
+				next = now; /* over at once */
 		}
 	}
 	return next;
