@@ -127,6 +127,7 @@ static int do_run(struct options *o)
 		 * when there is one problem; no summary, nothing happened */
 		if (progress_flush_invalid(&p, 1) > 1)
 			print_error(&err);
+		progress_free(&p);
 		return exit_code_of(st);
 	}
 	progress_flush_invalid(&p, 0);
@@ -138,6 +139,7 @@ static int do_run(struct options *o)
 	    (st == HD_ECONFIG && stats.done > 0))
 		progress_summary(&p, &stats, dry, o->run.check_only,
 				 st == HD_OK);
+	progress_free(&p);
 	if (st != HD_OK)
 		return exit_code_of(st);
 	return stats.failed || stats.invalid ? EXIT_SOME_FAILED : 0;

@@ -25,6 +25,19 @@ void progress_init(struct progress *p, int mode_always, int mode_never,
 	p->first_fail[0] = '\0';
 	p->skip = skip > 0 ? skip : 0;
 	p->note[0] = '\0';
+	if (hd_report_stats_new(0, &p->rows) != HD_OK)
+		p->rows = NULL; /* the summary has its counts anyway */
+}
+
+void progress_row(struct progress *p, const hd_report_row *row)
+{
+	hd_report_stats_add(p->rows, row);
+}
+
+void progress_free(struct progress *p)
+{
+	hd_report_stats_free(p->rows);
+	p->rows = NULL;
 }
 
 long progress_taken_done(const struct progress *p, const hd_run_stats *s)
@@ -233,13 +246,14 @@ void progress_summary(struct progress *p, const hd_run_stats *s, int dry,
 	if (dry)
 		attempted = s->dry_run;
 	rate = s->elapsed > 0 ? (double)attempted / s->elapsed : 0;
-	if (hd_report_stats_new(0, &rs) == HD_OK) {
+	/* the counts from the run; the rest from the rows handed over */
+	rs = p->rows;
+	if (rs) {
 		summary_from_run(rs, s);
 		fputs("herald: ", stderr);
 		summary_counts(stderr, rs, dry);
 		fprintf(stderr, " in %.2f s (%.1f rows/s)\n", s->elapsed, rate);
 		summary_details(stderr, "herald: ", rs, 0);
-		hd_report_stats_free(rs);
 	}
 	/* without -v failed rows are not listed: say once why the first
 	 * one failed, so "the server is unreachable" is one clear line */

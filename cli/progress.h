@@ -8,6 +8,8 @@
 #define HERALD_CLI_PROGRESS_H
 
 #include "herald.h"
+#include "report.h"
+#include "report_stats.h"
 
 struct progress {
 	int bar;   /* draw the progress line */
@@ -17,6 +19,7 @@ struct progress {
 	int drawn;	/* a progress line is on screen */
 	long skip;	/* --skip: rows reported skipped before any is taken */
 	char note[256]; /* the last note printed, not to be said twice */
+	hd_report_stats *rows; /* every finished row, for the summary */
 	long invalid_seen;
 	char first_invalid[1200]; /* held back: a lone problem is one line */
 	long first_fail_row;	  /* the first failed row, for the summary */
@@ -40,6 +43,12 @@ void progress_event(void *ctx, const hd_event *ev);
 long progress_flush_invalid(struct progress *p, int refused);
 /* Clears the progress line. */
 void progress_end(struct progress *p);
+/* A row that got its outcome, for the summary's latency, error groups
+ * and time span (the counts come from hd_run_stats).  The run's event
+ * callback hands each finished row here once the run reports them. */
+void progress_row(struct progress *p, const hd_report_row *row);
+/* Frees what progress_init took. */
+void progress_free(struct progress *p);
 /* The summary (summary.h's, on stderr); check says "valid" rather than
  * counting dry-run rows; first_failure adds a line naming why the first
  * failed row failed (when the run's own error line does not already say
