@@ -1,11 +1,12 @@
 /*
  * main.c — the herald program: a thin client of libherald.  It parses the
  * command line, installs the signal handlers, runs, and turns the outcome
- * into one of DESIGN.md's exit codes.
+ * into one of the documented exit codes (sysexits, see herald(1)).
  */
 #include "herald.h"
 #include "options.h"
 #include "progress.h"
+#include "report_cmd.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -93,6 +94,12 @@ static int do_render(struct options *o)
 	}
 	fputs(envelope, stderr);
 	fwrite(data, 1, len, stdout);
+	/* a request whose body does not end in a line break gets one more
+	 * on a terminal, so the prompt does not stick to the body; into a
+	 * file or a pipe go the exact bytes, as sent */
+	if (!*envelope && (len == 0 || data[len - 1] != '\n') &&
+	    isatty(STDOUT_FILENO))
+		putchar('\n');
 	free(data);
 	free(envelope);
 	return fflush(stdout) == 0 ? 0 : EXIT_CANTCREAT;
@@ -107,7 +114,8 @@ static int do_run(struct options *o)
 	int dry = o->run.dry_run || o->run.check_only;
 
 	progress_init(&p, o->progress == PROGRESS_ALWAYS,
-		      o->progress == PROGRESS_NEVER, o->quiet, o->verbose);
+		      o->progress == PROGRESS_NEVER, o->quiet, o->verbose,
+		      o->run.skip);
 	o->run.interrupt = &interrupted;
 	o->run.on_event = progress_event;
 	p.report = o->run.report_path;
@@ -121,14 +129,19 @@ static int do_run(struct options *o)
 		 * when there is one problem; no summary, nothing happened */
 		if (progress_flush_invalid(&p, 1) > 1)
 			print_error(&err);
+		progress_free(&p);
 		return exit_code_of(st);
 	}
 	progress_flush_invalid(&p, 0);
-	if (st != HD_OK)
+	/* an interrupt was answered when it came: not again at the end */
+	if (st != HD_OK && !(st == HD_EINTERRUPTED && !err.file[0] &&
+			     progress_said(&p, err.msg)))
 		print_error(&err);
 	if (st == HD_OK || st == HD_EINTERRUPTED ||
 	    (st == HD_ECONFIG && stats.done > 0))
-		progress_summary(&p, &stats, dry, st == HD_OK);
+		progress_summary(&p, &stats, dry, o->run.check_only,
+				 st == HD_OK);
+	progress_free(&p);
 	if (st != HD_OK)
 		return exit_code_of(st);
 	return stats.failed || stats.invalid || stats.uncertain
@@ -176,18 +189,23 @@ int main(int argc, char **argv)
 		options_free(&o);
 		return rc;
 	}
-	if (o.version) {
+	if (o.cmd == CMD_VERSION || o.version) {
 		printf("herald %s\n", HD_VERSION);
-		return 0;
-	}
-	if (o.help) {
+	} else if (o.cmd == CMD_HELP) {
+		options_help(o.help_topic);
+	} else if (o.help) {
 		options_help(o.cmd);
-		return 0;
-	}
-	if (o.cmd == CMD_UNSUBSCRIBE)
+	} else if (o.cmd == CMD_COMPLETION) {
+		rc = options_completion(o.completion);
+	} else if (o.cmd == CMD_REPORT) {
+		rc = report_command(&o);
+	} else if (o.cmd == CMD_UNSUBSCRIBE) {
 		rc = do_unsubscribe_server(&o);
-	else
+	} else {
 		rc = o.cmd == CMD_RENDER ? do_render(&o) : do_run(&o);
+	}
 	options_free(&o);
+	if (rc == 0 && fflush(stdout) != 0)
+		rc = EXIT_CANTCREAT;
 	return rc;
 }

@@ -1,8 +1,11 @@
-/* options.c — the option table, parsing and generated help. */
+/* options.c — the option table, parsing, the config file, generated help
+ * and completion. */
 #include "options.h"
+#include "password.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +44,19 @@ enum opt_id {
 	O_VERBOSE,
 	O_PROGRESS,
 	O_ROW,
+	O_HELP,
+	O_CONFIG,
+	O_PASSWORD_COMMAND,
+	O_PASSWORD,
+	O_VERSION,
+	O_HTML,
+	O_SLOWEST,
 	O_JOURNAL,
 	O_ON_UNCERTAIN,
 	O_ONLY_FAILED,
-	O_HELP,
+	O_STREAMS,
+	O_PER_HOST,
+	O_PER_DOMAIN,
 	O_DKIM,
 	O_DKIM_OMIT,
 	O_UNSUB_SECRET,
@@ -53,128 +65,177 @@ enum opt_id {
 	O_SUPPRESS_ADD,
 	O_LISTEN,
 	O_SECRET_FILE,
+	O__COUNT
 };
 
-#define ALL (CMD_SEND | CMD_CHECK | CMD_RENDER)
-/* Where send writes its report when -o does not say. */
-#define DEFAULT_REPORT "herald-report.jsonl"
+/* What an option is, beyond its argument. */
+enum {
+	F_SECRET = 1,	 /* a config file holding it must be private */
+	F_FILE_ONLY = 2, /* never on the command line (argv is public) */
+	F_NO_FILE = 4,	 /* never in a config file */
+	F_REPEAT = 8,	 /* repeatable: the file's and argv's add up */
+};
+
+/* Alternatives that are one setting: choosing one on the command line
+ * hides the config file's choice of another. */
+enum { G_NONE, G_DEST, G_PASSWORD, G__COUNT };
+
+#define RUN (CMD_SEND | CMD_CHECK | CMD_RENDER)
 #define SC (CMD_SEND | CMD_CHECK)
 #define US CMD_UNSUBSCRIBE
+#define ANY (CMD_SEND | CMD_CHECK | CMD_RENDER | CMD_REPORT | US)
+/* Where send writes its report when -o does not say. */
+#define DEFAULT_REPORT "herald-report.jsonl"
 
 static const struct option_def {
 	enum opt_id id;
 	const char *name;  /* long name without -- */
 	char short_name;   /* 0: none */
-	const char *arg;   /* NULL: a flag; else the argument's name */
+	const char *arg;   /* NULL: a flag; else the argument's name; lower
+			      case words with | are the only choices */
 	unsigned commands; /* where it applies */
+	unsigned flags;	   /* F_* */
+	int group;	   /* G_* */
 	const char *help;
 } table[] = {
-    {O_TEMPLATE, "template", 't', "FILE", ALL,
+    {O_TEMPLATE, "template", 't', "FILE", RUN, 0, G_NONE,
      ".eml (email) or .http (HTTP request) template"},
-    {O_FORMAT, "format", 0, "csv|json|jsonl", ALL,
+    {O_FORMAT, "format", 0, "csv|json|jsonl", RUN, 0, G_NONE,
      "recipients format; needed when RECIPIENTS is -"},
-    {O_DELIMITER, "delimiter", 0, "CHAR", ALL,
+    {O_DELIMITER, "delimiter", 0, "CHAR", RUN, 0, G_NONE,
      "CSV field delimiter (default ','; 'tab' for a tab)"},
-    {O_KEY, "key", 0, "FIELD|KEY", ALL,
-     "send/check: the field that identifies a recipient (default: the "
+    {O_KEY, "key", 0, "FIELD|KEY", RUN, 0, G_NONE,
+     "send, check: the field that identifies a recipient (default: the "
      "envelope recipients for .eml; an email or id field, else the whole "
      "record, for .http); render: the key of the row to show"},
-    {O_KEY_FIELD, "key-field", 0, "FIELD", ALL,
+    {O_KEY_FIELD, "key-field", 0, "FIELD", RUN, 0, G_NONE,
      "the field that identifies a recipient (same as send's --key)"},
-    {O_ROW, "row", 0, "N", CMD_RENDER, "render: the row to show (1-based)"},
-    {O_SMTP, "smtp", 0, "URL", SC,
+    {O_ROW, "row", 0, "N", CMD_RENDER, 0, G_NONE,
+     "the row to show (1-based, a CSV header not counted)"},
+    {O_SMTP, "smtp", 0, "URL", SC, 0, G_DEST,
      "smtp://host[:port] or smtps://host[:port] (env HERALD_SMTP_URL)"},
-    {O_SMTP_USER, "smtp-user", 0, "USER", SC,
-     "SMTP AUTH user (env HERALD_SMTP_USER); the password comes from env "
-     "HERALD_SMTP_PASSWORD or --smtp-password-file"},
-    {O_PASSWORD_FILE, "smtp-password-file", 0, "FILE", SC,
-     "read the SMTP password from FILE (must not be readable by others)"},
-    {O_ALLOW_PLAIN, "allow-plaintext-auth", 0, NULL, SC,
+    {O_SMTP_USER, "smtp-user", 0, "USER", SC, 0, G_NONE,
+     "SMTP AUTH user (env HERALD_SMTP_USER); the password comes from a "
+     "config file, --smtp-password-file, --smtp-password-command or env "
+     "HERALD_SMTP_PASSWORD, never from the command line"},
+    {O_PASSWORD_FILE, "smtp-password-file", 0, "FILE", SC, 0, G_PASSWORD,
+     "read the SMTP password from FILE's first line (FILE must not be "
+     "readable by others)"},
+    {O_PASSWORD_COMMAND, "smtp-password-command", 0, "CMD", SC, F_SECRET,
+     G_PASSWORD,
+     "run CMD with /bin/sh -c and take the first line it prints as the "
+     "SMTP password (like msmtp's passwordeval)"},
+    {O_PASSWORD, "smtp-password", 0, "PASSWORD", SC, F_SECRET | F_FILE_ONLY,
+     G_PASSWORD,
+     "config file only (which others may then not read): the SMTP "
+     "password"},
+    {O_ALLOW_PLAIN, "allow-plaintext-auth", 0, NULL, SC, 0, G_NONE,
      "allow AUTH on a connection without TLS (refused by default)"},
-    {O_OUTBOX, "outbox", 0, "DIR", SC,
-     "write each message to DIR instead of sending (the default for "
-     ".eml without --smtp: ./outbox)"},
-    {O_DRY_RUN, "dry-run", 'n', NULL, SC,
+    {O_OUTBOX, "outbox", 0, "DIR", SC, 0, G_DEST,
+     "write each message to DIR instead of sending (the default for .eml "
+     "without --smtp: ./outbox)"},
+    {O_DRY_RUN, "dry-run", 'n', NULL, CMD_SEND, 0, G_NONE,
      "render and validate everything, report dry-run, contact nobody"},
-    {O_CONCURRENCY, "concurrency", 'c', "N", SC,
+    {O_CONCURRENCY, "concurrency", 'c', "N", CMD_SEND, 0, G_NONE,
      "workers = most simultaneous connections (default 4)"},
-    {O_RATE, "rate", 'r', "RATE", SC,
+    {O_RATE, "rate", 'r', "RATE", CMD_SEND, 0, G_NONE,
      "most sends started per second, all workers together: 10, 10/s, "
-     "600/m, 5000/h"},
-    {O_RETRIES, "retries", 0, "N", SC,
+     "600/min, 5000/hour (also /m, /h)"},
+    {O_RETRIES, "retries", 0, "N", CMD_SEND, 0, G_NONE,
      "extra attempts after a transient failure (default 3)"},
-    {O_TIMEOUT, "timeout", 0, "SEC", SC, "per-attempt time limit (default 30)"},
-    {O_BACKOFF, "backoff", 0, "SEC", SC,
-     "first retry waits up to SEC (default 1), doubling each time, "
-     "capped at 60"},
-    {O_REPORT, "report", 'o', "FILE", SC,
-     "results report: .jsonl or .csv by extension, - for stdout (send's "
-     "default: " DEFAULT_REPORT ")"},
-    {O_JOURNAL, "journal", 0, "FILE", SC,
+    {O_TIMEOUT, "timeout", 0, "SEC", SC, 0, G_NONE,
+     "per-attempt time limit (default 30)"},
+    {O_BACKOFF, "backoff", 0, "SEC", CMD_SEND, 0, G_NONE,
+     "first retry waits up to SEC (default 1), doubling each time, capped "
+     "at 60"},
+    {O_REPORT, "report", 'o', "FILE", SC, 0, G_NONE,
+     "results report: .csv by extension, else JSON Lines; - for stdout "
+     "(send's default: " DEFAULT_REPORT ")"},
+    {O_JOURNAL, "journal", 0, "FILE", SC, 0, G_NONE,
      "record every attempt in FILE, held under a lock: a rerun skips the "
      "rows already sent and sends the rest"},
-    {O_ON_UNCERTAIN, "on-uncertain", 0, "resend|skip", SC,
+    {O_ON_UNCERTAIN, "on-uncertain", 0, "resend|skip", SC, 0, G_NONE,
      "what a rerun does with rows an earlier run left uncertain (default "
      "resend)"},
-    {O_ONLY_FAILED, "only-failed", 0, "REPORT", SC,
+    {O_ONLY_FAILED, "only-failed", 0, "REPORT", SC, 0, G_NONE,
      "take only the rows REPORT lists as failed or not-attempted (and "
      "uncertain, unless --on-uncertain skip)"},
-    {O_SKIP_INVALID, "skip-invalid", 0, NULL, SC,
-     "send the valid rows and report the invalid ones instead of "
-     "refusing the run"},
-    {O_LIMIT, "limit", 0, "N", SC, "take at most N rows (after --skip)"},
-    {O_SKIP, "skip", 0, "N", SC, "leave out the first N rows"},
-    {O_REDIRECT, "redirect", 0, "ADDR|URL", ALL,
-     "deliver every message to this test address or URL instead, "
-     "keeping the intended recipient in X-Original-To / X-Original-URL"},
-    {O_MAX_FAILURES, "max-failures", 0, "N", SC,
+    {O_SKIP_INVALID, "skip-invalid", 0, NULL, SC, 0, G_NONE,
+     "send the valid rows and report the invalid ones instead of refusing "
+     "the run"},
+    {O_LIMIT, "limit", 0, "N", SC, 0, G_NONE,
+     "take at most N rows (after --skip)"},
+    {O_SKIP, "skip", 0, "N", SC, 0, G_NONE, "leave out the first N rows"},
+    {O_REDIRECT, "redirect", 0, "ADDR|URL", RUN, 0, G_NONE,
+     "deliver every message to this test address or URL instead, keeping "
+     "the intended recipient in X-Original-To / X-Original-URL"},
+    {O_MAX_FAILURES, "max-failures", 0, "N", CMD_SEND, 0, G_NONE,
      "stop after N failures in a row (default 20; 0: never; exit 75)"},
-    {O_MAX_PER_CONN, "max-per-connection", 0, "N", SC,
+    {O_MAX_PER_CONN, "max-per-connection", 0, "N", CMD_SEND, 0, G_NONE,
      "open a fresh connection after N messages"},
-    {O_MAX_RUNTIME, "max-runtime", 0, "DURATION", SC,
+    {O_MAX_RUNTIME, "max-runtime", 0, "DURATION", CMD_SEND, 0, G_NONE,
      "stop taking rows after this long: 90, 90s, 15m, 2h (exit 75)"},
-    {O_CAMPAIGN, "campaign", 0, "NAME", ALL,
+    {O_CAMPAIGN, "campaign", 0, "NAME", RUN, 0, G_NONE,
      "names this send; seeds Message-IDs and Idempotency-Keys (default: "
      "the journal's, else one per run)"},
-    {O_ENV, "env", 0, "NAME", ALL,
+    {O_ENV, "env", 0, "NAME", RUN, F_REPEAT, G_NONE,
      "let templates read environment variable NAME as {{env.NAME}} "
      "(repeatable)"},
-    {O_CACERT, "cacert", 0, "FILE", SC, "trust the CAs in FILE for TLS"},
-    {O_INSECURE, "insecure", 0, NULL, SC,
+    {O_CACERT, "cacert", 0, "FILE", SC, 0, G_NONE,
+     "trust the CAs in FILE for TLS"},
+    {O_INSECURE, "insecure", 0, NULL, SC, 0, G_NONE,
      "do not verify TLS certificates (never in production)"},
-    {O_DKIM, "dkim", 0, "ALG:SELECTOR:DOMAIN:KEYFILE", ALL,
+    {O_STREAMS, "streams", 0, "N", CMD_SEND, 0, G_NONE,
+     "HTTP/2: up to N requests share one connection (-c 4 --streams 100: "
+     "400 in flight over 4 connections)"},
+    {O_PER_HOST, "per-host", 0, "N", CMD_SEND, 0, G_NONE,
+     ".http: at most N requests in flight to one host and port"},
+    {O_PER_DOMAIN, "per-domain", 0, "N", CMD_SEND, 0, G_NONE,
+     ".eml: at most N messages in flight to one recipient domain"},
+    {O_DKIM, "dkim", 0, "ALG:SELECTOR:DOMAIN:KEYFILE", RUN, F_REPEAT, G_NONE,
      "sign every email with DKIM (ALG rsa or ed25519; repeatable: one "
      "signature each); the key file must not be readable by others"},
-    {O_DKIM_OMIT, "dkim-omit", 0, "HEADER", ALL,
-     "leave HEADER out of the DKIM signatures, for relays that rewrite "
-     "it (e.g. Message-ID through Amazon SES; repeatable)"},
-    {O_UNSUB_SECRET, "unsubscribe-secret-file", 0, "FILE", ALL,
+    {O_DKIM_OMIT, "dkim-omit", 0, "HEADER", RUN, F_REPEAT, G_NONE,
+     "leave HEADER out of the DKIM signatures, for relays that rewrite it "
+     "(e.g. Message-ID through Amazon SES; repeatable)"},
+    {O_UNSUB_SECRET, "unsubscribe-secret-file", 0, "FILE", RUN, 0, G_NONE,
      "the secret that makes {{unsubscribe.token}} (the same file as "
      "unsubscribe-server's --secret-file)"},
-    {O_ENVELOPE_FROM, "envelope-from", 0, "ADDR", ALL,
-     "MAIL FROM (the bounce address) apart from From:; may use {{key}} "
-     "and {{id}}: bounces+{{key}}@example.com"},
-    {O_SUPPRESS, "suppress", 0, "FILE", SC | US,
-     "suppression list (one key or address a line): send/check skip "
+    {O_ENVELOPE_FROM, "envelope-from", 0, "ADDR", RUN, 0, G_NONE,
+     "MAIL FROM (the bounce address) apart from From:; may use {{key}} and "
+     "{{id}}: bounces+{{key}}@example.com"},
+    {O_SUPPRESS, "suppress", 0, "FILE", SC | US, 0, G_NONE,
+     "suppression list (one key or address a line): send and check skip "
      "the rows it holds; unsubscribe-server appends to it"},
-    {O_SUPPRESS_ADD, "suppress-add", 0, "FILE", CMD_SEND,
+    {O_SUPPRESS_ADD, "suppress-add", 0, "FILE", CMD_SEND, 0, G_NONE,
      "append recipients refused as nonexistent (SMTP 5.1.1 ...) to FILE"},
-    {O_LISTEN, "listen", 0, "ADDR:PORT", US,
-     "unsubscribe-server: where to listen, e.g. 127.0.0.1:8025 or "
-     "[::1]:8025 (port 0: any free one)"},
-    {O_SECRET_FILE, "secret-file", 0, "FILE", US,
-     "unsubscribe-server: the secret the links were made with "
-     "(send's --unsubscribe-secret-file)"},
-    {O_QUIET, "quiet", 'q', NULL, ALL | US, "print only errors"},
-    {O_VERBOSE, "verbose", 'v', NULL, ALL, "log every failed row"},
-    {O_PROGRESS, "progress", 0, "auto|always|never", SC,
-     "progress bar on stderr (auto: only on a terminal)"},
-    {O_HELP, "help", 'h', NULL, ALL | US, "show this help"},
+    {O_LISTEN, "listen", 0, "ADDR:PORT", US, 0, G_NONE,
+     "where to listen, e.g. 127.0.0.1:8025 or [::1]:8025 (port 0: any "
+     "free one)"},
+    {O_SECRET_FILE, "secret-file", 0, "FILE", US, 0, G_NONE,
+     "the secret the links were made with (send's "
+     "--unsubscribe-secret-file)"},
+    {O_HTML, "html", 0, "FILE", CMD_REPORT, 0, G_NONE,
+     "also write the summary as one self-contained HTML page with a "
+     "timeline"},
+    {O_SLOWEST, "slowest", 0, "N", CMD_REPORT, 0, G_NONE,
+     "list the N slowest rows (default 10, at most 1000)"},
+    {O_QUIET, "quiet", 'q', NULL, RUN | US, 0, G_NONE, "print only errors"},
+    {O_VERBOSE, "verbose", 'v', NULL, RUN, 0, G_NONE, "log every failed row"},
+    {O_PROGRESS, "progress", 0, "auto|always|never", SC, 0, G_NONE,
+     "progress line on stderr (auto: only on a terminal)"},
+    {O_CONFIG, "config", 0, "FILE", ANY, F_NO_FILE, G_NONE,
+     "read options from FILE: 'option = value' lines (env HERALD_CONFIG); "
+     "the command line wins"},
+    {O_VERSION, "version", 'V', NULL, ANY, F_NO_FILE, G_NONE,
+     "print the version and exit"},
+    {O_HELP, "help", 'h', NULL, ANY, F_NO_FILE, G_NONE,
+     "show this help and exit"},
 };
 
 #define NOPT (sizeof(table) / sizeof(table[0]))
 
-static const struct {
+static const struct command_def {
 	const char *name;
 	enum command cmd;
 	const char *usage;
@@ -183,74 +244,374 @@ static const struct {
     {"send", CMD_SEND, "herald send -t TEMPLATE [options] RECIPIENTS",
      "render and send one message per recipient"},
     {"check", CMD_CHECK, "herald check -t TEMPLATE [options] RECIPIENTS",
-     "validate and render every row, send nothing"},
+     "validate and render every row as send would, send nothing"},
     {"render", CMD_RENDER,
-     "herald render -t TEMPLATE (--row N | --key K) RECIPIENTS",
-     "print the exact bytes one recipient would get (envelope on "
+     "herald render -t TEMPLATE (--row N | --key K) [options] RECIPIENTS",
+     "print the exact bytes one recipient would get (the SMTP envelope on "
      "stderr)"},
     {"unsubscribe-server", CMD_UNSUBSCRIBE,
      "herald unsubscribe-server --listen ADDR:PORT --secret-file F "
      "--suppress FILE",
      "answer one-click unsubscribe links (RFC 8058) behind a TLS reverse "
      "proxy"},
+    {"report", CMD_REPORT, "herald report [--html OUT] [options] REPORT",
+     "summarise a results report: counts, latency, errors, slowest rows"},
+    {"help", CMD_HELP, "herald help [COMMAND]",
+     "show the overview, or one command's options"},
+    {"version", CMD_VERSION, "herald version", "print the version"},
+    {"completion", CMD_COMPLETION, "herald completion bash",
+     "print a bash completion script made from the option table"},
 };
 
 #define NCMD (sizeof(commands) / sizeof(commands[0]))
 
+/* ---- output: help wrapped to 80 columns ------------------------------- */
+
+#define WIDTH 79    /* the last column free: no terminal wraps early */
+#define LEFT_MAX 28 /* widest option column; longer ones get a line */
+
+/* Display columns of s[0..n): UTF-8 continuation bytes take none. */
+static int columns(const char *s, size_t n)
+{
+	int c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80)
+			c++;
+	return c;
+}
+
+/* Prints text from column col, breaking between words before WIDTH;
+ * continuation lines start at column indent.  Ends the line. */
+static void print_wrapped(int col, int indent, const char *text)
+{
+	const char *p = text;
+	int first = 1;
+
+	while (*p) {
+		size_t w = strcspn(p, " ");
+		int wc = columns(p, w);
+
+		if (!first && col + 1 + wc > WIDTH) {
+			printf("\n%*s", indent, "");
+			col = indent;
+			first = 1;
+		}
+		if (!first) {
+			putchar(' ');
+			col++;
+		}
+		fwrite(p, 1, w, stdout);
+		col += wc;
+		first = 0;
+		p += w;
+		while (*p == ' ')
+			p++;
+	}
+	putchar('\n');
+}
+
+static const struct command_def *command_of(enum command cmd)
+{
+	for (size_t i = 0; i < NCMD; i++)
+		if (commands[i].cmd == cmd)
+			return &commands[i];
+	return NULL;
+}
+
+static void option_left(const struct option_def *d, char *out, size_t size)
+{
+	if (d->short_name)
+		snprintf(out, size, "-%c, --%s%s%s", d->short_name, d->name,
+			 d->arg ? " " : "", d->arg ? d->arg : "");
+	else
+		snprintf(out, size, "    --%s%s%s", d->name, d->arg ? " " : "",
+			 d->arg ? d->arg : "");
+}
+
+static void help_overview(void)
+{
+	printf("herald %s - bulk notification sender\n\n", HD_VERSION);
+	printf("Usage: herald COMMAND [options] [FILE]\n\nCommands:\n");
+	for (size_t i = 0; i < NCMD; i++) {
+		/* a name too long for the column gets a line of its own */
+		if (strlen(commands[i].name) > 11)
+			printf("  %s\n%14s", commands[i].name, "");
+		else
+			printf("  %-12s", commands[i].name);
+		print_wrapped(14, 14, commands[i].what);
+	}
+	putchar('\n');
+	print_wrapped(0, 0,
+		      "RECIPIENTS is a .csv, .json (array of objects), "
+		      ".jsonl/.ndjson file, or - for standard input with "
+		      "--format. Options may also come from a config file "
+		      "(--config FILE or env HERALD_CONFIG).");
+	putchar('\n');
+	print_wrapped(0, 0,
+		      "Exit codes: 0 all sent, 1 some failed or invalid, 64 "
+		      "usage, 65 bad input (nothing sent), 66 missing input, "
+		      "73 cannot create output, 75 stopped (try again), 78 "
+		      "configuration.");
+	putchar('\n');
+	print_wrapped(0, 0,
+		      "'herald help COMMAND' (or 'herald COMMAND --help') "
+		      "lists the options of one command; 'man herald' and "
+		      "'man herald-templates' have the whole manual.");
+}
+
 void options_help(enum command cmd)
 {
-	if (cmd == CMD_NONE) {
-		printf("herald %s — bulk notification sender\n\nUsage:\n",
-		       HD_VERSION);
-		for (size_t i = 0; i < NCMD; i++)
-			printf("  %s\n      %s\n", commands[i].usage,
-			       commands[i].what);
-		printf("  herald --help | herald COMMAND --help | herald "
-		       "--version\n\nRECIPIENTS is a .csv, .json (array of "
-		       "objects), .jsonl/.ndjson file, or - for standard "
-		       "input with --format.\nExit codes: 0 all sent, 1 some "
-		       "failed or invalid, 64 usage, 65 bad input (nothing "
-		       "sent),\n66 missing input, 73 cannot create output, "
-		       "75 stopped (try again), 78 configuration.\n");
+	const struct command_def *c = command_of(cmd);
+	char what[256];
+	int left = 0;
+
+	if (cmd == CMD_NONE || cmd == CMD_HELP || !c) {
+		help_overview();
 		return;
 	}
-	for (size_t i = 0; i < NCMD; i++) {
-		if (commands[i].cmd != cmd)
-			continue;
-		printf("Usage: %s\n\n%s.\n\nOptions:\n", commands[i].usage,
-		       commands[i].what);
-	}
+	snprintf(what, sizeof(what), "%s.", c->what);
+	what[0] = (char)(what[0] - 'a' + 'A');
+	printf("Usage: %s\n\n", c->usage);
+	print_wrapped(0, 0, what);
+	if (cmd & (CMD_VERSION | CMD_COMPLETION))
+		return;
+	printf("\nOptions:\n");
 	for (size_t i = 0; i < NOPT; i++) {
-		char left[64];
+		char l[96];
+		int n;
 		if (!(table[i].commands & cmd))
 			continue;
-		snprintf(left, sizeof(left), "%s%c%s--%s%s%s",
-			 table[i].short_name ? "-" : "",
-			 table[i].short_name ? table[i].short_name : ' ',
-			 table[i].short_name ? ", " : "  ", table[i].name,
-			 table[i].arg ? " " : "",
-			 table[i].arg ? table[i].arg : "");
-		printf("  %-34s %s\n", table[i].short_name ? left : left + 1,
-		       table[i].help);
+		option_left(&table[i], l, sizeof(l));
+		n = columns(l, strlen(l));
+		if (n > left && n <= LEFT_MAX)
+			left = n;
+	}
+	for (size_t i = 0; i < NOPT; i++) {
+		char l[96];
+		int n;
+		if (!(table[i].commands & cmd))
+			continue;
+		option_left(&table[i], l, sizeof(l));
+		n = columns(l, strlen(l));
+		printf("  %s", l);
+		if (n > left)
+			printf("\n%*s", left + 4, "");
+		else
+			printf("%*s", left - n + 2, "");
+		print_wrapped(left + 4, left + 4, table[i].help);
 	}
 }
 
-static int usage_error(const char *fmt, const char *a, const char *b)
+/* ---- completion -------------------------------------------------------- */
+
+static int is_choice(const char *arg)
 {
-	fprintf(stderr, "herald: ");
-	fprintf(stderr, fmt, a, b);
-	fprintf(stderr, "\nherald: see 'herald --help'\n");
-	return 64;
+	return arg && strchr(arg, '|') &&
+	       strspn(arg, "abcdefghijklmnopqrstuvwxyz|") == strlen(arg);
 }
 
-static int parse_long(const char *s, long min, long *out)
+static void print_option_words(const struct option_def *d)
+{
+	printf("--%s", d->name);
+	if (d->short_name)
+		printf(" -%c", d->short_name);
+}
+
+int options_completion(const char *shell)
+{
+	if (shell && !strcmp(shell, "options")) {
+		for (size_t i = 0; i < NOPT; i++)
+			printf("%s\n", table[i].name);
+		return 0;
+	}
+	if (shell && strcmp(shell, "bash")) {
+		fprintf(stderr,
+			"herald: completion for '%s' is not made; only "
+			"bash\n",
+			shell);
+		return 64;
+	}
+	printf("# bash completion for herald %s, generated from its option "
+	       "table\n# by 'herald completion bash'\n_herald()\n{\n"
+	       "\tlocal cur=${COMP_WORDS[COMP_CWORD]} "
+	       "prev=${COMP_WORDS[COMP_CWORD-1]} opts=\n"
+	       "\tif [ \"$COMP_CWORD\" -eq 1 ]; then\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"",
+	       HD_VERSION);
+	for (size_t i = 0; i < NCMD; i++)
+		printf("%s%s", i ? " " : "", commands[i].name);
+	printf(" --help --version -h -V\" -- \"$cur\"))\n\t\treturn\n\tfi\n"
+	       "\tcase ${COMP_WORDS[1]} in\n\thelp)\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"");
+	for (size_t i = 0; i < NCMD; i++)
+		printf("%s%s", i ? " " : "", commands[i].name);
+	printf("\" -- \"$cur\"))\n\t\treturn ;;\n\tcompletion)\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"bash\" -- \"$cur\"))\n"
+	       "\t\treturn ;;\n\tesac\n\tcase $prev in\n");
+	/* an option's argument: choices, folders, files, or nothing */
+	for (size_t i = 0; i < NOPT; i++) {
+		const struct option_def *d = &table[i];
+		if (!d->arg || (d->flags & F_FILE_ONLY))
+			continue;
+		printf("\t--%s", d->name);
+		if (d->short_name)
+			printf("|-%c", d->short_name);
+		if (is_choice(d->arg)) {
+			printf(")\n\t\tCOMPREPLY=($(compgen -W \"");
+			for (const char *p = d->arg; *p; p++)
+				putchar(*p == '|' ? ' ' : *p);
+			printf("\" -- \"$cur\"))\n\t\treturn ;;\n");
+		} else if (!strcmp(d->arg, "DIR")) {
+			printf(")\n\t\tCOMPREPLY=($(compgen -d -- \"$cur\"))\n"
+			       "\t\treturn ;;\n");
+		} else if (!strcmp(d->arg, "FILE")) {
+			printf(")\n\t\tcompopt -o filenames 2>/dev/null\n"
+			       "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
+			       "\t\treturn ;;\n");
+		} else {
+			printf(")\n\t\treturn ;;\n");
+		}
+	}
+	printf("\tesac\n\tcase ${COMP_WORDS[1]} in\n");
+	for (size_t c = 0; c < NCMD; c++) {
+		int any = 0;
+		printf("\t%s)\n\t\topts=\"", commands[c].name);
+		for (size_t i = 0; i < NOPT; i++) {
+			if (!(table[i].commands & commands[c].cmd) ||
+			    (table[i].flags & F_FILE_ONLY))
+				continue;
+			if (any++)
+				putchar(' ');
+			print_option_words(&table[i]);
+		}
+		printf("\" ;;\n");
+	}
+	printf("\tesac\n\tif [[ $cur == -* ]]; then\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
+	       "\telse\n\t\tcompopt -o filenames 2>/dev/null\n"
+	       "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n\tfi\n}\n"
+	       "complete -F _herald herald\n");
+	return 0;
+}
+
+/* ---- did you mean ------------------------------------------------------ */
+
+/* Optimal string alignment distance (Levenshtein plus transpositions),
+ * for names of at most 63 bytes. */
+static size_t distance(const char *a, const char *b)
+{
+	size_t n = strlen(a), m = strlen(b);
+	size_t d[64][64];
+
+	if (n > 63 || m > 63)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			size_t cost = a[i - 1] != b[j - 1];
+			size_t v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+/* The candidate nearest to typed: within a third of its length (at
+ * least 1, at most 3 edits), else the one it is a prefix of.  NULL when
+ * nothing is near.  get(i) gives candidate i or NULL to pass it over. */
+static const char *nearest(const char *typed, size_t count,
+			   const char *(*get)(size_t))
+{
+	size_t len = strlen(typed), best = SIZE_MAX, limit = len / 3;
+	const char *found = NULL, *prefixed = NULL;
+	int prefixes = 0;
+
+	if (limit < 1)
+		limit = 1;
+	if (limit > 3)
+		limit = 3;
+	for (size_t i = 0; i < count; i++) {
+		const char *c = get(i);
+		size_t d;
+		if (!c)
+			continue;
+		d = distance(typed, c);
+		if (d < best) {
+			best = d;
+			found = c;
+		}
+		if (len >= 2 && !strncmp(c, typed, len)) {
+			prefixed = c;
+			prefixes++;
+		}
+	}
+	if (found && best <= limit)
+		return found;
+	return prefixes == 1 ? prefixed : NULL;
+}
+
+static const char *option_name(size_t i)
+{
+	return table[i].flags & F_FILE_ONLY ? NULL : table[i].name;
+}
+
+static const char *option_name_any(size_t i)
+{
+	return table[i].name;
+}
+
+static const char *command_name(size_t i)
+{
+	return commands[i].name;
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+struct parser {
+	struct options *o;
+	const char *cmd_name;
+	const char *file; /* the config file being read, else NULL */
+	long line;
+	/* the option that chose each group: [0] argv, [1] config file */
+	enum opt_id group_by[2][G__COUNT];
+	unsigned char on_argv[O__COUNT];
+};
+
+/* One line: "herald: [FILE:LINE: ]message".  Returns 64 for the command
+ * line, 78 for a config file. */
+HD_PRINTF(2, 3)
+static int fail(const struct parser *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "herald: ");
+	if (p->file)
+		fprintf(stderr, "%s:%ld: ", p->file, p->line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return p->file ? 78 : 64;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
 {
 	char *end;
 	long v;
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min)
+	if (errno || end == s || *end || v < min || v > max)
 		return -1;
 	*out = v;
 	return 0;
@@ -262,7 +623,7 @@ static int parse_duration(const char *s, double *out)
 	char *end;
 	double v = strtod(s, &end);
 
-	if (end == s || v < 0)
+	if (end == s || v < 0 || v != v)
 		return -1;
 	if (*end == 'm' && !end[1])
 		v *= 60;
@@ -274,23 +635,31 @@ static int parse_duration(const char *s, double *out)
 	return 0;
 }
 
-/* 10, 10/s, 600/m, 5000/h -> per second */
+/* Units of --rate: N/UNIT is N per this many seconds. */
+static const struct {
+	const char *unit;
+	double seconds;
+} rate_units[] = {
+    {"s", 1},	 {"sec", 1},	 {"second", 1}, {"m", 60},
+    {"min", 60}, {"minute", 60}, {"h", 3600},	{"hour", 3600},
+};
+
+/* 10, 10/s, 600/min, 5000/hour -> per second */
 static int parse_rate(const char *s, double *out)
 {
 	char *end;
 	double v = strtod(s, &end);
 
-	if (end == s || v <= 0)
+	if (end == s || !(v > 0) || v > 1e9)
 		return -1;
 	if (*end == '/') {
-		if (!strcmp(end, "/s"))
-			;
-		else if (!strcmp(end, "/m"))
-			v /= 60;
-		else if (!strcmp(end, "/h"))
-			v /= 3600;
-		else
+		size_t i;
+		for (i = 0; i < sizeof(rate_units) / sizeof(rate_units[0]); i++)
+			if (!strcmp(end + 1, rate_units[i].unit))
+				break;
+		if (i == sizeof(rate_units) / sizeof(rate_units[0]))
 			return -1;
+		v /= rate_units[i].seconds;
 	} else if (*end) {
 		return -1;
 	}
@@ -298,38 +667,38 @@ static int parse_rate(const char *s, double *out)
 	return 0;
 }
 
-static int read_password_file(struct options *o)
+/* A value that is not one of the choices of d: one line, with the
+ * nearest choice when one is near. */
+static int bad_choice(const struct parser *p, const struct option_def *d,
+		      const char *v)
 {
-	struct stat st;
-	FILE *fp = fopen(o->password_file, "r");
-	char buf[1024];
-	size_t n;
+	char words[8][16];
+	const char *best = NULL;
+	size_t n = 0, bestd = 3;
+	const char *s = d->arg;
 
-	if (!fp) {
-		fprintf(stderr, "herald: %s: cannot open password file: %s\n",
-			o->password_file, strerror(errno));
-		return 66;
+	while (*s && n < 8) {
+		size_t w = strcspn(s, "|");
+		snprintf(words[n], sizeof(words[n]), "%.*s", (int)w, s);
+		n++;
+		s += w + (s[w] == '|');
 	}
-	if (fstat(fileno(fp), &st) != 0 || (st.st_mode & (S_IROTH | S_IWOTH))) {
-		fclose(fp);
-		fprintf(stderr,
-			"herald: %s: password file is readable by others; "
-			"chmod o-rw it first\n",
-			o->password_file);
-		return 78;
+	for (size_t i = 0; i < n; i++) {
+		size_t dd = distance(v, words[i]);
+		if (dd < bestd) {
+			bestd = dd;
+			best = words[i];
+		}
 	}
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	free(o->password);
-	o->password = strdup(buf);
-	memset(buf, 0, sizeof(buf));
-	return o->password ? 0 : 70;
+	if (best)
+		return fail(p, "--%s takes %s, not '%s'; did you mean '%s'?",
+			    d->name, d->arg, v, best);
+	return fail(p, "--%s takes %s, not '%s'", d->name, d->arg, v);
 }
 
-static int apply(struct options *o, const struct option_def *d, const char *v)
+static int apply(struct parser *p, const struct option_def *d, const char *v)
 {
+	struct options *o = p->o;
 	hd_run_config *r = &o->run;
 	long n;
 
@@ -340,9 +709,7 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 	case O_FORMAT:
 		if (strcmp(v, "csv") && strcmp(v, "json") &&
 		    strcmp(v, "jsonl") && strcmp(v, "ndjson"))
-			return usage_error("--format must be csv, json or "
-					   "jsonl, not '%s'%s",
-					   v, "");
+			return bad_choice(p, d, v);
 		r->format = v;
 		break;
 	case O_DELIMITER:
@@ -352,12 +719,15 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 			 v[0] != '\r')
 			r->delimiter = v[0];
 		else
-			return usage_error("--delimiter takes one character "
-					   "or 'tab', not '%s'%s",
-					   v, "");
+			return fail(p,
+				    "--delimiter takes one character or "
+				    "'tab', not '%s'",
+				    v);
 		break;
 	case O_KEY:
-		if (o->cmd == CMD_RENDER)
+		/* in a config file --key describes the list: the key field,
+		 * also for render */
+		if (o->cmd == CMD_RENDER && !p->file)
 			o->render_key = v;
 		else
 			r->key_field = v;
@@ -366,10 +736,11 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 		r->key_field = v;
 		break;
 	case O_ROW:
-		if (parse_long(v, 1, &o->render_row))
-			return usage_error("--row takes a row number from 1, "
-					   "not '%s'%s",
-					   v, "");
+		if (parse_long(v, 1, LONG_MAX, &o->render_row))
+			return fail(p,
+				    "--row takes a row number from 1, not "
+				    "'%s'",
+				    v);
 		break;
 	case O_SMTP:
 		r->smtp_url = v;
@@ -379,6 +750,15 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 		break;
 	case O_PASSWORD_FILE:
 		o->password_file = v;
+		break;
+	case O_PASSWORD_COMMAND:
+		if (!*v)
+			return fail(p, "--smtp-password-command needs a "
+				       "command");
+		o->password_command = v;
+		break;
+	case O_PASSWORD:
+		o->config_password = v;
 		break;
 	case O_ALLOW_PLAIN:
 		r->allow_plaintext_auth = 1;
@@ -390,40 +770,34 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 		r->dry_run = 1;
 		break;
 	case O_CONCURRENCY:
-		if (parse_long(v, 1, &n) || n > 1024)
-			return usage_error("--concurrency takes 1 to 1024, "
-					   "not '%s'%s",
-					   v, "");
+		if (parse_long(v, 1, 1024, &n))
+			return fail(
+			    p, "--concurrency takes 1 to 1024, not '%s'", v);
 		r->concurrency = (unsigned)n;
 		break;
 	case O_RATE:
 		if (parse_rate(v, &r->rate))
-			return usage_error("--rate takes N, N/s, N/m or N/h, "
-					   "not '%s'%s",
-					   v, "");
+			return fail(p,
+				    "--rate takes N, N/s, N/min or N/hour "
+				    "(also /m, /h), not '%s'",
+				    v);
 		break;
 	case O_RETRIES:
-		if (parse_long(v, 0, &n) || n > 100)
-			return usage_error("--retries takes 0 to 100, not "
-					   "'%s'%s",
-					   v, "");
+		if (parse_long(v, 0, 100, &n))
+			return fail(p, "--retries takes 0 to 100, not '%s'", v);
 		r->retries = (int)n;
 		break;
 	case O_TIMEOUT: {
 		double s;
-		if (parse_duration(v, &s) || s <= 0)
-			return usage_error("--timeout takes seconds, not "
-					   "'%s'%s",
-					   v, "");
+		if (parse_duration(v, &s) || s <= 0 || s > 86400)
+			return fail(p, "--timeout takes seconds, not '%s'", v);
 		r->timeout_ms = (long)(s * 1000);
 		break;
 	}
 	case O_BACKOFF: {
 		double s;
-		if (parse_duration(v, &s))
-			return usage_error("--backoff takes seconds, not "
-					   "'%s'%s",
-					   v, "");
+		if (parse_duration(v, &s) || s > 3600)
+			return fail(p, "--backoff takes seconds, not '%s'", v);
 		r->backoff_ms = s > 0 ? (long)(s * 1000) : 1;
 		break;
 	}
@@ -434,25 +808,26 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 		r->skip_invalid = 1;
 		break;
 	case O_LIMIT:
-		if (parse_long(v, 1, &r->limit))
-			return usage_error("--limit takes a number from 1, not "
-					   "'%s'%s",
-					   v, "");
+		if (parse_long(v, 1, LONG_MAX, &r->limit))
+			return fail(
+			    p, "--limit takes a number from 1, not '%s'", v);
 		break;
 	case O_SKIP:
-		if (parse_long(v, 0, &r->skip))
-			return usage_error("--skip takes a number from 0, not "
-					   "'%s'%s",
-					   v, "");
+		if (parse_long(v, 0, LONG_MAX, &r->skip))
+			return fail(p, "--skip takes a number from 0, not '%s'",
+				    v);
 		break;
 	case O_REDIRECT:
+		if (strchr(v, '\n'))
+			return fail(p, "--redirect must be one line");
 		r->redirect = v;
 		break;
 	case O_MAX_FAILURES:
-		if (parse_long(v, 0, &r->max_failures))
-			return usage_error("--max-failures takes a number from "
-					   "0 (never stop), not '%s'%s",
-					   v, "");
+		if (parse_long(v, 0, LONG_MAX, &r->max_failures))
+			return fail(p,
+				    "--max-failures takes a number from 0 "
+				    "(never stop), not '%s'",
+				    v);
 		if (r->max_failures == 0)
 			r->max_failures = -1;
 		break;
@@ -465,76 +840,38 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 		else if (!strcmp(v, "skip"))
 			r->on_uncertain_skip = 1;
 		else
-			return usage_error("--on-uncertain takes resend or "
-					   "skip, not '%s'%s",
-					   v, "");
+			return bad_choice(p, d, v);
 		break;
 	case O_ONLY_FAILED:
 		r->only_failed = v;
 		break;
-	case O_MAX_PER_CONN:
-		if (parse_long(v, 1, &r->max_per_connection))
-			return usage_error(
-			    "--max-per-connection takes a number "
-			    "from 1, not '%s'%s",
-			    v, "");
+	case O_STREAMS:
+		if (parse_long(v, 1, 1000, &r->streams))
+			return fail(p, "--streams takes 1 to 1000, not '%s'",
+				    v);
 		break;
-	case O_MAX_RUNTIME:
-		if (parse_duration(v, &r->max_runtime) || r->max_runtime <= 0)
-			return usage_error(
-			    "--max-runtime takes 90, 90s, 15m or "
-			    "2h, not '%s'%s",
-			    v, "");
+	case O_PER_HOST:
+		if (parse_long(v, 1, LONG_MAX, &r->per_host))
+			return fail(p,
+				    "--per-host takes a number from 1, not "
+				    "'%s'",
+				    v);
 		break;
-	case O_CAMPAIGN:
-		if (!*v || strlen(v) > 60)
-			return usage_error("--campaign takes a name of 1 to 60 "
-					   "characters%s%s",
-					   "", "");
-		r->campaign = v;
-		break;
-	case O_ENV:
-		if (r->n_env == MAX_ENV_NAMES)
-			return usage_error("too many --env%s%s", "", "");
-		o->env_names[r->n_env++] = v;
-		break;
-	case O_CACERT:
-		r->cacert = v;
-		break;
-	case O_INSECURE:
-		r->insecure = 1;
-		break;
-	case O_QUIET:
-		o->quiet = 1;
-		break;
-	case O_VERBOSE:
-		o->verbose = 1;
-		r->verbose = 1;
-		break;
-	case O_PROGRESS:
-		if (!strcmp(v, "auto"))
-			o->progress = PROGRESS_AUTO;
-		else if (!strcmp(v, "always"))
-			o->progress = PROGRESS_ALWAYS;
-		else if (!strcmp(v, "never"))
-			o->progress = PROGRESS_NEVER;
-		else
-			return usage_error("--progress takes auto, always or "
-					   "never, not '%s'%s",
-					   v, "");
-		break;
-	case O_HELP:
-		o->help = 1;
+	case O_PER_DOMAIN:
+		if (parse_long(v, 1, LONG_MAX, &r->per_domain))
+			return fail(p,
+				    "--per-domain takes a number from 1, not "
+				    "'%s'",
+				    v);
 		break;
 	case O_DKIM:
 		if (r->mail.n_dkim == MAX_DKIM)
-			return usage_error("at most %s --dkim%s", "8", "");
+			return fail(p, "at most %d --dkim", MAX_DKIM);
 		o->dkim[r->mail.n_dkim++] = v;
 		break;
 	case O_DKIM_OMIT:
 		if (r->mail.n_dkim_omit == MAX_DKIM_OMIT)
-			return usage_error("at most %s --dkim-omit%s", "16",
-					   "");
+			return fail(p, "at most %d --dkim-omit", MAX_DKIM_OMIT);
 		o->dkim_omit[r->mail.n_dkim_omit++] = v;
 		break;
 	case O_UNSUB_SECRET:
@@ -542,9 +879,8 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 		break;
 	case O_ENVELOPE_FROM:
 		if (strpbrk(v, "\r\n<>"))
-			return usage_error("--envelope-from takes a bare "
-					   "address (no <>), one line%s%s",
-					   "", "");
+			return fail(p, "--envelope-from takes a bare address "
+				       "(no <>), one line");
 		r->mail.envelope_from = v;
 		break;
 	case O_SUPPRESS:
@@ -562,8 +898,136 @@ static int apply(struct options *o, const struct option_def *d, const char *v)
 	case O_SECRET_FILE:
 		o->unsub.secret_file = v;
 		break;
+	case O_MAX_PER_CONN:
+		if (parse_long(v, 1, LONG_MAX, &r->max_per_connection))
+			return fail(p,
+				    "--max-per-connection takes a number "
+				    "from 1, not '%s'",
+				    v);
+		break;
+	case O_MAX_RUNTIME:
+		if (parse_duration(v, &r->max_runtime) || r->max_runtime <= 0)
+			return fail(p,
+				    "--max-runtime takes 90, 90s, 15m or 2h, "
+				    "not '%s'",
+				    v);
+		break;
+	case O_CAMPAIGN:
+		if (!*v || strlen(v) > 60)
+			return fail(p, "--campaign takes a name of 1 to 60 "
+				       "characters");
+		r->campaign = v;
+		break;
+	case O_ENV:
+		if (r->n_env == MAX_ENV_NAMES)
+			return fail(p, "too many --env (at most %d)",
+				    MAX_ENV_NAMES);
+		o->env_names[r->n_env++] = v;
+		break;
+	case O_CACERT:
+		r->cacert = v;
+		break;
+	case O_INSECURE:
+		r->insecure = 1;
+		break;
+	case O_HTML:
+		o->html_path = v;
+		break;
+	case O_SLOWEST:
+		if (parse_long(v, 0, 1000, &o->slowest))
+			return fail(p, "--slowest takes 0 to 1000, not '%s'",
+				    v);
+		if (o->slowest == 0)
+			o->slowest = -1; /* none */
+		break;
+	case O_QUIET:
+		o->quiet = 1;
+		break;
+	case O_VERBOSE:
+		o->verbose = 1;
+		r->verbose = 1;
+		break;
+	case O_PROGRESS:
+		if (!strcmp(v, "auto"))
+			o->progress = PROGRESS_AUTO;
+		else if (!strcmp(v, "always"))
+			o->progress = PROGRESS_ALWAYS;
+		else if (!strcmp(v, "never"))
+			o->progress = PROGRESS_NEVER;
+		else
+			return bad_choice(p, d, v);
+		break;
+	case O_CONFIG:
+		o->config_path = v;
+		break;
+	case O_VERSION:
+		o->version = 1;
+		break;
+	case O_HELP:
+		o->help = 1;
+		break;
+	case O__COUNT:
+		break;
 	}
 	return 0;
+}
+
+/* The gate every setting passes, from argv or the config file: where it
+ * may come from, whether it applies, whether argv already decided. */
+static int take(struct parser *p, const struct option_def *d, const char *v)
+{
+	int src = p->file != NULL;
+
+	if (!src && (d->flags & F_FILE_ONLY))
+		return fail(p,
+			    "--%s is not taken on the command line (others "
+			    "can read it there): put it in a --config file, "
+			    "or use --smtp-password-file, "
+			    "--smtp-password-command or env "
+			    "HERALD_SMTP_PASSWORD",
+			    d->name);
+	if (!(d->commands & p->o->cmd)) {
+		char to[64] = "";
+		size_t n = 0, k = 0;
+		if (src) /* one file serves every command */
+			return 0;
+		for (size_t i = 0; i < NCMD; i++)
+			n += (d->commands & commands[i].cmd) != 0;
+		for (size_t i = 0; i < NCMD; i++) {
+			if (!(d->commands & commands[i].cmd))
+				continue;
+			k++;
+			snprintf(to + strlen(to), sizeof(to) - strlen(to),
+				 "%s%s",
+				 k == 1	  ? ""
+				 : k == n ? " and "
+					  : ", ",
+				 commands[i].name);
+		}
+		return fail(p, "--%s applies to %s, not %s", d->name, to,
+			    p->cmd_name);
+	}
+	if (src) {
+		if (p->on_argv[d->id] && !(d->flags & F_REPEAT))
+			return 0;
+		if (d->group && p->group_by[0][d->group])
+			return 0;
+	} else {
+		p->on_argv[d->id] = 1;
+	}
+	if (d->group) {
+		enum opt_id other = p->group_by[src][d->group];
+		if (other && other != d->id) {
+			const char *a = "", *b = d->name;
+			for (size_t i = 0; i < NOPT; i++)
+				if (table[i].id == other)
+					a = table[i].name;
+			return fail(p, "--%s and --%s exclude each other", a,
+				    b);
+		}
+		p->group_by[src][d->group] = d->id;
+	}
+	return apply(p, d, v);
 }
 
 static const struct option_def *find_long(const char *name, size_t n)
@@ -583,150 +1047,522 @@ static const struct option_def *find_short(char c)
 	return NULL;
 }
 
+static int unknown_option(const struct parser *p, const char *typed, size_t n)
+{
+	char name[64];
+	const char *near;
+
+	snprintf(name, sizeof(name), "%.*s", (int)(n < 63 ? n : 63), typed);
+	near = nearest(name, NOPT, p->file ? option_name_any : option_name);
+	if (near)
+		return fail(p, "unknown option '%s%s'; did you mean '%s%s'?",
+			    p->file ? "" : "--", name, p->file ? "" : "--",
+			    near);
+	return fail(p, "unknown option '%s%s' (herald %s --help lists them)",
+		    p->file ? "" : "--", name, p->cmd_name);
+}
+
+static enum command find_command(const char *name)
+{
+	for (size_t i = 0; i < NCMD; i++)
+		if (!strcmp(name, commands[i].name))
+			return commands[i].cmd;
+	return CMD_NONE;
+}
+
+static int unknown_command(const struct parser *p, const char *name)
+{
+	const char *near = nearest(name, NCMD, command_name);
+
+	if (near)
+		return fail(p, "unknown command '%s'; did you mean '%s'?", name,
+			    near);
+	return fail(p,
+		    "unknown command '%s'; the commands are send, check, "
+		    "render, report, help, version, completion",
+		    name);
+}
+
+/* A short-option cluster: -nq, -c4, -nqc 4 (POSIX getopt rules: flags
+ * bundle, the first option taking an argument takes the rest of the
+ * word or the next one). */
+static int parse_short(struct parser *p, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+
+	for (size_t k = 1; a[k]; k++) {
+		const struct option_def *d = find_short(a[k]);
+		const char *val = NULL;
+		int rc;
+
+		if (!d)
+			return fail(p, "unknown option '-%c'%s", a[k],
+				    k > 1 ? " (in a bundle of short options)"
+					  : "");
+		if (d->arg) {
+			if (a[k + 1])
+				val = a + k + 1;
+			else if (*i + 1 < argc)
+				val = argv[++*i];
+			else
+				return fail(p, "-%c (--%s) needs %s", a[k],
+					    d->name, d->arg);
+		}
+		rc = take(p, d, val);
+		if (rc || val)
+			return rc;
+	}
+	return 0;
+}
+
+static int parse_argv(struct parser *p, int argc, char **argv, int first)
+{
+	struct options *o = p->o;
+	const char **positional = NULL;
+	int rc;
+
+	switch (o->cmd) {
+	case CMD_REPORT:
+		positional = &o->report_input;
+		break;
+	default:
+		positional = &o->run.recipients_path;
+		break;
+	}
+	for (int i = first; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		const struct option_def *d;
+
+		if (!strcmp(a, "--")) {
+			if (i + 1 < argc && !*positional)
+				*positional = argv[++i];
+			if (i + 1 < argc)
+				return fail(p, "unexpected argument '%s'",
+					    argv[i + 1]);
+			break;
+		}
+		if (a[0] != '-' || !a[1]) {
+			if (*positional)
+				return fail(p,
+					    "one %s file only; unexpected "
+					    "'%s'",
+					    o->cmd == CMD_REPORT ? "report"
+								 : "recipients",
+					    a);
+			*positional = a;
+			continue;
+		}
+		if (a[1] != '-') {
+			rc = parse_short(p, argc, argv, &i);
+			if (rc)
+				return rc;
+			continue;
+		}
+		{
+			const char *eq = strchr(a + 2, '=');
+			size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+			d = find_long(a + 2, n);
+			if (!d)
+				return unknown_option(p, a + 2, n);
+			if (eq)
+				val = eq + 1;
+		}
+		if (d->arg && !val) {
+			if (i + 1 >= argc)
+				return fail(p, "--%s needs %s", d->name,
+					    d->arg);
+			val = argv[++i];
+		} else if (!d->arg && val) {
+			return fail(p, "--%s takes no value", d->name);
+		}
+		rc = take(p, d, val);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* ---- the config file --------------------------------------------------- */
+
+#define CONFIG_MAX (256 * 1024) /* bytes in a config file */
+#define CONFIG_LINES 4096
+
+struct entry {
+	const struct option_def *d;
+	const char *value; /* NULL for a flag */
+	long line;
+};
+
+/* Unquotes "..." at s in place (\" \\ \n \t \r); *end gets what follows
+ * the closing quote.  NULL with *why set on a bad string. */
+static char *unquote(char *s, char **end, const char **why)
+{
+	char *w = s, *r = s + 1;
+
+	for (; *r && *r != '"'; r++) {
+		if (*r != '\\') {
+			*w++ = *r;
+			continue;
+		}
+		switch (*++r) {
+		case '"':
+		case '\\':
+			*w++ = *r;
+			break;
+		case 'n':
+			*w++ = '\n';
+			break;
+		case 't':
+			*w++ = '\t';
+			break;
+		case 'r':
+			*w++ = '\r';
+			break;
+		default:
+			*why = "unknown escape in a quoted value (\\\" \\\\ "
+			       "\\n \\t \\r are known)";
+			return NULL;
+		}
+	}
+	if (*r != '"') {
+		*why = "a quoted value is not closed on its line";
+		return NULL;
+	}
+	*w = '\0';
+	*end = r + 1;
+	return s;
+}
+
+static int is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* Yes or no for a flag written with a value ("insecure = yes"). */
+static int flag_value(const char *v)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"};
+	static const char *const no[] = {"no", "false", "off", "0"};
+
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcmp(v, yes[i]))
+			return 1;
+		if (!strcmp(v, no[i]))
+			return 0;
+	}
+	return -1;
+}
+
+/* One line "name [=|:] value", "name" or a comment; fills *e (e->d NULL
+ * for nothing to do). */
+static int parse_line(struct parser *p, char *s, struct entry *e)
+{
+	char *name, *v, *end;
+	const char *why = NULL;
+	size_t n;
+
+	e->d = NULL;
+	e->value = NULL;
+	e->line = p->line;
+	while (is_blank(*s))
+		s++;
+	if (!*s || *s == '#')
+		return 0;
+	if (s[0] == '-' && s[1] == '-')
+		s += 2; /* curl's -K takes "--name" too */
+	name = s;
+	n = strcspn(s, " \t\r=:");
+	s += n;
+	e->d = find_long(name, n);
+	if (!e->d)
+		return unknown_option(p, name, n);
+	if (e->d->flags & F_NO_FILE)
+		return fail(p, "%s cannot be set in a config file", e->d->name);
+	while (is_blank(*s))
+		s++;
+	if (*s == '=' || *s == ':') {
+		s++;
+		while (is_blank(*s))
+			s++;
+	}
+	if (*s == '"') {
+		v = unquote(s, &end, &why);
+		if (!v)
+			return fail(p, "%s", why);
+		while (is_blank(*end))
+			end++;
+		if (*end)
+			return fail(p, "text after the quoted value of %s",
+				    e->d->name);
+	} else {
+		v = s;
+		end = s + strlen(s);
+		while (end > v && is_blank(end[-1]))
+			*--end = '\0';
+	}
+	if (!e->d->arg) {
+		int yes = *v ? flag_value(v) : 1;
+		if (yes < 0)
+			return fail(p,
+				    "%s is a flag: give it alone, or yes or "
+				    "no, not '%s'",
+				    e->d->name, v);
+		if (!yes)
+			e->d = NULL;
+		return 0;
+	}
+	if (!*v && *s != '"')
+		return fail(p, "%s needs %s", e->d->name, e->d->arg);
+	e->value = v;
+	return 0;
+}
+
+/* Reads path whole (bounded) into *text; checks who may read it. */
+static int read_config(struct parser *p, const char *path, char **text,
+		       int *readable, int *writable)
+{
+	FILE *fp = fopen(path, "r");
+	struct stat st;
+	size_t n;
+
+	*text = NULL;
+	if (!fp) {
+		fprintf(stderr, "herald: %s: cannot open config file: %s\n",
+			path, strerror(errno));
+		return 66;
+	}
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(fp);
+		fprintf(stderr, "herald: %s: config file is not a file\n",
+			path);
+		return 66;
+	}
+	*readable = (st.st_mode & S_IROTH) != 0;
+	*writable = (st.st_mode & S_IWOTH) != 0;
+	*text = malloc(CONFIG_MAX + 1);
+	if (!*text) {
+		fclose(fp);
+		return 70;
+	}
+	n = fread(*text, 1, CONFIG_MAX + 1, fp);
+	fclose(fp);
+	(*text)[n > CONFIG_MAX ? CONFIG_MAX : n] = '\0';
+	if (n > CONFIG_MAX)
+		return fail(p, "config file is larger than %d KiB",
+			    CONFIG_MAX / 1024);
+	if (strlen(*text) != n)
+		return fail(p, "config file holds a NUL byte");
+	return 0;
+}
+
+static int load_config(struct parser *p, const char *path)
+{
+	struct options *o = p->o;
+	struct entry *entries = NULL;
+	size_t count = 0;
+	int readable = 0, writable = 0, rc;
+	const char *secret = NULL;
+	char *s;
+
+	p->file = path;
+	p->line = 0;
+	rc = read_config(p, path, &o->config_text, &readable, &writable);
+	if (rc)
+		return rc;
+	if (writable) {
+		fprintf(stderr,
+			"herald: %s: config file is writable by others; chmod "
+			"o-w it first\n",
+			path);
+		return 78;
+	}
+	entries = calloc(CONFIG_LINES, sizeof(*entries));
+	if (!entries)
+		return 70;
+	s = o->config_text;
+	while (*s && rc == 0) {
+		char *nl = strchr(s, '\n');
+		if (nl)
+			*nl = '\0';
+		p->line++;
+		if (count == CONFIG_LINES) {
+			rc = fail(p, "more than %d lines", CONFIG_LINES);
+			break;
+		}
+		rc = parse_line(p, s, &entries[count]);
+		if (rc == 0 && entries[count].d) {
+			if ((entries[count].d->flags & F_SECRET) && !secret)
+				secret = entries[count].d->name;
+			count++;
+		}
+		s = nl ? nl + 1 : s + strlen(s);
+	}
+	if (rc == 0 && secret && readable) {
+		fprintf(stderr,
+			"herald: %s: holds %s but other users can read it; "
+			"chmod o-r it first\n",
+			path, secret);
+		rc = 78;
+	}
+	for (size_t i = 0; rc == 0 && i < count; i++) {
+		p->line = entries[i].line;
+		rc = take(p, entries[i].d, entries[i].value);
+	}
+	free(entries);
+	p->file = NULL;
+	return rc;
+}
+
+/* ---- after parsing ------------------------------------------------------ */
+
+static int get_password(struct options *o)
+{
+	const char *env = getenv("HERALD_SMTP_PASSWORD");
+
+	if (o->password_command)
+		return password_from_command(o->password_command, &o->password);
+	if (o->password_file)
+		return password_from_file(o->password_file, &o->password);
+	if (o->config_password)
+		o->password = strdup(o->config_password);
+	else if (env)
+		o->password = strdup(env);
+	return 0;
+}
+
+/* What a command needs once every source is read. */
+static int finish(struct parser *p)
+{
+	struct options *o = p->o;
+	hd_run_config *r = &o->run;
+
+	if (o->cmd == CMD_REPORT) {
+		if (!o->report_input)
+			return fail(p, "a REPORT file is required: herald "
+				       "report [--html OUT] REPORT");
+		return 0;
+	}
+	if (o->cmd == CMD_UNSUBSCRIBE) {
+		if (r->recipients_path)
+			return fail(p,
+				    "unsubscribe-server takes no file; "
+				    "unexpected '%s'",
+				    r->recipients_path);
+		if (!o->unsub.listen || !o->unsub.secret_file ||
+		    !o->unsub.suppress_path)
+			return fail(p, "unsubscribe-server needs --listen, "
+				       "--secret-file and --suppress");
+		return 0;
+	}
+	r->check_only = o->cmd == CMD_CHECK;
+	if (!r->template_path)
+		return fail(p, "-t TEMPLATE is required");
+	if (!r->recipients_path)
+		return fail(p, "a RECIPIENTS file (or -) is required");
+	if (!strcmp(r->recipients_path, "-") && !r->format)
+		return fail(p, "reading standard input needs --format "
+			       "csv|json|jsonl");
+	if (o->cmd == CMD_RENDER && !o->render_row == !o->render_key)
+		return fail(p, "render needs --row N or --key K");
+	/* the environment comes last: only when nothing chose where
+	 * messages go */
+	if (!r->smtp_url && !r->outbox_dir)
+		r->smtp_url = getenv("HERALD_SMTP_URL");
+	if (!r->smtp_user)
+		r->smtp_user = getenv("HERALD_SMTP_USER");
+	if (o->cmd == CMD_SEND && r->smtp_url) {
+		int rc = get_password(o);
+		if (rc)
+			return rc;
+		r->smtp_password = o->password;
+	}
+	/* a send always leaves a record of every row */
+	if (o->cmd == CMD_SEND && !r->dry_run && !r->report_path)
+		r->report_path = DEFAULT_REPORT;
+	return 0;
+}
+
 int options_parse(int argc, char **argv, struct options *o)
 {
-	const char *positional = NULL;
-	int i = 1, rc;
+	struct parser p;
+	const char *config;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
+	memset(&p, 0, sizeof(p));
+	p.o = o;
 	o->run.retries = -1;
 	o->run.env_names = o->env_names;
 	o->run.mail.dkim = o->dkim;
 	o->run.mail.dkim_omit = o->dkim_omit;
 	if (argc < 2)
-		return usage_error("a command is needed: send, check, render "
-				   "or unsubscribe-server%s%s",
-				   "", "");
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		o->help = 1;
+		return fail(&p, "a command is needed: send, check, render, "
+				"report or unsubscribe-server ('herald help' "
+				"lists them)");
+	p.cmd_name = argv[1];
+	/* before the command: only help and version */
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		o->cmd = CMD_HELP;
+		if (argc > 3)
+			return fail(&p, "help takes one command name");
+		if (argc == 3) {
+			o->help_topic = find_command(argv[2]);
+			if (o->help_topic == CMD_NONE)
+				return unknown_command(&p, argv[2]);
+		}
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version")) {
-		o->version = 1;
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version") ||
+	    !strcmp(argv[1], "version")) {
+		o->cmd = CMD_VERSION;
+		if (argc > 2)
+			return fail(&p, "version takes no arguments");
 		return 0;
 	}
-	for (size_t c = 0; c < NCMD; c++)
-		if (!strcmp(argv[1], commands[c].name))
-			o->cmd = commands[c].cmd;
+	if (argv[1][0] == '-') {
+		if (find_long(argv[1] + 2, strlen(argv[1] + 2)) ||
+		    (argv[1][1] && argv[1][1] != '-' && find_short(argv[1][1])))
+			return fail(&p,
+				    "the command comes first: herald COMMAND "
+				    "%s ... ('herald help' lists commands)",
+				    argv[1]);
+		return fail(&p, "unknown option '%s' ('herald help')", argv[1]);
+	}
+	o->cmd = find_command(argv[1]);
 	if (o->cmd == CMD_NONE)
-		return usage_error("unknown command '%s'%s", argv[1], "");
-	for (i = 2; i < argc; i++) {
-		const char *a = argv[i], *val = NULL;
-		const struct option_def *d;
-
-		if (!strcmp(a, "--")) {
-			if (i + 1 < argc && !positional)
-				positional = argv[++i];
-			if (i + 1 < argc)
-				return usage_error("unexpected argument '%s'%s",
-						   argv[i + 1], "");
-			break;
-		}
-		if (a[0] != '-' || !a[1]) {
-			if (positional)
-				return usage_error("one recipients file only; "
-						   "unexpected '%s'%s",
-						   a, "");
-			positional = a;
-			continue;
-		}
-		if (a[1] == '-') {
-			const char *eq = strchr(a + 2, '=');
-			size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-			d = find_long(a + 2, n);
-			if (!d)
-				return usage_error("unknown option '%s'%s", a,
-						   "");
-			if (eq)
-				val = eq + 1;
-		} else {
-			d = find_short(a[1]);
-			if (!d)
-				return usage_error("unknown option '%s'%s", a,
-						   "");
-			if (a[2])
-				val = a + 2;
-			if (val && !d->arg)
-				return usage_error("'%s' takes no value%s", a,
-						   "");
-		}
-		if (!(d->commands & o->cmd))
-			return usage_error("--%s does not apply to %s", d->name,
-					   argv[1]);
-		if (d->arg && !val) {
-			if (i + 1 >= argc)
-				return usage_error("--%s needs %s", d->name,
-						   d->arg);
-			val = argv[++i];
-		} else if (!d->arg && val && a[1] == '-') {
-			return usage_error("--%s takes no value%s", d->name,
-					   "");
-		}
-		rc = apply(o, d, val);
+		return unknown_command(&p, argv[1]);
+	if (o->cmd == CMD_COMPLETION) {
+		if (argc > 3)
+			return fail(&p, "completion takes one shell name");
+		o->completion = argc == 3 ? argv[2] : "bash";
+		return 0;
+	}
+	rc = parse_argv(&p, argc, argv, 2);
+	if (rc || o->help || o->version)
+		return rc;
+	config = o->config_path;
+	if (!config) {
+		config = getenv("HERALD_CONFIG");
+		if (config && !*config)
+			config = NULL;
+	}
+	if (config) {
+		rc = load_config(&p, config);
 		if (rc)
 			return rc;
 	}
-	if (o->help)
-		return 0;
-	if (o->cmd == CMD_UNSUBSCRIBE) {
-		if (positional)
-			return usage_error("unsubscribe-server takes no file; "
-					   "unexpected '%s'%s",
-					   positional, "");
-		if (!o->unsub.listen || !o->unsub.secret_file ||
-		    !o->unsub.suppress_path)
-			return usage_error("unsubscribe-server needs --listen, "
-					   "--secret-file and --suppress%s%s",
-					   "", "");
-		return 0;
-	}
-	o->run.recipients_path = positional;
-	o->run.check_only = o->cmd == CMD_CHECK;
-	if (!o->run.template_path)
-		return usage_error("-t TEMPLATE is required%s%s", "", "");
-	if (!positional)
-		return usage_error("a RECIPIENTS file (or -) is required%s%s",
-				   "", "");
-	if (!strcmp(positional, "-") && !o->run.format)
-		return usage_error("reading standard input needs --format "
-				   "csv|json|jsonl%s%s",
-				   "", "");
-	if (o->cmd == CMD_RENDER && !o->render_row == !o->render_key)
-		return usage_error("render needs --row N or --key K%s%s", "",
-				   "");
-	if (!o->run.smtp_url)
-		o->run.smtp_url = getenv("HERALD_SMTP_URL");
-	if (!o->run.smtp_user)
-		o->run.smtp_user = getenv("HERALD_SMTP_USER");
-	if (o->cmd != CMD_RENDER && o->run.outbox_dir && o->run.smtp_url &&
-	    !getenv("HERALD_SMTP_URL"))
-		return usage_error("--smtp and --outbox exclude each other%s%s",
-				   "", "");
-	if (o->cmd == CMD_SEND && o->run.outbox_dir)
-		o->run.smtp_url = NULL; /* an explicit outbox wins over env */
-	if (o->cmd == CMD_SEND && o->run.smtp_url) {
-		if (o->password_file) {
-			rc = read_password_file(o);
-			if (rc)
-				return rc;
-		} else if (getenv("HERALD_SMTP_PASSWORD")) {
-			o->password = strdup(getenv("HERALD_SMTP_PASSWORD"));
-		}
-		o->run.smtp_password = o->password;
-	}
-	/* a send always leaves a record of every row */
-	if (o->cmd == CMD_SEND && !o->run.dry_run && !o->run.report_path)
-		o->run.report_path = DEFAULT_REPORT;
-	if (o->run.redirect && strchr(o->run.redirect, '\n'))
-		return usage_error("--redirect must be one line%s%s", "", "");
-	return 0;
+	return finish(&p);
 }
 
 void options_free(struct options *o)
 {
-	if (o->password) {
-		memset(o->password, 0, strlen(o->password));
-		free(o->password);
-		o->password = NULL;
+	password_wipe(o->password);
+	o->password = NULL;
+	if (o->config_text) {
+		/* it may hold smtp-password */
+		memset(o->config_text, 0, CONFIG_MAX + 1);
+		free(o->config_text);
+		o->config_text = NULL;
 	}
 }

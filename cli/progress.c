@@ -1,13 +1,15 @@
 /* progress.c — progress line, row logs and the summary on stderr. */
 #include "progress.h"
+#include "summary.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 void progress_init(struct progress *p, int mode_always, int mode_never,
-		   int quiet, int verbose)
+		   int quiet, int verbose, long skip)
 {
 	int tty = isatty(STDERR_FILENO);
 	const char *nc = getenv("NO_COLOR");
@@ -21,6 +23,58 @@ void progress_init(struct progress *p, int mode_always, int mode_never,
 	p->first_invalid[0] = '\0';
 	p->first_fail_row = 0;
 	p->first_fail[0] = '\0';
+	p->skip = skip > 0 ? skip : 0;
+	p->note[0] = '\0';
+	if (hd_report_stats_new(0, &p->rows) != HD_OK)
+		p->rows = NULL; /* the summary has its counts anyway */
+}
+
+void progress_row(struct progress *p, const hd_report_row *row)
+{
+	hd_report_stats_add(p->rows, row);
+}
+
+void progress_free(struct progress *p)
+{
+	hd_report_stats_free(p->rows);
+	p->rows = NULL;
+}
+
+long progress_taken_done(const struct progress *p, const hd_run_stats *s)
+{
+	/* done counts every row with an outcome, the --skip/--limit ones
+	 * too, while total counts only the taken ones.  The rows before
+	 * --skip are all reported before the first taken row is; those
+	 * after the --limit window only once every taken row is on its
+	 * way, so clamping to total covers them */
+	long before = p->skip < s->rows ? p->skip : s->rows;
+	long n = s->done - before;
+
+	if (n < 0)
+		n = 0;
+	return n > s->total ? s->total : n;
+}
+
+int progress_width(void)
+{
+	struct winsize ws;
+	const char *c = getenv("COLUMNS");
+	long n;
+	char *end;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if (c && *c) {
+		n = strtol(c, &end, 10);
+		if (!*end && n > 0 && n < 10000)
+			return (int)n;
+	}
+	return 80;
+}
+
+int progress_said(const struct progress *p, const char *text)
+{
+	return p->note[0] && text && !strcmp(p->note, text);
 }
 
 static void clear_line(struct progress *p)
@@ -44,26 +98,54 @@ static void fmt_eta(double secs, char out[32])
 		snprintf(out, 32, "%ld:%02ld", s / 60, s % 60);
 }
 
+/* The progress line, cut to the terminal: "[####    ] 12/100  3.4/s
+ * ETA 0:26  failed 1".  The bar goes first when the line is too wide,
+ * then the text is cut; the last column stays free so that no terminal
+ * wraps the line. */
 static void draw(struct progress *p, const hd_run_stats *s)
 {
-	double rate = s->elapsed > 0 ? (double)s->done / s->elapsed : 0;
-	double eta = rate > 0 ? (double)(s->total - s->done) / rate : -1;
-	char etas[32];
-	int width = 24, fill;
+	long done = progress_taken_done(p, s);
+	/* the pace of rows that went out, not of rows skipped, refused or
+	 * left behind by a stop, which take no time */
+	long went = s->sent + s->failed + s->uncertain + s->dry_run;
+	double rate = s->elapsed > 0 ? (double)went / s->elapsed : 0;
+	double eta = rate > 0 ? (double)(s->total - done) / rate : -1;
+	char etas[32], text[160], line[200];
+	int room = progress_width() - 1, bar, fill, n, fail_at;
 
 	fmt_eta(eta, etas);
-	fill = s->total > 0
-		   ? (int)((double)width * (double)s->done / (double)s->total)
-		   : 0;
-	if (fill > width)
-		fill = width;
-	fprintf(stderr, "\r[%.*s%*s] %ld/%ld  %.1f/s  ETA %s  ", fill,
-		"########################", width - fill, "", s->done, s->total,
-		rate, etas);
-	if (s->failed && p->color)
-		fprintf(stderr, "\033[31mfailed %ld\033[0m", s->failed);
-	else
-		fprintf(stderr, "failed %ld", s->failed);
+	n = snprintf(text, sizeof(text), "%ld/%ld  %.1f/s  ETA %s  ", done,
+		     s->total, rate, etas);
+	fail_at = n;
+	snprintf(text + n, sizeof(text) - (size_t)n, "failed %ld", s->failed);
+	n = (int)strlen(text);
+	bar = room - n - 3; /* "[", "] " */
+	if (bar > 24)
+		bar = 24;
+	if (bar >= 8) {
+		fill =
+		    s->total > 0
+			? (int)((double)bar * (double)done / (double)s->total)
+			: 0;
+		if (fill > bar)
+			fill = bar;
+		snprintf(line, sizeof(line), "[%.*s%*s] ", fill,
+			 "########################", bar - fill, "");
+		fail_at += bar + 3;
+	} else {
+		line[0] = '\0';
+	}
+	strncat(line, text, sizeof(line) - strlen(line) - 1);
+	n = (int)strlen(line); /* ASCII only: bytes are columns */
+	if (n > room)
+		n = room > 0 ? room : 0;
+	fputc('\r', stderr);
+	if (s->failed && p->color && fail_at < n) {
+		fprintf(stderr, "%.*s\033[31m%.*s\033[0m", fail_at, line,
+			n - fail_at, line + fail_at);
+	} else {
+		fwrite(line, 1, (size_t)n, stderr);
+	}
 	fputs("\033[K", stderr);
 	p->drawn = 1;
 }
@@ -101,10 +183,12 @@ void progress_event(void *ctx, const hd_event *ev)
 		}
 		break;
 	case HD_EVENT_NOTE:
-		if (!p->quiet) {
+		/* the interrupt notice comes once, whatever asks again */
+		if (!p->quiet && !progress_said(p, ev->text)) {
 			clear_line(p);
 			fprintf(stderr, "herald: %s\n", ev->text);
 		}
+		snprintf(p->note, sizeof(p->note), "%s", ev->text);
 		break;
 	case HD_EVENT_PROGRESS:
 		if (p->bar)
@@ -132,26 +216,50 @@ void progress_end(struct progress *p)
 }
 
 void progress_summary(struct progress *p, const hd_run_stats *s, int dry,
-		      int first_failure)
+		      int check, int first_failure)
 {
-	double rate = s->elapsed > 0 ? (double)s->done / s->elapsed : 0;
+	hd_report_stats *rs = NULL;
 	char where[300] = "";
+	long attempted = s->sent + s->failed + s->uncertain;
+	double rate;
 
 	if (p->quiet)
 		return;
-	if (p->report && strcmp(p->report, "-") != 0)
-		snprintf(where, sizeof(where), "; report: %s", p->report);
-	fprintf(stderr,
-		"herald: %ld row%s: %ld %s, %ld failed, %ld uncertain, %ld "
-		"invalid, %ld skipped, %ld not-attempted; %ld attempt%s in "
-		"%.2f s (%.1f rows/s)%s\n",
-		s->rows, s->rows == 1 ? "" : "s", dry ? s->dry_run : s->sent,
-		dry ? "dry-run" : "sent", s->failed, s->uncertain, s->invalid,
-		s->skipped, s->not_attempted, s->attempts,
-		s->attempts == 1 ? "" : "s", s->elapsed, rate, where);
-	where[0] = '\0';
-	if (p->report && strcmp(p->report, "-") != 0)
+	if (check) {
+		fprintf(stderr, "herald: check: ");
+		if (s->dry_run == s->rows)
+			fprintf(stderr, "all %ld row%s valid", s->rows,
+				s->rows == 1 ? "" : "s");
+		else
+			fprintf(stderr, "%ld of %ld row%s valid", s->dry_run,
+				s->rows, s->rows == 1 ? "" : "s");
+		if (s->invalid)
+			fprintf(stderr, ", %ld invalid", s->invalid);
+		if (s->skipped)
+			fprintf(stderr, ", %ld skipped", s->skipped);
+		if (s->not_attempted)
+			fprintf(stderr, ", %ld not checked", s->not_attempted);
+		fprintf(stderr, "; nothing was sent\n");
+		return;
+	}
+	/* the rate of rows that went out (or would have), not of rows
+	 * skipped or refused before any attempt */
+	if (dry)
+		attempted = s->dry_run;
+	rate = s->elapsed > 0 ? (double)attempted / s->elapsed : 0;
+	/* the counts from the run; the rest from the rows handed over */
+	rs = p->rows;
+	if (rs) {
+		summary_from_run(rs, s);
+		fputs("herald: ", stderr);
+		summary_counts(stderr, rs, dry);
+		fprintf(stderr, " in %.2f s (%.1f rows/s)\n", s->elapsed, rate);
+		summary_details(stderr, "herald: ", rs, 0);
+	}
+	if (p->report && strcmp(p->report, "-") != 0) {
+		fprintf(stderr, "herald: report: %s\n", p->report);
 		snprintf(where, sizeof(where), "; %s has every row", p->report);
+	}
 	/* without -v failed rows are not listed: say once why the first
 	 * one failed, so "the server is unreachable" is one clear line */
 	if (first_failure && s->failed && !p->verbose && p->first_fail_row)

@@ -8,13 +8,18 @@
 #define HERALD_CLI_PROGRESS_H
 
 #include "herald.h"
+#include "report.h"
+#include "report_stats.h"
 
 struct progress {
 	int bar;   /* draw the progress line */
 	int color; /* NO_COLOR not set and stderr is a terminal */
 	int quiet;
 	int verbose;
-	int drawn; /* a progress line is on screen */
+	int drawn;	/* a progress line is on screen */
+	long skip;	/* --skip: rows reported skipped before any is taken */
+	char note[256]; /* the last note printed, not to be said twice */
+	hd_report_stats *rows; /* every finished row, for the summary */
 	long invalid_seen;
 	char first_invalid[1200]; /* held back: a lone problem is one line */
 	long first_fail_row;	  /* the first failed row, for the summary */
@@ -23,7 +28,15 @@ struct progress {
 };
 
 void progress_init(struct progress *p, int mode_always, int mode_never,
-		   int quiet, int verbose);
+		   int quiet, int verbose, long skip);
+/* Rows taken (inside --skip/--limit) that have an outcome, out of
+ * s->total. */
+long progress_taken_done(const struct progress *p, const hd_run_stats *s);
+/* The terminal's width: TIOCGWINSZ on stderr, else $COLUMNS, else 80. */
+int progress_width(void);
+/* 1 when text was already printed as a note (the run's final error
+ * repeating its interrupt notice). */
+int progress_said(const struct progress *p, const char *text);
 /* The hd_event_fn of a run. */
 void progress_event(void *ctx, const hd_event *ev);
 /* Prints the invalid row held back, if any; with refused, on one line
@@ -31,9 +44,17 @@ void progress_event(void *ctx, const hd_event *ev);
 long progress_flush_invalid(struct progress *p, int refused);
 /* Clears the progress line. */
 void progress_end(struct progress *p);
-/* The summary; first_failure adds a line naming why the first failed row
- * failed (when the run's own error line does not already say it). */
+/* A row that got its outcome, for the summary's latency, error groups
+ * and time span (the counts come from hd_run_stats).  The run's event
+ * callback hands each finished row here once the run reports them. */
+void progress_row(struct progress *p, const hd_report_row *row);
+/* Frees what progress_init took. */
+void progress_free(struct progress *p);
+/* The summary (summary.h's, on stderr); check says "valid" rather than
+ * counting dry-run rows; first_failure adds a line naming why the first
+ * failed row failed (when the run's own error line does not already say
+ * it). */
 void progress_summary(struct progress *p, const hd_run_stats *s, int dry,
-		      int first_failure);
+		      int check, int first_failure);
 
 #endif

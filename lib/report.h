@@ -71,4 +71,32 @@ void hd_report_abandon(hd_report *r);
 /* Formats t (seconds since the epoch) as 2026-11-27T13:45:10.123Z. */
 void hd_format_timestamp(double t, char out[32]);
 
+/*
+ * Reading a report back (report_read.c), for herald report and
+ * --only-failed.
+ *
+ * The format is the writer's: CSV when the path ends in .csv or the file
+ * starts with the CSV header ("row,"), else JSON Lines; "-" is standard
+ * input, read as JSON Lines.  Rows stream: one line is held at a time.
+ * Fields the writer may add later are passed over; "row" and "status"
+ * must be there, the others may be missing (0 or NULL).  In CSV, an empty
+ * cell is NULL (0 for numbers), and the apostrophe the writer puts before
+ * a cell that a spreadsheet would run as a formula is taken off again
+ * (key, response, error, message_id): a leading apostrophe is dropped
+ * when the next character is = + - @ TAB CR or another apostrophe.  A
+ * report with no rows (an empty file, a CSV header alone) has no rows,
+ * which is not an error.
+ */
+typedef struct hd_report_reader hd_report_reader;
+
+/* HD_ENOENT when path cannot be opened, HD_ENOMEM, HD_EINVAL (NULL). */
+hd_status hd_report_reader_open(const char *path, hd_report_reader **out,
+				hd_error *err);
+/* HD_OK with *row filled (strings valid until the next call), or HD_OK
+ * with row->row == 0 and row->status == 0 at the end; HD_EPARSE naming
+ * file:line on a malformed line */
+hd_status hd_report_reader_next(hd_report_reader *r, hd_report_row *row,
+				hd_error *err);
+void hd_report_reader_free(hd_report_reader *r);
+
 #endif
