@@ -116,6 +116,7 @@ static int do_run(struct options *o)
 	progress_init(&p, o->progress == PROGRESS_ALWAYS,
 		      o->progress == PROGRESS_NEVER, o->quiet, o->verbose,
 		      o->run.skip);
+	p.skip_invalid = o->run.skip_invalid;
 	o->run.interrupt = &interrupted;
 	o->run.on_event = progress_event;
 	p.report = o->run.report_path;
@@ -127,12 +128,12 @@ static int do_run(struct options *o)
 	if (st == HD_EINVALIDROWS) {
 		/* a refused run: the problems, then the verdict; one line
 		 * when there is one problem; no summary, nothing happened */
-		if (progress_flush_invalid(&p, 1) > 1)
+		if (!progress_flush_invalid(&p, 1, &stats))
 			print_error(&err);
 		progress_free(&p);
 		return exit_code_of(st);
 	}
-	progress_flush_invalid(&p, 0);
+	progress_flush_invalid(&p, 0, &stats);
 	/* an interrupt was answered when it came: not again at the end */
 	if (st != HD_OK && !(st == HD_EINTERRUPTED && !err.file[0] &&
 			     progress_said(&p, err.msg)))

@@ -129,6 +129,15 @@ size_t hd_error_format(const hd_error *err, char *out, size_t size);
  * escaped text would have (like snprintf). */
 size_t hd_printable(char *out, size_t size, const char *s);
 
+/* "Did you mean": of the count candidates get(ctx, i) gives (NULL ones
+ * are passed over), the one nearest to typed: the same name in another
+ * case, else one within a third of typed's length in edits (at least 1,
+ * at most 3; a swap of two neighbours is one edit), else the only one
+ * typed is a prefix of.  NULL when none is near.  The result is one of
+ * the candidates. */
+const char *hd_nearest(const char *typed, size_t count,
+		       const char *(*get)(void *ctx, size_t i), void *ctx);
+
 /* ------------------------------------------------------------------ */
 /* Runs: herald send / check / render                                   */
 /* ------------------------------------------------------------------ */
@@ -139,6 +148,15 @@ typedef enum hd_event_kind {
 	HD_EVENT_PROGRESS,   /* stats changed (at most ~5 times a second) */
 	HD_EVENT_FAILED_ROW, /* a row failed to send: error, text */
 	HD_EVENT_NOTE,	     /* something worth a log line: text */
+	HD_EVENT_CHECKED,    /* every row was read and checked, before
+				anything is sent: the INVALID_ROW events
+				are all in */
+	HD_EVENT_ROW,	     /* a row's outcome went to the report: row */
+	HD_EVENT_RETRY,	     /* an attempt failed and the row goes again
+				later: attempt */
+	HD_EVENT_SLOW_DOWN,  /* a server asked to slow down and the sends
+				of the whole run, or of one destination,
+				now start more slowly: attempt */
 } hd_event_kind;
 
 typedef struct hd_run_stats {
@@ -156,11 +174,28 @@ typedef struct hd_run_stats {
 	double elapsed;	       /* seconds since the sending pass started */
 } hd_run_stats;
 
+/* A retry or a slow-down, as the worker that met it saw it. */
+typedef struct hd_attempt_info {
+	long row;	    /* the row whose attempt it was */
+	int attempt;	    /* that attempt, from 1 */
+	const char *reason; /* what the server or the connection said */
+	double wait;	    /* RETRY: seconds until the next attempt */
+	const char *dest;   /* SLOW_DOWN: "host:port", or "" for the run */
+	double rate;	    /* SLOW_DOWN: starts per second now; 0: not
+			       limited by a rate (a pause only) */
+	double pause;	    /* SLOW_DOWN: seconds every send there waits
+			       first (Retry-After); 0: none */
+} hd_attempt_info;
+
+struct hd_report_row;
+
 typedef struct hd_event {
 	hd_event_kind kind;
-	const hd_error *error;	   /* INVALID_ROW, FAILED_ROW */
-	const char *text;	   /* FAILED_ROW, NOTE */
-	const hd_run_stats *stats; /* always */
+	const hd_error *error;		 /* INVALID_ROW, FAILED_ROW */
+	const char *text;		 /* FAILED_ROW, NOTE */
+	const hd_run_stats *stats;	 /* always */
+	const struct hd_report_row *row; /* ROW (report.h) */
+	const hd_attempt_info *attempt;	 /* RETRY, SLOW_DOWN */
 } hd_event;
 
 typedef void (*hd_event_fn)(void *ctx, const hd_event *ev);
@@ -190,6 +225,8 @@ typedef struct hd_run_config {
 	const char *format;	     /* NULL (by extension), "csv", "json",
 					"jsonl" */
 	char delimiter;		     /* CSV; 0: ',' */
+	const char *encoding;	     /* the recipients file's encoding, an
+					iconv(3) name; NULL: UTF-8 */
 	const char *report_path;     /* NULL: no report; "-": stdout */
 	const char *journal_path;    /* NULL: no journal */
 	int on_uncertain_skip;	     /* rows a journal or report shows as

@@ -212,12 +212,12 @@ static hd_status parse_request_line(hd_msgtmpl *t, struct http_tmpl *h,
 	h->url_line = line;
 	/* the authority gets an escaper of its own */
 	aend = scan_url(strstr(url, "://") + 3, uend, 1);
-	st = hd__part_compile(t, url, (size_t)(aend - url), line, &h->authority,
-			      err);
+	st = hd__part_compile(t, url, (size_t)(aend - url), line,
+			      (long)(url - p) + 1, &h->authority, err);
 	if (st != HD_OK)
 		return st;
-	return hd__part_compile(t, aend, (size_t)(uend - aend), line, &h->url,
-				err);
+	return hd__part_compile(t, aend, (size_t)(uend - aend), line,
+				(long)(aend - p) + 1, &h->url, err);
 }
 
 hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
@@ -286,8 +286,8 @@ hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
 		v = colon + 1;
 		while (v < le && (*v == ' ' || *v == '\t'))
 			v++;
-		st = hd__part_compile(t, v, (size_t)(le - v), line, &hh->value,
-				      err);
+		st = hd__part_compile(t, v, (size_t)(le - v), line,
+				      (long)(v - p) + 1, &hh->value, err);
 		if (st != HD_OK) {
 			free(hh->name);
 			return st;
@@ -313,7 +313,7 @@ hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
 		if (ctype)
 			snprintf(ct, sizeof(ct), "%.*s", (int)ctype_len, ctype);
 		h->body_escape = hd_escape_for_content_type(ct);
-		return hd__part_compile(t, p, (size_t)(bend - p), line,
+		return hd__part_compile(t, p, (size_t)(bend - p), line, 1,
 					&h->body, err);
 	}
 }
@@ -397,6 +397,8 @@ hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 				hd_error_set_field(err, h->h[i].name);
 			break;
 		}
+		if (b.len == strspn(b.data ? b.data : "", " \t"))
+			continue; /* an empty header is left out */
 		st = push_header(r, h->h[i].name, b.data ? b.data : "", b.len);
 	}
 	if (st == HD_OK && !h->has_idem)
@@ -416,4 +418,15 @@ out:
 		hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
 	hd_buf_free(&b);
 	return st;
+}
+
+void hd__http_walk(const hd_msgtmpl *t, hd_tmpl_walk_fn fn, void *ctx)
+{
+	const struct http_tmpl *h = t->impl;
+
+	hd_tmpl_walk(h->authority, fn, ctx);
+	hd_tmpl_walk(h->url, fn, ctx);
+	for (size_t i = 0; i < h->nh; i++)
+		hd_tmpl_walk(h->h[i].value, fn, ctx);
+	hd_tmpl_walk(h->body, fn, ctx);
 }

@@ -22,6 +22,7 @@
 #include "commit.h"
 #include "dest.h"
 #include "engine.h"
+#include "fields.h"
 #include "filter.h"
 #include "inputs.h"
 #include "journal.h"
@@ -95,7 +96,16 @@ static double wall_clock(void)
 static void emit(struct run *r, hd_event_kind kind, const hd_error *e,
 		 const char *text)
 {
-	hd_event ev = {kind, e, text, &r->stats};
+	hd_event ev = {kind, e, text, &r->stats, NULL, NULL};
+
+	if (r->cfg->on_event)
+		r->cfg->on_event(r->cfg->event_ctx, &ev);
+}
+
+/* The row as the report has it, for the caller's summary. */
+static void emit_row(struct run *r, const hd_report_row *rr)
+{
+	hd_event ev = {HD_EVENT_ROW, NULL, NULL, &r->stats, rr, NULL};
 
 	if (r->cfg->on_event)
 		r->cfg->on_event(r->cfg->event_ctx, &ev);
@@ -166,6 +176,7 @@ static void record(struct run *r, hd_report_row *rr, int taken)
 	rr->at = wall_clock();
 	if (hd__commit_row(r->commit, rr) != HD_OK)
 		r->write_failed = 1;
+	emit_row(r, rr);
 }
 
 static void record_simple(struct run *r, long row, const char *key,
@@ -211,9 +222,11 @@ static hd_status validate_row(struct run *r, json_t *rec, long row,
 		 * fail and which cost most */
 		st = hd_msgtmpl_check(r->tmpl, rec, r->campaign, id, row, e);
 	}
-	if (st != HD_OK)
+	if (st != HD_OK) {
 		hd__blame_row(hd_source_name(r->src), e, row,
 			      hd_source_line(r->src));
+		hd__fields_explain(r->tmpl, rec, e);
+	}
 	return st;
 }
 
@@ -258,6 +271,44 @@ static hd_status pass_validate(struct run *r, hd_error *err)
 		if (st != HD_OK)
 			return st;
 	}
+}
+
+/* Pass 1 is over: what the reader passed over, said once, and the
+ * caller hears that every invalid row is known. */
+static void checked(struct run *r)
+{
+	hd_source_leftovers lo;
+	char d = hd__fields_other_delimiter(r->src);
+	const char *name = hd_source_name(r->src);
+
+	hd_source_passed_over(r->src, &lo);
+	if (lo.delimiter_lines && lo.unnamed)
+		note(r,
+		     "%s: passed over %ld line%s made only of delimiters "
+		     "(the first: line %ld) and %zu empty unnamed column%s "
+		     "at the end",
+		     name, lo.delimiter_lines,
+		     lo.delimiter_lines == 1 ? "" : "s", lo.first_line,
+		     lo.unnamed, lo.unnamed == 1 ? "" : "s");
+	else if (lo.delimiter_lines)
+		note(r,
+		     "%s: passed over %ld line%s made only of delimiters (the "
+		     "first: line %ld)",
+		     name, lo.delimiter_lines,
+		     lo.delimiter_lines == 1 ? "" : "s", lo.first_line);
+	else if (lo.unnamed)
+		note(r, "%s: passed over %zu empty unnamed column%s at the end",
+		     name, lo.unnamed, lo.unnamed == 1 ? "" : "s");
+	if (d)
+		note(r,
+		     "%s has one column, '%.60s': if it is separated by '%s', "
+		     "give --delimiter %s",
+		     name, hd_source_column(r->src, 0),
+		     d == '\t' ? "tab" : (char[]){d, 0},
+		     d == '\t'	? "tab"
+		     : d == ';' ? "';'"
+				: "'|'");
+	emit(r, HD_EVENT_CHECKED, NULL, NULL);
 }
 
 static void stop_taking(struct run *r, hd_status why, const char *msg)
@@ -703,7 +754,11 @@ static hd_status choose_key(struct run *r, hd_error *err)
 
 	if (st != HD_OK)
 		return st;
-	hd__key_choose(&r->key, r->cfg->key_field, r->tmpl, first);
+	/* the header is known now: its aliases ("First Name" is
+	 * {{first_name}}) for the template, and for --key */
+	hd__msgtmpl_set_aliases(r->tmpl, hd_source_aliases(r->src));
+	hd__key_choose(&r->key, hd__fields_column(r->src, r->cfg->key_field),
+		       r->tmpl, first);
 	r->key_chosen = 1;
 	json_decref(first);
 	return hd_source_rewind(r->src, err);
@@ -797,6 +852,8 @@ static hd_status set_up(struct run *r, hd_error *err)
 	if (st == HD_OK)
 		st = choose_key(r, err);
 	if (st == HD_OK)
+		st = hd__fields_check(r->tmpl, r->src, cfg->key_field, err);
+	if (st == HD_OK)
 		st = choose_transport(r, err);
 	if (st == HD_OK)
 		st = set_up_sender(r, err);
@@ -882,6 +939,8 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 		st = set_up(&r, err);
 	if (st == HD_OK)
 		st = pass_validate(&r, err);
+	if (st == HD_OK)
+		checked(&r);
 	if (st != HD_OK && r.report && st != HD_EUSAGE && st != HD_ELOCKED &&
 	    err)
 		report_failed_start(&r, err);
