@@ -105,6 +105,32 @@ static int do_render(struct options *o)
 	return fflush(stdout) == 0 ? 0 : EXIT_CANTCREAT;
 }
 
+/* check --connect, once every row is valid: one line a step (printed
+ * by progress_event), the failing step's verdict as the exit code. */
+static int do_connect(struct options *o)
+{
+	struct progress p;
+	hd_error err;
+	hd_status st;
+
+	progress_init(&p, 0, 1, o->quiet, o->verbose, 0);
+	o->run.event_ctx = &p;
+	st = hd_connect_check(&o->run, &err);
+	progress_free(&p);
+	if (st == HD_OK)
+		return 0;
+	/* a step's failure is already on its line */
+	if (!(st == HD_ECONFIG || st == HD_EINTERRUPTED ||
+	      st == HD_EPERMANENT || st == HD_ETRANSIENT))
+		print_error(&err);
+	/* a refused sender or recipient: those rows would fail */
+	if (st == HD_EPERMANENT || st == HD_ETRANSIENT) {
+		print_error(&err);
+		return EXIT_SOME_FAILED;
+	}
+	return exit_code_of(st);
+}
+
 static int do_run(struct options *o)
 {
 	struct progress p;
@@ -145,6 +171,8 @@ static int do_run(struct options *o)
 	progress_free(&p);
 	if (st != HD_OK)
 		return exit_code_of(st);
+	if (o->connect)
+		return do_connect(o);
 	return stats.failed || stats.invalid || stats.uncertain
 		   ? EXIT_SOME_FAILED
 		   : 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 enum opt_id {
@@ -66,6 +67,9 @@ enum opt_id {
 	O_LISTEN,
 	O_SECRET_FILE,
 	O_ENCODING,
+	O_OUTBOX_CLEAN,
+	O_CONNECT,
+	O_TRACE,
 	O__COUNT
 };
 
@@ -139,6 +143,9 @@ static const struct option_def {
     {O_OUTBOX, "outbox", 0, "DIR", SC, 0, G_DEST,
      "write each message to DIR instead of sending (the default for .eml "
      "without --smtp: ./outbox)"},
+    {O_OUTBOX_CLEAN, "outbox-clean", 0, NULL, CMD_SEND, 0, G_NONE,
+     "remove the messages an earlier run left in the outbox (NNNNNN.eml, "
+     ".http) first; without it such a folder is refused"},
     {O_DRY_RUN, "dry-run", 'n', NULL, CMD_SEND, 0, G_NONE,
      "render and validate everything, report dry-run, contact nobody"},
     {O_CONCURRENCY, "concurrency", 'c', "N", CMD_SEND, 0, G_NONE,
@@ -225,6 +232,13 @@ static const struct option_def {
      "timeline"},
     {O_SLOWEST, "slowest", 0, "N", CMD_REPORT, 0, G_NONE,
      "list the N slowest rows (default 10, at most 1000)"},
+    {O_CONNECT, "connect", 0, NULL, CMD_CHECK, 0, G_NONE,
+     "also open the connection a send would, one line a step: DNS, TCP, "
+     "TLS, AUTH, and MAIL FROM and RCPT TO of the first three rows (never "
+     "DATA); for .http DNS, TCP and TLS of their hosts"},
+    {O_TRACE, "trace", 0, "FILE", SC, 0, G_NONE,
+     "write the SMTP or HTTP conversation of every attempt to FILE, "
+     "passwords and tokens masked (for debugging)"},
     {O_QUIET, "quiet", 'q', NULL, RUN | US, 0, G_NONE, "print only errors"},
     {O_VERBOSE, "verbose", 'v', NULL, RUN, 0, G_NONE, "log every failed row"},
     {O_PROGRESS, "progress", 0, "auto|always|never", SC, 0, G_NONE,
@@ -722,6 +736,15 @@ static int apply(struct parser *p, const struct option_def *d, const char *v)
 		break;
 	case O_DRY_RUN:
 		r->dry_run = 1;
+		break;
+	case O_OUTBOX_CLEAN:
+		r->outbox_clean = 1;
+		break;
+	case O_CONNECT:
+		o->connect = 1;
+		break;
+	case O_TRACE:
+		r->trace_path = v;
 		break;
 	case O_CONCURRENCY:
 		if (parse_long(v, 1, 1024, &n))
@@ -1385,6 +1408,14 @@ static int get_password(struct options *o)
 	return 0;
 }
 
+/* Is the template an email (.eml, as the library decides it)? */
+static int is_email_template(const hd_run_config *r)
+{
+	size_t n = r->template_path ? strlen(r->template_path) : 0;
+
+	return n >= 4 && strcasecmp(r->template_path + n - 4, ".eml") == 0;
+}
+
 /* What a command needs once every source is read. */
 static int finish(struct parser *p)
 {
@@ -1420,12 +1451,14 @@ static int finish(struct parser *p)
 	if (o->cmd == CMD_RENDER && !o->render_row == !o->render_key)
 		return fail(p, "render needs --row N or --key K");
 	/* the environment comes last: only when nothing chose where
-	 * messages go */
-	if (!r->smtp_url && !r->outbox_dir)
+	 * messages go, and only for email (a .http template names its own
+	 * URLs: an SMTP server in the environment is not for it) */
+	if (!r->smtp_url && !r->outbox_dir && is_email_template(r))
 		r->smtp_url = getenv("HERALD_SMTP_URL");
-	if (!r->smtp_user)
+	if (!r->smtp_user && is_email_template(r))
 		r->smtp_user = getenv("HERALD_SMTP_USER");
-	if (o->cmd == CMD_SEND && r->smtp_url) {
+	/* check refuses what send would: an unreadable password too */
+	if ((o->cmd == CMD_SEND || o->cmd == CMD_CHECK) && r->smtp_url) {
 		int rc = get_password(o);
 		if (rc)
 			return rc;

@@ -251,6 +251,12 @@ void progress_event(void *ctx, const hd_event *ev)
 	case HD_EVENT_SLOW_DOWN:
 		attempt_line(p, ev);
 		break;
+	case HD_EVENT_STEP:
+		/* check --connect: each step; -q only the failing one */
+		if (!p->quiet || ev->error)
+			fprintf(stderr, "herald: %s%s\n",
+				ev->error ? "FAILED: " : "", ev->text);
+		break;
 	case HD_EVENT_FAILED_ROW:
 		if (!p->first_fail_row) {
 			p->first_fail_row = ev->error->row;

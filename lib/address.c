@@ -185,17 +185,29 @@ void hd_address_trim(const char *s, size_t *a, size_t *b)
 		*b -= n;
 }
 
-/* What a value that starts with a quote is. */
+/* What a value that starts with a quote is: a quoted local part
+ * ("john doe"@example.com), or a value the header escaper quoted whole
+ * for what it holds, whose inside says what is wrong with it. */
 static const char *quoted_what(const unsigned char *p, size_t len)
 {
-	size_t i = 1;
+	char in[HD_ADDRESS_MAX + 2];
+	size_t i = 1, n = 0;
 
-	while (i < len && p[i] != '"')
-		i += p[i] == '\\' ? 2 : 1;
-	if (i + 1 < len && p[i + 1] == '@')
+	while (i < len && p[i] != '"') {
+		if (p[i] == '\\' && i + 1 < len)
+			i++;
+		if (n < sizeof(in) - 1)
+			in[n++] = (char)p[i];
+		i++;
+	}
+	in[n] = '\0';
+	if ((i + 1 < len && p[i + 1] == '@') ||
+	    (in[0] == '"' && strchr(in, '@')))
 		return "quoted local part not accepted";
-	return "not an address: the value holds white space or one of "
-	       "( ) < > [ ] : ; , \\ \"";
+	if (strpbrk(in, " \t"))
+		return "white space inside the address";
+	return "not an address: the value holds one of ( ) < > [ ] : ; , \\ "
+	       "\"";
 }
 
 hd_status hd_address_check(const char *addr, size_t len, hd_error *err)

@@ -189,6 +189,13 @@ static int visit(void *ctx, const hd_tmpl_tag *tag)
 	return 0;
 }
 
+void hd__fields_first(hd_msgtmpl *t, const hd_source *src,
+		      const char *key_field, json_t *first, hd__keyspec *ks)
+{
+	hd__msgtmpl_set_aliases(t, hd_source_aliases(src));
+	hd__key_choose(ks, hd__fields_column(src, key_field), t, first);
+}
+
 const char *hd__fields_column(const hd_source *s, const char *name)
 {
 	for (size_t i = 0; name && i < hd_source_ncolumns(s); i++) {

@@ -32,6 +32,7 @@
 #define HD_FIELDS_H
 
 #include "herald.h"
+#include "key.h"
 #include "message.h"
 #include "source.h"
 
@@ -48,6 +49,12 @@ hd_status hd__fields_check(const hd_msgtmpl *t, const hd_source *src,
  * entirely (not one that is empty), adds what the row has ("the row has
  * no field 'x'; did you mean 'y'?") or why {{env.NAME}} has no value. */
 void hd__fields_explain(const hd_msgtmpl *t, json_t *record, hd_error *e);
+
+/* Once the first record is read: the template reads the CSV header's
+ * aliases (source.h), and the key is chosen (key.h), --key FIELD
+ * naming a column by its alias too. */
+void hd__fields_first(hd_msgtmpl *t, const hd_source *src,
+		      const char *key_field, json_t *first, hd__keyspec *ks);
 
 /* The header name a CSV alias stands for ("first_name" for a column
  * "First Name"), or name itself.  Borrowed. */

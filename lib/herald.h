@@ -157,6 +157,8 @@ typedef enum hd_event_kind {
 	HD_EVENT_SLOW_DOWN,  /* a server asked to slow down and the sends
 				of the whole run, or of one destination,
 				now start more slowly: attempt */
+	HD_EVENT_STEP,	     /* hd_connect_check: a step, text; error set
+				when it failed */
 } hd_event_kind;
 
 typedef struct hd_run_stats {
@@ -238,6 +240,9 @@ typedef struct hd_run_config {
 	int check_only;		     /* herald check: validate, send nothing */
 	int dry_run;		     /* render, validate, report dry-run */
 	const char *outbox_dir;	     /* write messages here instead */
+	int outbox_clean;	     /* remove an earlier run's messages from
+					the outbox first (else a folder that
+					holds them is refused) */
 	const char *smtp_url;	     /* smtp:// or smtps:// */
 	const char *smtp_user;
 	const char *smtp_password; /* never logged */
@@ -272,6 +277,9 @@ typedef struct hd_run_config {
 	long max_per_connection; /* 0: no cap */
 	double max_runtime;	 /* seconds; 0: none */
 	int verbose;
+	/* --trace: every attempt's SMTP or HTTP conversation is written
+	 * here, secrets masked; NULL: none */
+	const char *trace_path;
 	/* Set by the caller's signal handler: 1 stop taking rows, 2 abort
 	 * in-flight attempts too. */
 	volatile sig_atomic_t *interrupt;
@@ -313,6 +321,26 @@ typedef struct hd_run_config {
  * err says what and where.  stats may be NULL.
  */
 hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err);
+
+/*
+ * herald check --connect: opens the connection a send of cfg would open
+ * and stops short of sending.  SMTP: the name (DNS), TCP, the greeting,
+ * EHLO, TLS (smtps:// or STARTTLS, the certificate verified unless
+ * insecure), AUTH, then MAIL FROM and RCPT TO of the first three rows'
+ * envelopes (after --redirect), each followed by RSET; never DATA.
+ * HTTP: DNS, TCP and TLS of each host the first three rows' requests go
+ * to; no request.  Each step is an HD_EVENT_STEP (its error set when it
+ * failed); the first connection step that fails ends it.  Returns
+ *   HD_OK            every step passed
+ *   HD_ECONFIG       a name that does not resolve, TLS not trusted or
+ *                    not offered where AUTH needs it, credentials refused
+ *   HD_EINTERRUPTED  nothing accepts the connection or greets: try later
+ *   HD_EPERMANENT    the server refused a row's sender or recipient
+ *   HD_ETRANSIENT    ... for now (4xx)
+ *   and the errors of hd_run for inputs that cannot be read.
+ * With cfg->trace_path the conversation goes there too.
+ */
+hd_status hd_connect_check(const hd_run_config *cfg, hd_error *err);
 
 /*
  * Renders the message one recipient would get: row (1-based) or, when

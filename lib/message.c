@@ -458,6 +458,33 @@ static hd_status make_mail(hd_msgtmpl *t, const hd_mail_config *m,
 	return st;
 }
 
+/* --redirect must be of the template's kind: an address for email, a
+ * URL for HTTP; else every message would go nowhere (or somewhere). */
+static hd_status check_redirect(const hd_msgtmpl *t, hd_error *err)
+{
+	const char *r = t->redirect;
+	hd_error why;
+
+	if (!r)
+		return HD_OK;
+	if (t->kind == HD_MSG_EMAIL) {
+		if (hd_address_check(r, strlen(r), &why) == HD_OK)
+			return HD_OK;
+		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
+				    "--redirect takes an email address for an "
+				    ".eml template: '%.200s': %s",
+				    r, why.msg);
+	}
+	if ((strncasecmp(r, "http://", 7) == 0 ||
+	     strncasecmp(r, "https://", 8) == 0) &&
+	    !strpbrk(r, " \t\r\n") && strlen(r) > 8)
+		return HD_OK;
+	return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
+			    "--redirect takes an http:// or https:// URL for "
+			    "an .http template, not '%.200s'",
+			    r);
+}
+
 hd_status hd_msgtmpl_load(const char *path, const hd_msgtmpl_opts *opts,
 			  hd_msgtmpl **out, hd_error *err)
 {
@@ -494,7 +521,9 @@ hd_status hd_msgtmpl_load(const char *path, const hd_msgtmpl_opts *opts,
 		st = hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
 		goto out;
 	}
-	st = make_env(t, opts, err);
+	st = check_redirect(t, err);
+	if (st == HD_OK)
+		st = make_env(t, opts, err);
 	if (st == HD_OK)
 		st = make_mail(t, opts ? opts->mail : NULL, text, err);
 	if (st != HD_OK)

@@ -256,9 +256,8 @@ static void find_bare_tag(const char *p, const char *end, char *out,
 /* A JSON body once rendered must be JSON: a template that puts a value
  * outside quotes, or a raw value that is not JSON, makes the row
  * invalid rather than a request the API refuses. */
-static hd_status check_json_body(const hd_msgtmpl *t,
-				 const struct http_tmpl *h, const char *body,
-				 size_t len, hd_error *err)
+static hd_status check_json_body(const hd_msgtmpl *t, const struct http_tmpl *h,
+				 const char *body, size_t len, hd_error *err)
 {
 	json_error_t je;
 	json_t *v;

@@ -80,10 +80,7 @@ hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 			break;
 		}
 		if (!chosen) {
-			hd__msgtmpl_set_aliases(tmpl, hd_source_aliases(src));
-			hd__key_choose(&ks,
-				       hd__fields_column(src, cfg->key_field),
-				       tmpl, rec);
+			hd__fields_first(tmpl, src, cfg->key_field, rec, &ks);
 			chosen = 1;
 			st = hd__fields_check(tmpl, src, cfg->key_field, err);
 			if (st != HD_OK)

@@ -27,6 +27,7 @@
 #include "inputs.h"
 #include "journal.h"
 #include "key.h"
+#include "outbox_prep.h"
 #include "outputs.h"
 #include "retry.h"
 #include "send.h"
@@ -612,6 +613,21 @@ static const char *outbox_of(const hd_run_config *cfg)
 	return NULL;
 }
 
+/* The transport's own check of its settings; a dry run and check make
+ * the same (a bad URL, missing credentials) and then send nothing.  The
+ * outbox's check makes its folder, which they must not. */
+static hd_status check_transport(struct run *r, hd_error *err)
+{
+	const hd_transport *tp = r->sender.tp;
+	hd_status st = HD_OK;
+
+	if (tp->check && !(r->sender.dry && tp == &hd_transport_outbox))
+		st = tp->check(&r->tcfg, err);
+	if (r->sender.dry)
+		r->sender.tp = &hd_transport_dryrun;
+	return st;
+}
+
 static hd_status choose_transport(struct run *r, hd_error *err)
 {
 	const hd_run_config *cfg = r->cfg;
@@ -633,17 +649,14 @@ static hd_status choose_transport(struct run *r, hd_error *err)
 	if (kind == HD_MSG_HTTP && cfg->smtp_url)
 		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
 				    "--smtp needs an .eml template");
-	if (r->sender.dry) {
-		r->sender.tp = &hd_transport_dryrun;
-	} else if (cfg->outbox_dir ||
-		   (kind == HD_MSG_EMAIL && !cfg->smtp_url)) {
+	if (cfg->outbox_dir || (kind == HD_MSG_EMAIL && !cfg->smtp_url)) {
 		r->sender.tp = &hd_transport_outbox;
 		t->outbox_dir = outbox_of(cfg);
 	} else {
 		r->sender.tp = kind == HD_MSG_EMAIL ? &hd_transport_smtp
 						    : &hd_transport_http;
 	}
-	return r->sender.tp->check ? r->sender.tp->check(t, err) : HD_OK;
+	return check_transport(r, err);
 }
 
 /* The destination table: limits, pauses and pacing per destination. */
@@ -745,6 +758,51 @@ static hd_status open_journal(struct run *r, hd_error *err)
 	return HD_OK;
 }
 
+/* Does this run continue the one that filled its outbox? */
+static int outbox_continues(const struct run *r)
+{
+	return r->cfg->only_failed ||
+	       (r->journal && hd__journal_keys(r->journal) > 0);
+}
+
+/* The outbox this run writes: an earlier run's messages there are
+ * refused (outbox_prep.h), unless --outbox-clean is to remove them once
+ * the run is known to go (clean_outbox). */
+static hd_status prepare_outbox(struct run *r, hd_error *err)
+{
+	const char *dir = outbox_of(r->cfg);
+	long none;
+
+	if (!dir)
+		return HD_OK;
+	return hd__outbox_prepare(
+	    dir, 0, outbox_continues(r) || r->cfg->outbox_clean, &none, err);
+}
+
+/* Once every row is checked and the run goes on: --outbox-clean, and
+ * the default folder named, as nobody asked for it. */
+static hd_status clean_outbox(struct run *r, hd_error *err)
+{
+	const char *dir = outbox_of(r->cfg);
+	long removed = 0;
+	hd_status st;
+
+	if (dir && !r->cfg->outbox_dir)
+		note(r,
+		     "no --smtp given: each message is written to %s/ "
+		     "(--outbox DIR chooses the folder, --smtp URL sends)",
+		     dir);
+	if (!dir || !r->cfg->outbox_clean)
+		return HD_OK;
+	st = hd__outbox_prepare(dir, 1, outbox_continues(r), &removed, err);
+	if (st == HD_OK && removed)
+		note(r,
+		     "--outbox-clean: removed %ld message%s of an earlier "
+		     "run from %s",
+		     removed, removed == 1 ? "" : "s", dir);
+	return st;
+}
+
 /* The key is chosen from the first record, before anything else reads
  * the list (--only-failed needs it to read its report). */
 static hd_status choose_key(struct run *r, hd_error *err)
@@ -755,10 +813,8 @@ static hd_status choose_key(struct run *r, hd_error *err)
 	if (st != HD_OK)
 		return st;
 	/* the header is known now: its aliases ("First Name" is
-	 * {{first_name}}) for the template, and for --key */
-	hd__msgtmpl_set_aliases(r->tmpl, hd_source_aliases(r->src));
-	hd__key_choose(&r->key, hd__fields_column(r->src, r->cfg->key_field),
-		       r->tmpl, first);
+	 * {{first_name}}) for the template and --key */
+	hd__fields_first(r->tmpl, r->src, r->cfg->key_field, first, &r->key);
 	r->key_chosen = 1;
 	json_decref(first);
 	return hd_source_rewind(r->src, err);
@@ -854,6 +910,8 @@ static hd_status set_up(struct run *r, hd_error *err)
 	if (st == HD_OK)
 		st = hd__fields_check(r->tmpl, r->src, cfg->key_field, err);
 	if (st == HD_OK)
+		st = prepare_outbox(r, err);
+	if (st == HD_OK)
 		st = choose_transport(r, err);
 	if (st == HD_OK)
 		st = set_up_sender(r, err);
@@ -941,6 +999,8 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 		st = pass_validate(&r, err);
 	if (st == HD_OK)
 		checked(&r);
+	if (st == HD_OK && (!r.invalid_found || cfg->skip_invalid))
+		st = clean_outbox(&r, err);
 	if (st != HD_OK && r.report && st != HD_EUSAGE && st != HD_ELOCKED &&
 	    err)
 		report_failed_start(&r, err);

@@ -178,20 +178,6 @@ static const struct curl_rule *find_curl_rule(CURLcode cc)
 
 /* ---- configuration -------------------------------------------------- */
 
-/* Is s a plausible EHLO domain (the URL's path, "smtp://host/ehlo.name")? */
-static int ehlo_name_ok(const char *s)
-{
-	size_t n = 0;
-
-	for (; s[n]; n++)
-		if (!((s[n] >= 'a' && s[n] <= 'z') ||
-		      (s[n] >= 'A' && s[n] <= 'Z') ||
-		      (s[n] >= '0' && s[n] <= '9') || s[n] == '.' ||
-		      s[n] == '-'))
-			return 0;
-	return n <= 255;
-}
-
 /* Parses cfg->url and decides the TLS policy.  Never echoes the URL: it
  * might hold a password. */
 static hd_status parse_config(const hd_transport_config *cfg,
@@ -273,11 +259,13 @@ static hd_status parse_config(const hd_transport_config *cfg,
 			     "the SMTP URL may not have a query or fragment");
 		goto out;
 	}
-	if (curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
-	    !ehlo_name_ok(path[0] == '/' ? path + 1 : path)) {
+	/* libcurl would take a path as the EHLO name, which is never what
+	 * a path in a mail server's URL is meant to be */
+	if (curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK && path[0] &&
+	    strcmp(path, "/") != 0) {
 		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
-			     "the SMTP URL's path, if any, is the EHLO domain "
-			     "(smtp://host:port/client.example)");
+			     "the SMTP URL may not have a path: "
+			     "smtp://host[:port] or smtps://host[:port]");
 		goto out;
 	}
 
