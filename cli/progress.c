@@ -211,7 +211,7 @@ static void attempt_line(struct progress *p, const hd_event *ev)
 	if (ev->kind == HD_EVENT_RETRY) {
 		fprintf(stderr,
 			"herald: retry: row %ld, attempt %d failed: %s; the "
-			"next in %.1f s\n",
+			"next in %.2f s\n",
 			a->row, a->attempt, a->reason ? a->reason : "",
 			a->wait);
 		return;

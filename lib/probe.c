@@ -816,24 +816,10 @@ static hd_status probe_http(struct probe *p, const struct target *t, size_t n,
 
 /* ---- the whole probe -------------------------------------------------- */
 
-/* The secrets a trace of the probe masks (trace.h). */
-static size_t trace_secrets(const hd_run_config *cfg, const char **out,
-			    size_t max)
-{
-	size_t n = 0;
-
-	if (cfg->smtp_password && n < max)
-		out[n++] = cfg->smtp_password;
-	for (size_t i = 0; i < cfg->n_env && n < max; i++)
-		out[n++] = getenv(cfg->env_names[i]);
-	return n;
-}
-
 hd_status hd_connect_check(const hd_run_config *cfg, hd_error *err)
 {
 	struct probe p;
 	struct target t[PROBE_ROWS];
-	const char *secrets[HD__TRACE_SECRETS];
 	hd_message_kind kind = HD_MSG_EMAIL;
 	size_t n = 0;
 	hd_status st, tst;
@@ -847,11 +833,8 @@ hd_status hd_connect_check(const hd_run_config *cfg, hd_error *err)
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0,
 				    "libcurl could not be initialised");
 	st = first_rows(cfg, &kind, t, &n, err);
-	if (st == HD_OK && cfg->trace_path)
-		st = hd__trace_open(
-		    cfg->trace_path, secrets,
-		    trace_secrets(cfg, secrets, HD__TRACE_SECRETS), &p.trace,
-		    err);
+	if (st == HD_OK)
+		st = hd__trace_open_run(cfg, &p.trace, err);
 	hd__trace_conn_init(&p.tc, p.trace, 1);
 	if (st == HD_OK && kind == HD_MSG_EMAIL && !cfg->smtp_url)
 		step(&p, HD_OK, err,

@@ -19,6 +19,7 @@
  * still refusing to send anything when any row is bad.  This thread owns
  * the struct run; the workers see only the hd__sender inside it.
  */
+#include "attempt_log.h"
 #include "commit.h"
 #include "dest.h"
 #include "engine.h"
@@ -32,6 +33,7 @@
 #include "retry.h"
 #include "send.h"
 #include "suppress.h"
+#include "trace.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -64,7 +66,9 @@ struct run {
 	hd_pool *pool; /* the engine's */
 	hd_ratelimit *rl;
 	hd__dests *dests;
-	hd_suppress *suppress; /* --suppress, or NULL */
+	hd_suppress *suppress;	   /* --suppress, or NULL */
+	hd__attempt_log *attempts; /* the workers' retries and slow-downs */
+	hd__trace *trace;	   /* --trace, or NULL */
 	hd__keyspec key;
 	int key_chosen;
 	hd_transport_config tcfg;
@@ -421,15 +425,42 @@ static void maybe_progress(struct run *r)
 	}
 }
 
+/* The retries and slow-downs the workers told since the last time, as
+ * events on this thread. */
+static void emit_attempts(struct run *r)
+{
+	hd__attempt_entry e[32];
+	long dropped = 0;
+	size_t n;
+
+	do {
+		n = hd__attempt_log_take(r->attempts, e, 32, &dropped);
+		for (size_t i = 0; i < n; i++) {
+			hd_event ev = {e[i].kind, NULL, NULL,
+				       &r->stats, NULL, &e[i].info};
+			if (r->cfg->on_event)
+				r->cfg->on_event(r->cfg->event_ctx, &ev);
+		}
+		if (dropped)
+			note(r,
+			     "%ld more retries or slow-downs came too fast "
+			     "to be told one by one",
+			     dropped);
+	} while (n == 32);
+}
+
 /* Collects finished jobs; waits up to timeout_ms for the first. */
 static void drain(struct run *r, int timeout_ms)
 {
 	hd_task *t;
 
 	while ((t = hd_pool_next_result(r->pool, timeout_ms)) != NULL) {
+		/* a row's retries are told before its outcome */
+		emit_attempts(r);
 		finish_job(r, (hd__job *)t);
 		timeout_ms = 0;
 	}
+	emit_attempts(r);
 	check_stops(r);
 	maybe_progress(r);
 }
@@ -485,6 +516,7 @@ static hd_status submit(struct run *r, json_t *rec, long row, char *key,
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
 	}
 	j->sender = &r->sender;
+	j->log = r->attempts;
 	j->row = row;
 	j->line = hd_source_line(r->src);
 	j->record = rec;
@@ -687,7 +719,8 @@ static hd_status set_up_sender(struct run *r, hd_error *err)
 	hd__sender *s = &r->sender;
 
 	r->rl = hd_ratelimit_new(cfg->rate);
-	if (!r->rl)
+	r->attempts = hd__attempt_log_new();
+	if (!r->rl || !r->attempts)
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
 	s->tmpl = r->tmpl;
 	s->tcfg = &r->tcfg;
@@ -722,6 +755,9 @@ static hd_status check_outputs(struct run *r, hd_error *err)
 	if (st == HD_OK)
 		st = hd__outputs_add(o, outbox_of(cfg), "the outbox", 1, err);
 	if (st == HD_OK)
+		st = hd__outputs_add(o, cfg->trace_path, "the trace (--trace)",
+				     0, err);
+	if (st == HD_OK)
 		st = hd__outputs_check(o, cfg->template_path, "the template",
 				       err);
 	if (st == HD_OK)
@@ -755,6 +791,28 @@ static hd_status open_journal(struct run *r, hd_error *err)
 		note(r, "journal %s: campaign %s, %zu recipients recorded",
 		     cfg->journal_path, r->campaign,
 		     hd__journal_keys(r->journal));
+	return HD_OK;
+}
+
+/* --trace: the file, with what the transports must never write in
+ * it; its first line says what the run is.  The transports write each
+ * attempt's conversation through hd_transport_config's trace sink. */
+static hd_status open_trace(struct run *r, hd_error *err)
+{
+	const hd_run_config *cfg = r->cfg;
+	hd__trace_conn c;
+	char line[600];
+	hd_status st = hd__trace_open_run(cfg, &r->trace, err);
+
+	if (st != HD_OK || !r->trace)
+		return st;
+	hd__trace_conn_init(&c, r->trace, 0);
+	snprintf(line, sizeof(line), "herald %s: %s %s with %s", HD_VERSION,
+		 cfg->check_only ? "check"
+		 : cfg->dry_run	 ? "dry run"
+				 : "send",
+		 cfg->recipients_path, cfg->template_path);
+	hd__trace_line(&c, 0, '*', line, strlen(line));
 	return HD_OK;
 }
 
@@ -904,6 +962,8 @@ static hd_status set_up(struct run *r, hd_error *err)
 	if (st == HD_OK)
 		st = open_journal(r, err);
 	if (st == HD_OK)
+		st = open_trace(r, err);
+	if (st == HD_OK)
 		st = hd__inputs_open(cfg, &mo, &r->tmpl, &r->src, err);
 	if (st == HD_OK)
 		st = choose_key(r, err);
@@ -927,6 +987,9 @@ static void run_cleanup(struct run *r)
 	hd__suppress_free(r->suppress);
 	hd__dests_free(r->dests);
 	hd_ratelimit_free(r->rl);
+	hd__attempt_log_free(r->attempts);
+	hd__trace_close(r->trace, NULL);
+	r->trace = NULL;
 	hd_source_free(r->src);
 	hd_msgtmpl_free(r->tmpl);
 	hd__sender_destroy(&r->sender);

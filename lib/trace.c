@@ -92,6 +92,22 @@ hd_status hd__trace_open(const char *path, const char *const *secrets, size_t n,
 	return HD_OK;
 }
 
+hd_status hd__trace_open_run(const hd_run_config *cfg, hd__trace **out,
+			     hd_error *err)
+{
+	const char *secrets[HD__TRACE_SECRETS];
+	size_t n = 0;
+
+	*out = NULL;
+	if (!cfg->trace_path)
+		return HD_OK;
+	if (cfg->smtp_password)
+		secrets[n++] = cfg->smtp_password;
+	for (size_t i = 0; i < cfg->n_env && n < HD__TRACE_SECRETS; i++)
+		secrets[n++] = getenv(cfg->env_names[i]);
+	return hd__trace_open(cfg->trace_path, secrets, n, out, err);
+}
+
 void hd__trace_conn_init(hd__trace_conn *c, hd__trace *t, unsigned id)
 {
 	memset(c, 0, sizeof(*c));

@@ -70,6 +70,11 @@ typedef struct hd__trace_conn {
 hd_status hd__trace_open(const char *path, const char *const *secrets, size_t n,
 			 hd__trace **out, hd_error *err);
 
+/* cfg->trace_path opened as above, masking cfg's secrets (the SMTP
+ * password, the --env values); *out NULL and HD_OK without --trace. */
+hd_status hd__trace_open_run(const hd_run_config *cfg, hd__trace **out,
+			     hd_error *err);
+
 /* Starts a connection's view; t may be NULL (tracing off). */
 void hd__trace_conn_init(hd__trace_conn *c, hd__trace *t, unsigned id);
 
