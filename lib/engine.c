@@ -39,8 +39,8 @@ struct worker {
 	struct slot *free_slots;
 	hd__job *waiting; /* taken, not in flight, oldest first */
 	hd__job *waiting_tail;
-	unsigned held;	  /* taken and not handed back */
-	unsigned cap;	  /* held at most */
+	unsigned held; /* taken and not handed back */
+	unsigned cap;  /* held at most */
 };
 
 struct hd__engine {
@@ -193,7 +193,7 @@ static int start(struct worker *w, hd__job *j, double now)
 	struct slot *sl = w->free_slots;
 	CURL *easy;
 
-	if (!tp->start) {
+	if (!w->eng->async) {
 		/* synchronous: the attempt happens here and now */
 		tp->send(sl->conn, &j->msg, j->row, &j->res);
 		attempt_over(w, j, hd_monotonic());
@@ -374,7 +374,10 @@ hd_status hd__engine_new(hd__sender *s, const hd__engine_config *cfg,
 	e->s = s;
 	e->cfg = *cfg;
 	e->cfg.connections = conns;
-	e->async = s->tp->start != NULL;
+	/* --max-per-connection counts messages per connection, and in a
+	 * multi handle's shared cache a connection is nobody's: such runs
+	 * keep one connection per worker, each in curl_easy_perform */
+	e->async = s->tp->start != NULL && s->tcfg->max_per_connection <= 0;
 	if (!e->async)
 		e->threads = conns;
 	else if (cfg->threads)

@@ -20,6 +20,7 @@
  * the struct run; the workers see only the hd__sender inside it.
  */
 #include "commit.h"
+#include "curl_abort.h"
 #include "dest.h"
 #include "engine.h"
 #include "filter.h"
@@ -66,7 +67,8 @@ struct run {
 	hd__keyspec key;
 	int key_chosen;
 	hd_transport_config tcfg;
-	hd__sender sender; /* what the workers read */
+	hd__sockets sockets; /* every socket of the run's transfers */
+	hd__sender sender;   /* what the workers read */
 	char campaign[64];
 	double now; /* wall clock when the run started */
 	hd_run_stats stats;
@@ -289,6 +291,9 @@ static void check_stops(struct run *r)
 			    "(interrupt again to abort them)");
 	if (sig >= 2 && !atomic_load(&r->sender.abort)) {
 		atomic_store(&r->sender.abort, 1);
+		/* in-flight transfers, kept connections and their QUITs end
+		 * now, whatever the servers do */
+		hd__sockets_cut(&r->sockets);
 		emit(r, HD_EVENT_NOTE, NULL,
 		     "interrupted again: aborting the sends in flight");
 	}
@@ -579,6 +584,7 @@ static hd_status choose_transport(struct run *r, hd_error *err)
 	t->outbox_dir = cfg->outbox_dir;
 	t->verbose = cfg->verbose;
 	t->abort = &r->sender.abort;
+	t->sockets = &r->sockets;
 	if (kind == HD_MSG_HTTP && cfg->smtp_url)
 		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
 				    "--smtp needs an .eml template");
@@ -870,6 +876,7 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 	r.cfg = cfg;
 	r.now = wall_clock();
 	hd__sender_init(&r.sender);
+	hd__sockets_init(&r.sockets);
 	r.sender.dry = cfg->dry_run || cfg->check_only;
 	if (!cfg->template_path || !cfg->recipients_path)
 		st = hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
@@ -911,6 +918,7 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 	if (stats)
 		*stats = r.stats;
 	run_cleanup(&r);
+	hd__sockets_destroy(&r.sockets);
 	curl_global_cleanup();
 	return st;
 }
