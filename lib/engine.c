@@ -19,6 +19,9 @@
 #define WAITING_PER_SLOT 1
 /* Longest a worker sleeps without a reason to wake: a safety net only. */
 #define MAX_WAIT_MS 1000
+/* With transfers in flight and room for more, the longest a queued row
+ * waits to be taken when the network is quiet. */
+#define LOOK_AGAIN_MS 5
 
 struct slot {
 	void *conn; /* the transport's, with its easy handle */
@@ -271,7 +274,10 @@ static int take(struct worker *w, hd_pool *p, double now)
 {
 	while (w->held < w->cap) {
 		hd_task *t;
-		hd_status st = hd_pool_take(p, w->index, &t, 0);
+		/* with transfers in flight the network wakes us soon
+		 * enough: no need for the pool to, at a syscall a row */
+		hd_status st = hd_pool_take(p, w->index, &t,
+					    w->busy ? HD_POOL_NO_WAKE : 0);
 		hd__job *j;
 
 		if (st == HD_ESTOPPED)
@@ -346,6 +352,10 @@ static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
 		ms = next <= now ? 0 : (int)((next - now) * 1000.0) + 1;
 		if (ms > MAX_WAIT_MS)
 			ms = MAX_WAIT_MS;
+		/* rows may be waiting in the pool that nobody will wake us
+		 * for (see take): look again soon if there is room */
+		if (w->busy && w->held < w->cap && ms > LOOK_AGAIN_MS)
+			ms = LOOK_AGAIN_MS;
 		/* nothing to do until the network, a timer or a wake-up; an
 		 * empty poll returns at once when a wake-up came meanwhile */
 		if (ms > 0 || w->busy)
