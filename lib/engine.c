@@ -15,10 +15,12 @@
 #include <unistd.h>
 
 /* Rows a worker holds beyond its slots, waiting (backoff, pacer, journal,
- * a busy destination), as a multiple of its slots. */
-#define WAITING_PER_SLOT 1
+ * a busy destination): as many as its slots, up to this. */
+#define WAITING_MAX 64
 /* Longest a worker sleeps without a reason to wake: a safety net only. */
 #define MAX_WAIT_MS 1000
+/* Rows waiting in the pool's queue at most. */
+#define QUEUE_MAX 256
 /* With transfers in flight and room for more, the longest a queued row
  * waits to be taken when the network is quiet. */
 #define LOOK_AGAIN_MS 5
@@ -86,7 +88,10 @@ static hd_status worker_init(void *ctx, unsigned index, void **state,
 	w->conns = share_of(e, index);
 	w->nslots = e->async ? w->conns * streams : 1;
 	w->usable = w->nslots;
-	w->cap = w->nslots * (1 + WAITING_PER_SLOT);
+	/* room for rows that wait beside the ones in flight, but not a
+	 * second thousand of them at -c 1000: memory is per row held */
+	w->cap =
+	    w->nslots + (w->nslots < WAITING_MAX ? w->nslots : WAITING_MAX);
 	w->slots = calloc(w->nslots, sizeof(*w->slots));
 	w->multi = curl_multi_init();
 	if (!w->slots || !w->multi) {
@@ -407,6 +412,10 @@ hd_status hd__engine_new(hd__sender *s, const hd__engine_config *cfg,
 	pc.workers = e->threads;
 	pc.queue_capacity =
 	    cfg->queue ? cfg->queue : 2 * (size_t)e->slots_total;
+	/* enough to keep the workers fed between two looks of the reader;
+	 * more only costs memory (a row, its record and its job each) */
+	if (pc.queue_capacity > QUEUE_MAX)
+		pc.queue_capacity = QUEUE_MAX;
 	pc.worker_init = worker_init;
 	pc.worker_fini = worker_fini;
 	pc.ctx = e;

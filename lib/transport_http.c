@@ -51,6 +51,9 @@
  */
 #define HTTP_MAXAGE_CONN 4L
 
+/* libcurl's receive buffer per handle (its default is 16 KiB). */
+#define HTTP_BUFFER_BYTES 4096L
+
 /* clang-format off */
 #define SNIPPET_MAX 200     /* printable characters of body in response */
 #define CAPTURE_MAX 1024    /* body bytes kept to make that snippet */
@@ -689,6 +692,9 @@ static int set_options(struct http_conn *c, const hd_request *rq,
 	SET(CURLOPT_NOPROGRESS, 0L);
 	SET(CURLOPT_XFERINFOFUNCTION, hd__curl_abort_cb);
 	SET(CURLOPT_XFERINFODATA, c->cfg->abort);
+	/* a reply is read for its first CAPTURE_MAX bytes at most: a small
+	 * receive buffer keeps a thousand slots in a few megabytes */
+	SET(CURLOPT_BUFFERSIZE, HTTP_BUFFER_BYTES);
 	hd__sockets_use(h, c->cfg->sockets);
 	if (cfg->timeout_ms > 0)
 		SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
