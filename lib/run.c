@@ -21,6 +21,7 @@
  */
 #include "attempt_log.h"
 #include "commit.h"
+#include "curl_abort.h"
 #include "dest.h"
 #include "engine.h"
 #include "fields.h"
@@ -72,7 +73,8 @@ struct run {
 	hd__keyspec key;
 	int key_chosen;
 	hd_transport_config tcfg;
-	hd__sender sender; /* what the workers read */
+	hd__sockets sockets; /* every socket of the run's transfers */
+	hd__sender sender;   /* what the workers read */
 	char campaign[64];
 	double now; /* wall clock when the run started */
 	hd_run_stats stats;
@@ -81,7 +83,10 @@ struct run {
 	int stopping; /* no more rows are taken */
 	hd_status stop_status;
 	char stop_msg[800];
-	int write_failed; /* handing a row to the committer failed */
+	int write_failed;	 /* handing a row to the committer failed */
+	struct checked *checked; /* the check pass going on, or NULL */
+	hd_status check_status;	 /* its first fatal error */
+	hd_error check_err;
 };
 
 /* Copies src into dst[size], cut to fit, always terminated. */
@@ -210,72 +215,144 @@ static hd_status row_key(struct run *r, json_t *rec, long row, char **key,
 	return HD_OK;
 }
 
-/* Renders one row on this thread to see whether it can be sent.  kerr
- * says why the row has no key when id is NULL. */
-static hd_status validate_row(struct run *r, json_t *rec, long row,
-			      const char *id, const hd_error *kerr, hd_error *e)
-{
-	hd_status st;
-	double due;
+static void drain(struct run *r, int timeout_ms);
 
-	hd_error_clear(e);
-	if (!id) {
-		*e = *kerr;
-		st = e->code ? e->code : HD_EMISSING;
-	} else if ((st = hd__due_time(rec, &due, e)) == HD_OK) {
-		/* everything but the DKIM signatures, which no data can make
-		 * fail and which cost most */
-		st = hd_msgtmpl_check(r->tmpl, rec, r->campaign, id, row, e);
-	}
+/* Rows checked by the workers, held until every earlier one is back, so
+ * that what is said of them comes in the order of the list. */
+struct checked {
+	hd__job *head; /* by submission order */
+	uint64_t next; /* the next to process */
+	uint64_t seq;  /* submitted */
+	int reporting; /* pass 2 of a refused run: report each row */
+};
+
+/* What a checked row means to the pass it belongs to. */
+static void check_done(struct run *r, hd__job *j)
+{
+	hd__verdict v;
+	hd_error err;
+	hd_status st;
+	int reporting = r->checked->reporting;
+
+	hd_error_clear(&err);
+	st = hd__filter_decide(r->filter,
+			       reporting ? HD__PASS_SEND : HD__PASS_VALIDATE,
+			       j->row, j->id, j->record, &v, &err);
 	if (st != HD_OK) {
-		hd__blame_row(hd_source_name(r->src), e, row,
-			      hd_source_line(r->src));
-		hd__fields_explain(r->tmpl, rec, e);
+		if (r->check_status == HD_OK) {
+			r->check_status = st;
+			r->check_err = err;
+		}
+	} else if (!v.take) {
+		if (reporting)
+			record_simple(r, j->row, j->key, v.status, v.reason, 0);
+	} else if (j->status == HD_ROW_INVALID &&
+		   j->check_error.code == HD_EUSAGE) {
+		/* an attachment that is an output: the run is wrong */
+		if (r->check_status == HD_OK) {
+			r->check_status = HD_EUSAGE;
+			r->check_err = j->check_error;
+		}
+	} else if (reporting) {
+		char text[700] = "";
+		if (j->status == HD_ROW_INVALID)
+			hd_error_format(&j->check_error, text, sizeof(text));
+		record_simple(r, j->row, j->key,
+			      j->status == HD_ROW_INVALID
+				  ? HD_ROW_INVALID
+				  : HD_ROW_NOT_ATTEMPTED,
+			      text[0] ? text : NULL, 1);
+	} else {
+		r->stats.total++;
+		if (j->status == HD_ROW_INVALID) {
+			r->invalid_found++;
+			emit(r, HD_EVENT_INVALID_ROW, &j->check_error, NULL);
+		}
+	}
+	hd__job_free(j);
+}
+
+/* A checked row came back: processed in list order. */
+static void checked_back(struct run *r, hd__job *j)
+{
+	struct checked *c = r->checked;
+	hd__job **p = &c->head;
+
+	while (*p && (*p)->seq_ < j->seq_)
+		p = &(*p)->next_;
+	j->next_ = *p;
+	*p = j;
+	while (c->head && c->head->seq_ == c->next) {
+		hd__job *h = c->head;
+		c->head = h->next_;
+		c->next++;
+		check_done(r, h);
+	}
+}
+
+/* Reads every row and has the workers render and check it (its key too);
+ * the coordinator only reads the file and decides.  Pass 1 notes keys and
+ * counts invalid rows; in pass 2 of a refused run it reports each row.
+ * Returns HD_OK, the reader's error (the file itself is broken) or the
+ * first fatal one of a row (HD_EUSAGE: an attachment is an output). */
+static hd_status pass_check(struct run *r, int reporting, hd_error *err)
+{
+	struct checked c = {0};
+	json_t *rec = NULL;
+	hd_status st;
+
+	c.reporting = reporting;
+	r->checked = &c;
+	r->check_status = HD_OK;
+	for (;;) {
+		hd__job *j;
+		long row;
+
+		drain(r, 0);
+		st = hd_source_next(r->src, &rec, err);
+		if (st != HD_OK || !rec)
+			break;
+		row = hd_source_row(r->src);
+		if (!reporting)
+			r->stats.rows = row;
+		if (hd__filter_outside(r->filter, row)) {
+			if (reporting)
+				record_simple(r, row, NULL, HD_ROW_SKIPPED,
+					      "outside --skip/--limit", 0);
+			json_decref(rec);
+			continue;
+		}
+		j = calloc(1, sizeof(*j));
+		if (!j) {
+			json_decref(rec);
+			st = hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+			break;
+		}
+		j->kind = HD__JOB_CHECK;
+		j->sender = &r->sender;
+		j->row = row;
+		j->line = hd_source_line(r->src);
+		j->record = rec;
+		j->seq_ = c.seq++;
+		rec = NULL;
+		while (hd_pool_submit(r->pool, &j->task, 100) != HD_OK)
+			drain(r, 0);
+	}
+	/* what is still out comes back (the pool runs until the end) */
+	while (c.next < c.seq)
+		drain(r, 100);
+	r->checked = NULL;
+	if (st == HD_OK && r->check_status != HD_OK) {
+		if (err)
+			*err = r->check_err;
+		st = r->check_status;
 	}
 	return st;
 }
 
-/* Pass 1: every row is read; taken rows are rendered and checked; keys
- * are noted.  Returns HD_OK, the reader's error (the file itself is
- * broken) or HD_EUSAGE (a row's attachment is an output). */
 static hd_status pass_validate(struct run *r, hd_error *err)
 {
-	json_t *rec = NULL;
-	hd_error e, kerr;
-	hd_status st;
-
-	for (;;) {
-		hd__verdict v;
-		long row;
-		char *key, *id;
-
-		st = hd_source_next(r->src, &rec, err);
-		if (st != HD_OK || !rec)
-			return st;
-		row = hd_source_row(r->src);
-		r->stats.rows = row;
-		st = row_key(r, rec, row, &key, &id, &kerr, err);
-		if (st == HD_OK)
-			st = hd__filter_decide(r->filter, HD__PASS_VALIDATE,
-					       row, id, rec, &v, err);
-		if (st == HD_OK && v.take) {
-			r->stats.total++;
-			st = validate_row(r, rec, row, id, &kerr, &e);
-			if (st == HD_EUSAGE) {
-				if (err)
-					*err = e;
-			} else if (st != HD_OK) {
-				r->invalid_found++;
-				emit(r, HD_EVENT_INVALID_ROW, &e, NULL);
-				st = HD_OK;
-			}
-		}
-		free(key);
-		free(id);
-		json_decref(rec);
-		if (st != HD_OK)
-			return st;
-	}
+	return pass_check(r, 0, err);
 }
 
 /* Pass 1 is over: what the reader passed over, said once, and the
@@ -345,6 +422,9 @@ static void check_stops(struct run *r)
 			    "(interrupt again to abort them)");
 	if (sig >= 2 && !atomic_load(&r->sender.abort)) {
 		atomic_store(&r->sender.abort, 1);
+		/* in-flight transfers, kept connections and their QUITs end
+		 * now, whatever the servers do */
+		hd__sockets_cut(&r->sockets);
 		emit(r, HD_EVENT_NOTE, NULL,
 		     "interrupted again: aborting the sends in flight");
 	}
@@ -455,13 +535,20 @@ static void drain(struct run *r, int timeout_ms)
 	hd_task *t;
 
 	while ((t = hd_pool_next_result(r->pool, timeout_ms)) != NULL) {
-		/* a row's retries are told before its outcome */
-		emit_attempts(r);
-		finish_job(r, (hd__job *)t);
+		hd__job *j = (hd__job *)t;
+		if (j->kind == HD__JOB_CHECK) {
+			checked_back(r, j);
+		} else {
+			/* a row's retries are told before its outcome */
+			emit_attempts(r);
+			finish_job(r, j);
+		}
 		timeout_ms = 0;
 	}
 	emit_attempts(r);
-	check_stops(r);
+	/* a check pass goes on to its end: stops are for sending */
+	if (!r->checked)
+		check_stops(r);
 	maybe_progress(r);
 }
 
@@ -487,9 +574,6 @@ static hd_status start_pool(struct run *r, hd_error *err)
 	if (st != HD_OK)
 		return st;
 	r->pool = hd__engine_pool(r->engine);
-	if (r->commit)
-		hd__commit_on_durable(r->commit, hd__engine_wake_all,
-				      r->engine);
 	return HD_OK;
 }
 
@@ -561,14 +645,14 @@ static hd_status pass_send(struct run *r, int refuse, hd_error *err)
 	if (st != HD_OK)
 		return st;
 	r->started = hd_monotonic();
-	if (!refuse) {
-		/* said once the list is known to be good: a refused run has
-		 * one line to say, its reason */
-		note(r, "recipient key: %s", r->key.desc);
-		st = start_pool(r, err);
-		if (st != HD_OK)
-			return st;
-	}
+	if (refuse)
+		return pass_check(r, 1, err);
+	/* said once the list is known to be good: a refused run has one
+	 * line to say, its reason */
+	note(r, "recipient key: %s", r->key.desc);
+	if (r->commit)
+		hd__commit_on_durable(r->commit, hd__engine_wake_all,
+				      r->engine);
 	for (;;) {
 		hd__verdict v;
 		long row;
@@ -588,17 +672,13 @@ static hd_status pass_send(struct run *r, int refuse, hd_error *err)
 			/* out of memory, or the journal cannot be read */
 		} else if (!v.take) {
 			record_simple(r, row, key, v.status, v.reason, 0);
-		} else if (refuse || !id) {
-			hd_error e;
+		} else if (!id) {
+			/* no key: invalid (--skip-invalid got us here) */
 			char text[700];
-			if (validate_row(r, rec, row, id, &kerr, &e) != HD_OK) {
-				hd_error_format(&e, text, sizeof(text));
-				record_simple(r, row, key, HD_ROW_INVALID, text,
-					      1);
-			} else {
-				record_simple(r, row, key, HD_ROW_NOT_ATTEMPTED,
-					      NULL, 1);
-			}
+			hd__blame_row(hd_source_name(r->src), &kerr, row,
+				      hd_source_line(r->src));
+			hd_error_format(&kerr, text, sizeof(text));
+			record_simple(r, row, key, HD_ROW_INVALID, text, 1);
 		} else if (r->stopping) {
 			record_simple(r, row, key, HD_ROW_NOT_ATTEMPTED, NULL,
 				      1);
@@ -678,6 +758,7 @@ static hd_status choose_transport(struct run *r, hd_error *err)
 	t->outbox_dir = cfg->outbox_dir;
 	t->verbose = cfg->verbose;
 	t->abort = &r->sender.abort;
+	t->sockets = &r->sockets;
 	if (kind == HD_MSG_HTTP && cfg->smtp_url)
 		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
 				    "--smtp needs an .eml template");
@@ -1048,6 +1129,7 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 	r.cfg = cfg;
 	r.now = wall_clock();
 	hd__sender_init(&r.sender);
+	hd__sockets_init(&r.sockets);
 	r.sender.dry = cfg->dry_run || cfg->check_only;
 	if (!cfg->template_path || !cfg->recipients_path)
 		st = hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
@@ -1058,6 +1140,8 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 				  "--smtp and --outbox exclude each other");
 	else
 		st = set_up(&r, err);
+	if (st == HD_OK)
+		st = start_pool(&r, err);
 	if (st == HD_OK)
 		st = pass_validate(&r, err);
 	if (st == HD_OK)
@@ -1093,6 +1177,7 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 	if (stats)
 		*stats = r.stats;
 	run_cleanup(&r);
+	hd__sockets_destroy(&r.sockets);
 	curl_global_cleanup();
 	return st;
 }
