@@ -887,6 +887,7 @@ static hd_status open_trace(struct run *r, hd_error *err)
 
 	if (st != HD_OK || !r->trace)
 		return st;
+	r->tcfg.trace = r->trace; /* the transports' connections write */
 	hd__trace_conn_init(&c, r->trace, 0);
 	snprintf(line, sizeof(line), "herald %s: %s %s with %s", HD_VERSION,
 		 cfg->check_only ? "check"

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct hd__trace {
 	pthread_t writer;
 	char *secrets[HD__TRACE_SECRETS];
 	size_t nsecrets;
+	atomic_uint next_id; /* connections numbered so far */
 };
 
 static void *writer_main(void *arg)
@@ -113,6 +115,28 @@ void hd__trace_conn_init(hd__trace_conn *c, hd__trace *t, unsigned id)
 	memset(c, 0, sizeof(*c));
 	c->t = t;
 	c->id = id;
+}
+
+unsigned hd__trace_next_id(hd__trace *t)
+{
+	return t ? atomic_fetch_add(&t->next_id, 1) + 1 : 0;
+}
+
+void hd__trace_attempt(hd__trace_conn *c, long row)
+{
+	c->row = row;
+	c->body = c->skipped = 0;
+	c->challenged = 0;
+}
+
+int hd__trace_debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
+		       void *conn)
+{
+	hd__trace_conn *c = conn;
+
+	(void)h;
+	hd__trace_curl(c, c->row, type, data, size);
+	return 0;
 }
 
 /* "2026-12-03T13:30:09.123Z" */

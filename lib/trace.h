@@ -78,6 +78,20 @@ hd_status hd__trace_open_run(const hd_run_config *cfg, hd__trace **out,
 /* Starts a connection's view; t may be NULL (tracing off). */
 void hd__trace_conn_init(hd__trace_conn *c, hd__trace *t, unsigned id);
 
+/* A number for the next connection, from 1 (any thread); 0 when t is
+ * NULL. */
+unsigned hd__trace_next_id(hd__trace *t);
+
+/* The connection starts an attempt of row: what follows is that row's,
+ * and its body is traced from its first byte. */
+void hd__trace_attempt(hd__trace_conn *c, long row);
+
+/* A CURLOPT_DEBUGFUNCTION for a handle that needs no debug callback of
+ * its own: CURLOPT_DEBUGDATA is the hd__trace_conn, the row the one of
+ * its last hd__trace_attempt.  Always 0. */
+int hd__trace_debug_cb(CURL *h, curl_infotype type, char *data, size_t size,
+		       void *conn);
+
 /* What libcurl's debug callback got, for the attempt of row. */
 void hd__trace_curl(hd__trace_conn *c, long row, curl_infotype type,
 		    const char *data, size_t size);

@@ -32,6 +32,7 @@
  */
 #include "curl_abort.h"
 #include "retry_after.h"
+#include "trace.h"
 #include "transport.h"
 
 #include <curl/curl.h>
@@ -95,6 +96,7 @@ struct http_conn {
 	char reason[REASON_MAX];
 	char retry_after[RETRY_AFTER_RAW];
 	int has_retry_after;
+	hd__trace_conn tr; /* --trace (off: every call a no-op) */
 };
 
 /* ---- outcome tables ---------------------------------------------------- */
@@ -569,6 +571,7 @@ static hd_status http_open(const hd_transport_config *cfg, unsigned worker,
 				    "cannot create a curl handle");
 	}
 	c->cfg = cfg;
+	hd__trace_conn_init(&c->tr, cfg->trace, hd__trace_next_id(cfg->trace));
 	*conn = c;
 	return HD_OK;
 }
@@ -695,6 +698,11 @@ static int set_options(struct http_conn *c, const hd_request *rq,
 	/* a reply is read for its first CAPTURE_MAX bytes at most: a small
 	 * receive buffer keeps a thousand slots in a few megabytes */
 	SET(CURLOPT_BUFFERSIZE, HTTP_BUFFER_BYTES);
+	if (c->tr.t) {
+		SET(CURLOPT_VERBOSE, 1L);
+		SET(CURLOPT_DEBUGFUNCTION, hd__trace_debug_cb);
+		SET(CURLOPT_DEBUGDATA, &c->tr);
+	}
 	hd__sockets_use(h, c->cfg->sockets);
 	if (cfg->timeout_ms > 0)
 		SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
@@ -764,7 +772,6 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 	const char *bad;
 	long max;
 
-	(void)row;
 	memset(res, 0, sizeof(*res));
 	res->retry_after = -1;
 	if (!c || !msg) {
@@ -786,6 +793,7 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 	c->header_bytes = 0;
 	c->reason[0] = '\0';
 	c->has_retry_after = 0;
+	hd__trace_attempt(&c->tr, row);
 	max = c->cfg->max_per_connection;
 	/* The Nth message on a connection is its last.  If libcurl opens a
 	 * new connection anyway, that one just ends early. */

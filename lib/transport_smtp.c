@@ -29,6 +29,7 @@
  */
 #include "curl_abort.h"
 #include "smtp_reply.h"
+#include "trace.h"
 #include "transport.h"
 
 #include <stdatomic.h>
@@ -94,6 +95,7 @@ struct smtp_conn {
 	unsigned cmds;	    /* commands sent in this attempt */
 	unsigned reply_for; /* the count the last reply answered */
 	int in_txn;	    /* MAIL FROM went out: replies are the message's */
+	hd__trace_conn tr;  /* --trace (off: every call a no-op) */
 };
 
 /* ---- outcome tables ------------------------------------------------- */
@@ -433,6 +435,7 @@ static int debug_cb(CURL *curl, curl_infotype type, char *p, size_t n,
 	struct smtp_conn *c = userp;
 
 	(void)curl;
+	hd__trace_curl(&c->tr, c->tr.row, type, p, n);
 	if (type == CURLINFO_HEADER_OUT) {
 		/* A command: only its verb is looked at (AUTH lines carry
 		 * credentials).  QUIT is not the message's: its 221 is
@@ -497,6 +500,7 @@ static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
 		goto nomem;
 	h = c->curl;
 	c->abort = cfg->abort;
+	hd__trace_conn_init(&c->tr, cfg->trace, hd__trace_next_id(cfg->trace));
 	c->max_per_conn =
 	    cfg->max_per_connection > 0 ? cfg->max_per_connection : 0;
 	memcpy(c->host, u.host, sizeof(c->host));
@@ -729,7 +733,6 @@ static CURL *smtp_start(void *conn, const hd_message *msg, long row,
 	struct curl_slist *rcpt = NULL, *tmp;
 	int fresh;
 
-	(void)row;
 	memset(res, 0, sizeof(*res));
 	res->retry_after = -1;
 	if (!c || !msg) {
@@ -761,6 +764,7 @@ static CURL *smtp_start(void *conn, const hd_message *msg, long row,
 	c->reply_for = 0;
 	c->in_txn = 0;
 	c->errbuf[0] = '\0';
+	hd__trace_attempt(&c->tr, row);
 	/* The Nth attempt on a connection closes it afterwards (QUIT), so
 	 * the next one opens a fresh connection. */
 	c->forbid = c->max_per_conn > 0 && c->on_conn + 1 >= c->max_per_conn;
