@@ -113,6 +113,17 @@ int hd__redact_secret_header(const char *name, size_t n)
 	return 0;
 }
 
+size_t hd__redact_utf8_len(const char *s, size_t n)
+{
+	unsigned char c = n ? (unsigned char)s[0] : 0;
+	size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+
+	if (c < 0x80 || len > n || !hd_utf8_valid(s, len, NULL) ||
+	    (c == 0xC2 && (unsigned char)s[1] < 0xA0))
+		return 0;
+	return len;
+}
+
 void hd__redact(char *s, const char *const *secrets, size_t n)
 {
 	size_t i;
@@ -133,7 +144,7 @@ void hd__redact(char *s, const char *const *secrets, size_t n)
 		i = field_at(s, i);
 	for (i = 0; s[i];) {
 		unsigned char c = (unsigned char)s[i];
-		size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+		size_t len;
 
 		if (c < 0x20 || c == 0x7f) {
 			s[i++] = '?';
@@ -144,9 +155,7 @@ void hd__redact(char *s, const char *const *secrets, size_t n)
 			continue;
 		}
 		/* a whole sequence, valid and not a C1 control, stays */
-		if (strnlen(s + i, len) == len &&
-		    hd_utf8_valid(s + i, len, NULL) &&
-		    !(c == 0xC2 && (unsigned char)s[i + 1] < 0xA0)) {
+		if ((len = hd__redact_utf8_len(s + i, strnlen(s + i, 4))) > 0) {
 			i += len;
 			continue;
 		}

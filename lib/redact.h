@@ -33,6 +33,11 @@
  * NULL or "" entries, which are skipped. */
 void hd__redact(char *s, const char *const *secrets, size_t n);
 
+/* The length of the UTF-8 sequence s[0..n) starts with when it is
+ * valid, not ASCII and not a C1 control (what may stay of wire text);
+ * else 0. */
+size_t hd__redact_utf8_len(const char *s, size_t n);
+
 /* 1 when an HTTP header of this name carries a credential
  * (Authorization, Cookie, anything with auth, token, secret, password,
  * api key, signature or session in its name). */

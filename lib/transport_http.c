@@ -31,6 +31,7 @@
  * or the URL's password, even when a server echoes them back.
  */
 #include "curl_abort.h"
+#include "redact.h"
 #include "retry_after.h"
 #include "trace.h"
 #include "transport.h"
@@ -317,10 +318,11 @@ static void collect_secrets(const hd_request *rq, struct secrets *s)
 }
 
 /*
- * Copies in[0..n) into out (size bytes) as printable ASCII, at most limit
- * characters: runs of white space become one space, other control bytes
- * and each non-ASCII sequence become '?', secrets become "[redacted]", and
- * "..." marks a cut (also when more is set: the input was cut already).
+ * Copies in[0..n) into out (size bytes) as printable text, at most limit
+ * bytes: runs of white space become one space, valid UTF-8 stays (never
+ * cut inside a character), other control bytes (C1 too) and each invalid
+ * sequence become '?', secrets become "[redacted]", and "..." marks a cut
+ * (also when more is set: the input was cut already).
  */
 static void clean_copy(char *out, size_t size, size_t limit, const char *in,
 		       size_t n, int more, const struct secrets *s)
@@ -358,7 +360,18 @@ static void clean_copy(char *out, size_t size, size_t limit, const char *in,
 			if (o > 0 && out[o - 1] != ' ')
 				out[o++] = ' ';
 		} else if (ch >= 0x80) {
-			/* one '?' for a whole UTF-8 sequence */
+			size_t len = hd__redact_utf8_len(in + i - 1, n - i + 1);
+			if (len && o + len > limit) {
+				cut = 1;
+				break;
+			}
+			if (len) {
+				memcpy(out + o, in + i - 1, len);
+				o += len;
+				i += len - 1;
+				continue;
+			}
+			/* one '?' for a whole invalid sequence */
 			while (i < n && ((unsigned char)in[i] & 0xc0) == 0x80)
 				i++;
 			out[o++] = '?';
