@@ -240,7 +240,8 @@ static const struct option_def {
      "write the SMTP or HTTP conversation of every attempt to FILE, "
      "passwords and tokens masked (for debugging)"},
     {O_QUIET, "quiet", 'q', NULL, RUN | US, 0, G_NONE, "print only errors"},
-    {O_VERBOSE, "verbose", 'v', NULL, RUN, 0, G_NONE, "log every failed row"},
+    {O_VERBOSE, "verbose", 'v', NULL, RUN, 0, G_NONE,
+     "log every failed row, and each retry and slow-down as it is decided"},
     {O_PROGRESS, "progress", 0, "auto|always|never", SC, 0, G_NONE,
      "progress line on stderr (auto: only on a terminal)"},
     {O_CONFIG, "config", 0, "FILE", ANY, F_NO_FILE, G_NONE,
