@@ -663,8 +663,8 @@ oom:
 }
 
 /* Sets every option for one attempt; 0 when one is refused. */
-static int set_options(struct http_conn *c, const hd_request *rq,
-		       struct curl_slist *headers, int forbid_reuse)
+static CURLcode set_options(struct http_conn *c, const hd_request *rq,
+			    struct curl_slist *headers, int forbid_reuse)
 {
 	const hd_transport_config *cfg = c->cfg;
 	CURL *h = c->curl;
@@ -693,8 +693,11 @@ static int set_options(struct http_conn *c, const hd_request *rq,
 	SET(CURLOPT_XFERINFOFUNCTION, hd__curl_abort_cb);
 	SET(CURLOPT_XFERINFODATA, c->cfg->abort);
 	/* a reply is read for its first CAPTURE_MAX bytes at most: a small
-	 * receive buffer keeps a thousand slots in a few megabytes */
-	SET(CURLOPT_BUFFERSIZE, HTTP_BUFFER_BYTES);
+	 * receive buffer keeps a thousand slots in a few megabytes.  libcurl
+	 * 7.88 refuses a new size while the handle still holds its buffer
+	 * (a handle of an HTTP/2 connection after curl_easy_reset): it then
+	 * keeps the size it was given before, so the answer is not an error. */
+	(void)curl_easy_setopt(h, CURLOPT_BUFFERSIZE, HTTP_BUFFER_BYTES);
 	hd__sockets_use(h, c->cfg->sockets);
 	if (cfg->timeout_ms > 0)
 		SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
@@ -715,7 +718,7 @@ static int set_options(struct http_conn *c, const hd_request *rq,
 		SET(CURLOPT_CUSTOMREQUEST, rq->method);
 	}
 #undef SET
-	return rc == CURLE_OK;
+	return rc;
 }
 
 static void fail(hd_send_result *res, hd_status status, const char *what)
@@ -762,6 +765,7 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 {
 	struct http_conn *c = conn;
 	const char *bad;
+	CURLcode rc;
 	long max;
 
 	(void)row;
@@ -792,11 +796,15 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 	c->forbid = max > 0 && c->on_conn + 1 >= max;
 
 	curl_easy_reset(c->curl);
-	if (!(c->headers = build_headers(&msg->http)) ||
-	    !set_options(c, &msg->http, c->headers, c->forbid)) {
-		fail(res, HD_ETRANSIENT,
-		     "cannot set up the request (out of "
-		     "memory)");
+	if (!(c->headers = build_headers(&msg->http)))
+		rc = CURLE_OUT_OF_MEMORY;
+	else
+		rc = set_options(c, &msg->http, c->headers, c->forbid);
+	if (rc != CURLE_OK) {
+		res->status = HD_ETRANSIENT;
+		snprintf(res->error, sizeof(res->error),
+			 "cannot set up the request: %s",
+			 curl_easy_strerror(rc));
 		curl_slist_free_all(c->headers);
 		c->headers = NULL;
 		return NULL;
