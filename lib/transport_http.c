@@ -30,7 +30,9 @@
  * credential-bearing request header (Authorization, Cookie, *token*, ...)
  * or the URL's password, even when a server echoes them back.
  */
+#include "buf.h"
 #include "curl_abort.h"
+#include "encode.h"
 #include "retry_after.h"
 #include "transport.h"
 
@@ -384,30 +386,6 @@ static void add_secret_copy(struct secrets *s, const char *p, size_t n)
 	s->used += n;
 }
 
-/* Base64 (RFC 4648) of in[0..n) into out; 0 when it does not fit. */
-static int base64(char *out, size_t size, const char *in, size_t n)
-{
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-
-	if ((n + 2) / 3 * 4 >= size)
-		return 0;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		out[o++] = abc[v >> 18 & 63];
-		out[o++] = abc[v >> 12 & 63];
-		out[o++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? abc[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 1;
-}
-
 /*
  * Copies the host of url into host and "host:port" into dest ("" when
  * curl cannot parse it).  When
@@ -419,7 +397,8 @@ static void url_parts(const char *url, char *host, size_t size, char *dest,
 {
 	CURLU *u = curl_url();
 	char *h = NULL, *user = NULL, *pw = NULL, *port = NULL;
-	char pair[256], b64[360];
+	char pair[256];
+	hd_buf b64 = HD_BUF_INIT;
 
 	host[0] = '\0';
 	dest[0] = '\0';
@@ -440,8 +419,9 @@ static void url_parts(const char *url, char *host, size_t size, char *dest,
 		CURLUE_OK &&
 	    (size_t)snprintf(pair, sizeof(pair), "%s:%s", user, pw) <
 		sizeof(pair) &&
-	    base64(b64, sizeof(b64), pair, strlen(pair)))
-		add_secret_copy(s, b64, strlen(b64));
+	    hd_base64_encode(&b64, pair, strlen(pair), 0) == HD_OK)
+		add_secret_copy(s, b64.data, b64.len);
+	hd_buf_free(&b64);
 out:
 	curl_free(h);
 	curl_free(port);
