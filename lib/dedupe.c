@@ -1,4 +1,4 @@
-/* dedupe.c — Bloom filter plus exact sets for the suspects. */
+/* dedupe.c — a Bloom filter in layers plus exact sets for the suspects. */
 #include "dedupe.h"
 
 #include <stdlib.h>
@@ -24,11 +24,23 @@ struct sset {
 
 static void sset_free(struct sset *s);
 
+/* One layer of the filter: PROBES bits a key, BITS_PER_KEY bits of room
+ * for each key it takes (a false positive rate of about 0.1%). */
+struct layer {
+	unsigned char *bits;
+	uint64_t nbits;
+	size_t keys, room;
+};
+
 struct hd_dedupe {
-	unsigned char *bloom;
+	struct layer layer[HD_DEDUPE_LAYERS];
+	int top; /* layers made; keys go into the last */
 	struct hset suspects;
 	struct sset seen;
 };
+
+#define PROBES 6
+#define BITS_PER_KEY 16
 
 uint64_t hd_key_hash(const char *key, size_t len)
 {
@@ -44,18 +56,43 @@ uint64_t hd_key_hash(const char *key, size_t len)
 	return h ? h : 1;
 }
 
+/* Adds the next layer, twice the size of the last; -1 when there is no
+ * memory for it (the last layer then takes more keys than it has room
+ * for: more suspects, never a lost row). */
+static int add_layer(hd_dedupe *d)
+{
+	size_t bytes = (size_t)HD_DEDUPE_FIRST_BYTES << d->top;
+	struct layer *l = &d->layer[d->top];
+
+	if (!(l->bits = calloc(1, bytes)))
+		return -1;
+	l->nbits = (uint64_t)bytes * 8;
+	l->room = (size_t)(l->nbits / BITS_PER_KEY);
+	l->keys = 0;
+	d->top++;
+	return 0;
+}
+
 hd_dedupe *hd_dedupe_new(void)
 {
 	hd_dedupe *d = calloc(1, sizeof(*d));
 
 	if (!d)
 		return NULL;
-	d->bloom = calloc(1, HD_DEDUPE_BLOOM_BYTES);
-	if (!d->bloom) {
+	if (add_layer(d) != 0) {
 		free(d);
 		return NULL;
 	}
 	return d;
+}
+
+size_t hd_dedupe_bytes(const hd_dedupe *d)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < d->top; i++)
+		n += (size_t)(d->layer[i].nbits / 8);
+	return n;
 }
 
 void hd_dedupe_free(hd_dedupe *d)
@@ -64,7 +101,8 @@ void hd_dedupe_free(hd_dedupe *d)
 		return;
 	sset_free(&d->seen);
 	free(d->suspects.slot);
-	free(d->bloom);
+	for (int i = 0; i < d->top; i++)
+		free(d->layer[i].bits);
 	free(d);
 }
 
@@ -116,19 +154,21 @@ static int hset_add(struct hset *s, uint64_t h)
 	return 0;
 }
 
-/* k = 4 probes by double hashing over the filter's bits. */
-static int bloom_test_and_set(unsigned char *bloom, uint64_t h)
+/* PROBES bits by double hashing over one layer's bits: 1 when all were
+ * set already; with set, sets them. */
+static int bloom_probe(const struct layer *l, uint64_t h, int set)
 {
-	const uint64_t bits = (uint64_t)HD_DEDUPE_BLOOM_BYTES * 8;
 	uint64_t a = h, b = (h >> 32) | (h << 32) | 1;
 	int all = 1;
 
-	for (int i = 0; i < 4; i++) {
-		uint64_t bit = (a + (uint64_t)i * b) % bits;
+	for (int i = 0; i < PROBES; i++) {
+		uint64_t bit = (a + (uint64_t)i * b) % l->nbits;
 		unsigned char mask = (unsigned char)(1u << (bit & 7));
-		if (!(bloom[bit >> 3] & mask)) {
+		if (!(l->bits[bit >> 3] & mask)) {
 			all = 0;
-			bloom[bit >> 3] |= mask;
+			if (!set)
+				return 0;
+			l->bits[bit >> 3] |= mask;
 		}
 	}
 	return all;
@@ -137,8 +177,21 @@ static int bloom_test_and_set(unsigned char *bloom, uint64_t h)
 hd_status hd_dedupe_note(hd_dedupe *d, const char *key, size_t len)
 {
 	uint64_t h = hd_key_hash(key, len);
+	struct layer *cur = &d->layer[d->top - 1];
+	int maybe = 0;
 
-	if (bloom_test_and_set(d->bloom, h) && hset_add(&d->suspects, h) != 0)
+	for (int i = 0; i < d->top - 1 && !maybe; i++)
+		maybe = bloom_probe(&d->layer[i], h, 0);
+	if (!maybe) {
+		/* a new key (as far as the filter knows) takes room in the
+		 * newest layer; once that is full, a larger one follows */
+		if (cur->keys >= cur->room && d->top < HD_DEDUPE_LAYERS &&
+		    add_layer(d) == 0)
+			cur = &d->layer[d->top - 1];
+		maybe = bloom_probe(cur, h, 1);
+		cur->keys++;
+	}
+	if (maybe && hset_add(&d->suspects, h) != 0)
 		return HD_ENOMEM;
 	return HD_OK;
 }

@@ -2,8 +2,12 @@
  * dedupe.h — finding repeated recipient keys without memory that grows
  * with the list (internal).
  *
- * Pass 1 feeds every key's 64-bit hash to a fixed-size Bloom filter
- * (HD_DEDUPE_BLOOM_BYTES).  A hash the filter may have seen before becomes
+ * Pass 1 feeds every key's 64-bit hash to a Bloom filter that grows with
+ * the list in layers: HD_DEDUPE_FIRST_BYTES first, each next layer twice
+ * the last, HD_DEDUPE_LAYERS at most (4 MiB in all, room for about two
+ * million keys at a 0.1% false positive rate; beyond that the last layer
+ * fills further and only the rate rises).  A small list costs 64 KiB, not
+ * the whole filter.  A hash the filter may have seen before becomes
  * a "suspect".  Pass 2 keeps the exact key strings only for rows whose
  * hash is a suspect: the first of them goes, later equal keys are
  * duplicates.  Memory is the filter plus what real duplicates and the
@@ -20,7 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HD_DEDUPE_BLOOM_BYTES (4u << 20)
+#define HD_DEDUPE_FIRST_BYTES (64u << 10)
+#define HD_DEDUPE_LAYERS 6
 
 typedef struct hd_dedupe hd_dedupe;
 
@@ -36,8 +41,10 @@ hd_status hd_dedupe_note(hd_dedupe *d, const char *key, size_t len);
  * first, -1 out of memory. */
 int hd_dedupe_seen(hd_dedupe *d, const char *key, size_t len);
 
-/* Number of suspect hashes (for tests and benchmarks). */
+/* Number of suspect hashes, and the filter's bytes (for tests and
+ * benchmarks). */
 size_t hd_dedupe_suspects(const hd_dedupe *d);
+size_t hd_dedupe_bytes(const hd_dedupe *d);
 
 /* An exact set of keys (for a list of keys read up front, such as the rows
  * an earlier report lists as failed).  Memory grows with what is added. */

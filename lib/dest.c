@@ -218,6 +218,9 @@ void hd__dest_end(hd__dests *t, hd__dest *d, int how, const char *error,
 		d->streak = 0;
 		d->probing = 0;
 		d->pause_len = PAUSE_FIRST;
+	} else if (d->paused_until > now) {
+		/* a send begun before the pause, ending in it: the pause
+		 * counted its kind already and must not grow with it */
 	} else if (t->several && (++d->streak >= PAUSE_AFTER || d->probing)) {
 		/* only beside other destinations: a run with one has its
 		 * retries, its pacer and --max-failures instead */

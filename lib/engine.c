@@ -37,8 +37,8 @@ struct worker {
 	CURLM *multi;
 	struct slot *slots;
 	unsigned nslots; /* made */
-	unsigned usable; /* may be busy at once (fewer once --streams found
-			    no HTTP/2) */
+	unsigned usable; /* may be busy at once: with --streams one a
+			    connection until a reply came over HTTP/2 */
 	unsigned busy;	 /* in flight */
 	unsigned conns;	 /* this worker's share of -c */
 	struct slot *free_slots;
@@ -87,7 +87,10 @@ static hd_status worker_init(void *ctx, unsigned index, void **state,
 	w->index = index;
 	w->conns = share_of(e, index);
 	w->nslots = e->async ? w->conns * streams : 1;
-	w->usable = w->nslots;
+	/* with --streams, one request a connection until a reply shows the
+	 * server multiplexes: a worker must not take streams x connections
+	 * of rows that an HTTP/1.1 server would make wait in libcurl */
+	w->usable = streams > 1 ? w->conns : w->nslots;
 	/* room for rows that wait beside the ones in flight, but not a
 	 * second thousand of them at -c 1000: memory is per row held */
 	w->cap =
@@ -321,13 +324,14 @@ static void harvest(struct worker *w)
 		j = sl->job;
 		if (w->eng->cfg.streams > 1 && cc == CURLE_OK &&
 		    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version) ==
-			CURLE_OK &&
-		    version != CURL_HTTP_VERSION_2_0 && w->usable > w->conns) {
-			/* no multiplexing: more requests than connections
-			 * would only queue inside libcurl, their timeouts
-			 * running */
-			w->usable = w->conns;
-			atomic_store(&s->no_multiplex, 1);
+			CURLE_OK) {
+			if (version == CURL_HTTP_VERSION_2_0)
+				w->usable = w->nslots;
+			else
+				/* no multiplexing: more requests than
+				 * connections would only queue inside
+				 * libcurl, their timeouts running */
+				atomic_store(&s->no_multiplex, 1);
 		}
 		tp->finish(sl->conn, cc, &j->res);
 		sl->job = NULL;

@@ -584,6 +584,9 @@ static void stop_pool(struct run *r)
 	hd__engine_free(r->engine);
 	r->engine = NULL;
 	r->pool = NULL;
+	if (atomic_load(&r->sender.no_multiplex))
+		note(r, "--streams had no effect: the server answered in "
+			"HTTP/1.1, one request a connection at a time");
 }
 
 /* Hands one taken row to the pool (or reports it, when the pool stopped

@@ -157,8 +157,11 @@ static void note_outcome(hd__job *j)
 		return;
 	}
 	/* an uncertain row counts: a server that swallows every message
-	 * without answering must stop the run too */
-	if (j->status != HD_ROW_FAILED && j->status != HD_ROW_UNCERTAIN)
+	 * without answering must stop the run too.  A row not tried because
+	 * its destination is paused does not: the sends that paused it
+	 * counted, and rows for the others must go on. */
+	if ((j->status != HD_ROW_FAILED && j->status != HD_ROW_UNCERTAIN) ||
+	    j->paused)
 		return;
 	n = atomic_fetch_add(&s->fail_streak, 1) + 1;
 	if (s->max_failures > 0 && n >= s->max_failures)
@@ -338,6 +341,7 @@ int hd__job_try_start(hd__job *j, double now, double *wake)
 			/* it is not tried: its retries would only wait */
 			j->status = HD_ROW_FAILED;
 			j->failure = "transient";
+			j->paused = 1;
 			copy_text(j->error, sizeof(j->error), why);
 			return HD__JOB_DONE;
 		}

@@ -168,6 +168,7 @@ typedef struct hd__job {
 	uint64_t rng;	       /* its backoff's random state */
 	struct hd__dest *dest; /* where it goes, or NULL */
 	int dest_in;	       /* counted in flight there */
+	int paused;	       /* ended untried: its destination is paused */
 } hd__job;
 
 /* Initialises s's shared fields (the others are the caller's to fill);

@@ -30,7 +30,9 @@
  * credential-bearing request header (Authorization, Cookie, *token*, ...)
  * or the URL's password, even when a server echoes them back.
  */
+#include "buf.h"
 #include "curl_abort.h"
+#include "encode.h"
 #include "redact.h"
 #include "retry_after.h"
 #include "trace.h"
@@ -399,30 +401,6 @@ static void add_secret_copy(struct secrets *s, const char *p, size_t n)
 	s->used += n;
 }
 
-/* Base64 (RFC 4648) of in[0..n) into out; 0 when it does not fit. */
-static int base64(char *out, size_t size, const char *in, size_t n)
-{
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t o = 0;
-
-	if ((n + 2) / 3 * 4 >= size)
-		return 0;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned char)in[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned char)in[i + 1] << 8;
-		if (i + 2 < n)
-			v |= (unsigned char)in[i + 2];
-		out[o++] = abc[v >> 18 & 63];
-		out[o++] = abc[v >> 12 & 63];
-		out[o++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? abc[v & 63] : '=';
-	}
-	out[o] = '\0';
-	return 1;
-}
-
 /*
  * Copies the host of url into host and "host:port" into dest ("" when
  * curl cannot parse it).  When
@@ -434,7 +412,8 @@ static void url_parts(const char *url, char *host, size_t size, char *dest,
 {
 	CURLU *u = curl_url();
 	char *h = NULL, *user = NULL, *pw = NULL, *port = NULL;
-	char pair[256], b64[360];
+	char pair[256];
+	hd_buf b64 = HD_BUF_INIT;
 
 	host[0] = '\0';
 	dest[0] = '\0';
@@ -455,8 +434,9 @@ static void url_parts(const char *url, char *host, size_t size, char *dest,
 		CURLUE_OK &&
 	    (size_t)snprintf(pair, sizeof(pair), "%s:%s", user, pw) <
 		sizeof(pair) &&
-	    base64(b64, sizeof(b64), pair, strlen(pair)))
-		add_secret_copy(s, b64, strlen(b64));
+	    hd_base64_encode(&b64, pair, strlen(pair), 0) == HD_OK)
+		add_secret_copy(s, b64.data, b64.len);
+	hd_buf_free(&b64);
 out:
 	curl_free(h);
 	curl_free(port);
@@ -679,8 +659,8 @@ oom:
 }
 
 /* Sets every option for one attempt; 0 when one is refused. */
-static int set_options(struct http_conn *c, const hd_request *rq,
-		       struct curl_slist *headers, int forbid_reuse)
+static CURLcode set_options(struct http_conn *c, const hd_request *rq,
+			    struct curl_slist *headers, int forbid_reuse)
 {
 	const hd_transport_config *cfg = c->cfg;
 	CURL *h = c->curl;
@@ -709,8 +689,11 @@ static int set_options(struct http_conn *c, const hd_request *rq,
 	SET(CURLOPT_XFERINFOFUNCTION, hd__curl_abort_cb);
 	SET(CURLOPT_XFERINFODATA, c->cfg->abort);
 	/* a reply is read for its first CAPTURE_MAX bytes at most: a small
-	 * receive buffer keeps a thousand slots in a few megabytes */
-	SET(CURLOPT_BUFFERSIZE, HTTP_BUFFER_BYTES);
+	 * receive buffer keeps a thousand slots in a few megabytes.  libcurl
+	 * 7.88 refuses a new size while the handle still holds its buffer
+	 * (a handle of an HTTP/2 connection after curl_easy_reset): it then
+	 * keeps the size it was given before, so the answer is not an error. */
+	(void)curl_easy_setopt(h, CURLOPT_BUFFERSIZE, HTTP_BUFFER_BYTES);
 	if (c->tr.t) {
 		SET(CURLOPT_VERBOSE, 1L);
 		SET(CURLOPT_DEBUGFUNCTION, hd__trace_debug_cb);
@@ -736,7 +719,7 @@ static int set_options(struct http_conn *c, const hd_request *rq,
 		SET(CURLOPT_CUSTOMREQUEST, rq->method);
 	}
 #undef SET
-	return rc == CURLE_OK;
+	return rc;
 }
 
 static void fail(hd_send_result *res, hd_status status, const char *what)
@@ -783,6 +766,7 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 {
 	struct http_conn *c = conn;
 	const char *bad;
+	CURLcode rc;
 	long max;
 
 	memset(res, 0, sizeof(*res));
@@ -813,11 +797,15 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 	c->forbid = max > 0 && c->on_conn + 1 >= max;
 
 	curl_easy_reset(c->curl);
-	if (!(c->headers = build_headers(&msg->http)) ||
-	    !set_options(c, &msg->http, c->headers, c->forbid)) {
-		fail(res, HD_ETRANSIENT,
-		     "cannot set up the request (out of "
-		     "memory)");
+	if (!(c->headers = build_headers(&msg->http)))
+		rc = CURLE_OUT_OF_MEMORY;
+	else
+		rc = set_options(c, &msg->http, c->headers, c->forbid);
+	if (rc != CURLE_OK) {
+		res->status = HD_ETRANSIENT;
+		snprintf(res->error, sizeof(res->error),
+			 "cannot set up the request: %s",
+			 curl_easy_strerror(rc));
 		curl_slist_free_all(c->headers);
 		c->headers = NULL;
 		return NULL;

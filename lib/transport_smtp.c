@@ -27,7 +27,9 @@
  * curl_global_init() once before any worker starts (libcurl 7.84+ makes
  * curl_easy_init() safe without it, but then never cleans up).
  */
+#include "buf.h"
 #include "curl_abort.h"
+#include "encode.h"
 #include "smtp_reply.h"
 #include "trace.h"
 #include "transport.h"
@@ -338,28 +340,17 @@ static hd_status smtp_check(const hd_transport_config *cfg, hd_error *err)
 
 /* ---- redaction ------------------------------------------------------ */
 
+/* Base64 of p[0..n), a NUL-terminated string to free; NULL when out of
+ * memory. */
 static char *base64(const char *p, size_t n)
 {
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789+/";
-	char *out = malloc((n + 2) / 3 * 4 + 1), *o = out;
-	const unsigned char *s = (const unsigned char *)p;
+	hd_buf b = HD_BUF_INIT;
 
-	if (!out)
+	if (hd_base64_encode(&b, p, n, 0) != HD_OK || !b.data) {
+		hd_buf_free(&b);
 		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)s[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= s[i + 2];
-		*o++ = tab[(v >> 18) & 63];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		*o++ = i + 2 < n ? tab[v & 63] : '=';
 	}
-	*o = '\0';
-	return out;
+	return hd_buf_detach(&b, NULL);
 }
 
 /* Overwrites a secret before free(), so it does not linger in the heap. */

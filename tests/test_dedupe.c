@@ -38,13 +38,44 @@ static void many_unique_keys_have_few_suspects(void **state)
 		int n = snprintf(key, sizeof(key), "user%d@example.com", i);
 		assert_int_equal(hd_dedupe_note(d, key, (size_t)n), HD_OK);
 	}
-	/* false positives of a 4 MiB filter at 200k keys are rare */
-	assert_true(hd_dedupe_suspects(d) < 200);
+	/* 200k keys took three layers (64 + 128 + 256 KiB) and
+	 * false positives stay rare (about 0.1% a layer) */
+	assert_int_equal(hd_dedupe_bytes(d), (64 + 128 + 256) << 10);
+	assert_true(hd_dedupe_suspects(d) < 1000);
 	for (int i = 0; i < 200000; i++) {
 		int n = snprintf(key, sizeof(key), "user%d@example.com", i);
 		dups += hd_dedupe_seen(d, key, (size_t)n);
 	}
 	assert_int_equal(dups, 0); /* suspects never drop a unique row */
+	hd_dedupe_free(d);
+}
+
+/* A small list costs the first layer only; a key repeated across layers
+ * (first in an old one, again after the filter grew) is still found. */
+static void the_filter_grows_with_the_list(void **state)
+{
+	hd_dedupe *d = hd_dedupe_new();
+	char key[64];
+	long dups = 0;
+
+	(void)state;
+	for (int i = 0; i < 1000; i++) {
+		int n = snprintf(key, sizeof(key), "u%d@example.com", i);
+		hd_dedupe_note(d, key, (size_t)n);
+	}
+	assert_int_equal(hd_dedupe_bytes(d), 64 << 10);
+	for (int i = 1000; i < 100000; i++) {
+		int n = snprintf(key, sizeof(key), "u%d@example.com", i);
+		hd_dedupe_note(d, key, (size_t)n);
+	}
+	assert_true(hd_dedupe_bytes(d) > (64 << 10));
+	hd_dedupe_note(d, "u7@example.com", 14); /* row 100,001 */
+	for (int i = 0; i < 100000; i++) {
+		int n = snprintf(key, sizeof(key), "u%d@example.com", i);
+		dups += hd_dedupe_seen(d, key, (size_t)n);
+	}
+	assert_int_equal(dups, 0);
+	assert_int_equal(hd_dedupe_seen(d, "u7@example.com", 14), 1);
 	hd_dedupe_free(d);
 }
 
@@ -70,6 +101,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(first_is_kept_later_are_duplicates),
 	    cmocka_unit_test(many_unique_keys_have_few_suspects),
+	    cmocka_unit_test(the_filter_grows_with_the_list),
 	    cmocka_unit_test(keys_differing_only_late_are_distinct),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

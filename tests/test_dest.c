@@ -115,6 +115,37 @@ static void test_pause_and_probe(void **state)
 	hd__dests_free(t);
 }
 
+/* Sends begun before a pause and ending in it (the other workers' share
+ * of a host that hangs) neither lengthen the pause nor double the next. */
+static void test_stragglers_do_not_grow_the_pause(void **state)
+{
+	hd__dests_config cfg = {0, 0, 0};
+	hd__dests *t = hd__dests_new(&cfg);
+	hd__dest *a = hd__dests_get(t, "hang.example:80");
+	hd__dest *b = hd__dests_get(t, "other.example:80");
+	char why[256];
+
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(hd__dest_begin(t, a, 100, why, sizeof(why)),
+				 HD__DEST_GO);
+	for (int i = 0; i < 8; i++) /* all eight time out */
+		hd__dest_end(t, a, HD__DEST_TROUBLE, "timed out", 102);
+	assert_int_equal(hd__dest_begin(t, a, 110, why, sizeof(why)),
+			 HD__DEST_PAUSED);
+	assert_non_null(strstr(why, "paused for 2 s more"));
+	/* the probe after 10 s fails: 20 s now, not 10 x 2^6 */
+	assert_int_equal(hd__dest_begin(t, a, 112, why, sizeof(why)),
+			 HD__DEST_GO);
+	hd__dest_end(t, a, HD__DEST_TROUBLE, "timed out", 114);
+	assert_int_equal(hd__dest_begin(t, a, 115, why, sizeof(why)),
+			 HD__DEST_PAUSED);
+	assert_non_null(strstr(why, "paused for 19 s more"));
+	hd__dests_put(t, a);
+	hd__dests_put(t, b);
+	hd__dests_free(t);
+}
+
 /* A run with one destination is never paused: its retries and
  * --max-failures decide. */
 static void test_no_pause_alone(void **state)
@@ -187,6 +218,7 @@ int main(void)
 	    cmocka_unit_test(test_limit),
 	    cmocka_unit_test(test_fair_share),
 	    cmocka_unit_test(test_pause_and_probe),
+	    cmocka_unit_test(test_stragglers_do_not_grow_the_pause),
 	    cmocka_unit_test(test_no_pause_alone),
 	    cmocka_unit_test(test_slow_down),
 	    cmocka_unit_test(test_bounded),
