@@ -32,6 +32,7 @@
  */
 #include "buf.h"
 #include "curl_abort.h"
+#include "curl_outcome.h"
 #include "encode.h"
 #include "redact.h"
 #include "retry_after.h"
@@ -158,50 +159,6 @@ static const struct reason {
 	{502, "Bad Gateway"},
 	{503, "Service Unavailable"},
 	{504, "Gateway Timeout"},
-};
-/* clang-format on */
-
-/* curl error -> outcome.  Anything network-shaped is transient; a TLS
- * peer that cannot be trusted is fatal (no row can succeed); a URL curl
- * cannot use is permanent for that row.  Codes not listed are transient:
- * a retry costs little, and the attempt count bounds it. */
-/* clang-format off */
-static const struct curl_outcome {
-	CURLcode code;
-	hd_status status;
-	int fatal;
-	const char *what;
-} curl_outcomes[] = {
-	{CURLE_COULDNT_RESOLVE_HOST, HD_ETRANSIENT, 0, "cannot resolve host"},
-	{CURLE_COULDNT_RESOLVE_PROXY, HD_ETRANSIENT, 0, "cannot resolve proxy"},
-	{CURLE_COULDNT_CONNECT, HD_ETRANSIENT, 0, "cannot connect"},
-	{CURLE_OPERATION_TIMEDOUT, HD_ETRANSIENT, 0, "timed out"},
-	{CURLE_SEND_ERROR, HD_ETRANSIENT, 0, "send failed"},
-	{CURLE_RECV_ERROR, HD_ETRANSIENT, 0, "receive failed"},
-	{CURLE_GOT_NOTHING, HD_ETRANSIENT, 0,
-	 "connection closed without a reply"},
-	{CURLE_PARTIAL_FILE, HD_ETRANSIENT, 0,
-	 "connection dropped mid-response"},
-	{CURLE_SSL_CONNECT_ERROR, HD_ETRANSIENT, 0, "TLS handshake failed"},
-	{CURLE_HTTP2, HD_ETRANSIENT, 0, "HTTP/2 error"},
-	{CURLE_HTTP2_STREAM, HD_ETRANSIENT, 0, "HTTP/2 stream error"},
-	{CURLE_WEIRD_SERVER_REPLY, HD_ETRANSIENT, 0, "malformed reply"},
-	{CURLE_OUT_OF_MEMORY, HD_ETRANSIENT, 0, "out of memory"},
-	{CURLE_PEER_FAILED_VERIFICATION, HD_EPERMANENT, 1,
-	 "TLS certificate not trusted"},
-	{CURLE_SSL_CACERT_BADFILE, HD_EPERMANENT, 1, "unusable CA bundle"},
-	{CURLE_SSL_ISSUER_ERROR, HD_EPERMANENT, 1, "TLS issuer check failed"},
-	{CURLE_SSL_CRL_BADFILE, HD_EPERMANENT, 1, "unusable CRL file"},
-	{CURLE_SSL_PINNEDPUBKEYNOTMATCH, HD_EPERMANENT, 1,
-	 "TLS public key does not match the pin"},
-	{CURLE_SSL_CERTPROBLEM, HD_EPERMANENT, 1,
-	 "unusable TLS client certificate"},
-	{CURLE_URL_MALFORMAT, HD_EPERMANENT, 0, "malformed URL"},
-	/* The scheme was checked before: this is a reply in an unknown
-	 * HTTP version, or no HTTP at all. */
-	{CURLE_UNSUPPORTED_PROTOCOL, HD_ETRANSIENT, 0, "malformed reply"},
-	/* our progress callback: the run is aborting (a second SIGINT) */
-	{CURLE_ABORTED_BY_CALLBACK, HD_ETRANSIENT, 0, "aborted"},
 };
 /* clang-format on */
 
@@ -728,15 +685,6 @@ static void fail(hd_send_result *res, hd_status status, const char *what)
 	snprintf(res->error, sizeof(res->error), "%s", what);
 }
 
-static const struct curl_outcome *find_curl_outcome(CURLcode rc)
-{
-	for (size_t i = 0; i < sizeof(curl_outcomes) / sizeof(*curl_outcomes);
-	     i++)
-		if (curl_outcomes[i].code == rc)
-			return &curl_outcomes[i];
-	return NULL;
-}
-
 static const struct http_outcome *find_http_outcome(long code)
 {
 	/* 1xx as a final answer or beyond 599: a confused server, which
@@ -817,7 +765,7 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 static void http_finish(void *conn, CURLcode rc, hd_send_result *res)
 {
 	struct http_conn *c = conn;
-	const struct curl_outcome *co;
+	const hd__curl_rule *co;
 	struct secrets *secrets = &c->secrets;
 	char text[1024];
 	const char *detail;
@@ -889,35 +837,27 @@ static void http_finish(void *conn, CURLcode rc, hd_send_result *res)
 			   text, strlen(text), 0, secrets);
 		goto out;
 	}
-	co = find_curl_outcome(rc);
-	res->status = co ? co->status : HD_ETRANSIENT;
-	res->fatal = co ? co->fatal : 0;
-	if (rc == CURLE_PEER_FAILED_VERIFICATION)
+	co = hd__curl_rule_of(rc);
+	res->status = co->status;
+	res->fatal = (co->flags & HD__CURL_FATAL) != 0;
+	if (co->flags & HD__CURL_TLS_PEER)
 		snprintf(text, sizeof(text),
 			 "TLS certificate of %s not trusted: %s", c->host,
 			 detail);
 	else
 		snprintf(text, sizeof(text), "%s: %s",
-			 co ? co->what : "transfer failed", detail);
+			 co->what ? co->what : "transfer failed", detail);
 	clean_copy(res->error, sizeof(res->error), sizeof(res->error), text,
 		   strlen(text), 0, secrets);
-	if (rc == CURLE_COULDNT_RESOLVE_HOST)
-		res->unreachable = HD_UNREACH_RESOLVE;
-	else if (rc == CURLE_COULDNT_CONNECT ||
-		 (!reused && reqsize == 0 && rc == CURLE_OPERATION_TIMEDOUT))
-		res->unreachable = HD_UNREACH_CONNECT;
-	else if (!reused && reqsize == 0 && rc == CURLE_SSL_CONNECT_ERROR)
-		res->unreachable = HD_UNREACH_TLS;
-	/* A kept connection that turned out dead before any reply byte, with
-	 * no body byte gone out: this message never reached the server, so
-	 * a fresh connection may try again for free.  (On the keep-alive
-	 * race libcurl has usually resent by itself already; then the
-	 * transfer counts as a new connection and this does not apply.) */
-	if (reused &&
-	    (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR ||
-	     rc == CURLE_GOT_NOTHING) &&
-	    c->header_bytes == 0 && uploaded == 0)
-		res->reconnect = 1;
+	{
+		/* (On the keep-alive race libcurl has usually resent by
+		 * itself already; then the transfer counts as a new
+		 * connection and the reconnect rule does not apply.) */
+		hd__curl_attempt a = {rc, reused, c->header_bytes > 0,
+				      reqsize > 0, uploaded > 0};
+		res->unreachable = hd__curl_unreachable(&a);
+		res->reconnect = hd__curl_reconnect(&a);
+	}
 out:
 	curl_slist_free_all(c->headers);
 	c->headers = NULL;

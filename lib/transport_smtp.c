@@ -29,6 +29,7 @@
  */
 #include "buf.h"
 #include "curl_abort.h"
+#include "curl_outcome.h"
 #include "encode.h"
 #include "smtp_reply.h"
 #include "trace.h"
@@ -102,11 +103,10 @@ struct smtp_conn {
 
 /* ---- outcome tables ------------------------------------------------- */
 
+/* libcurl's errors are curl_outcome.c's table; these are the replies */
 enum {
-	F_FATAL = 1 << 0,   /* stops the run: configuration is at fault */
-	F_SLOW = 1 << 1,    /* the server asked the pool to slow down */
-	F_BYREPLY = 1 << 2, /* a reply code >= 400 decides instead */
-	F_TLSPEER = 1 << 3, /* message: "TLS certificate of HOST ..." */
+	F_FATAL = 1 << 0, /* stops the run: configuration is at fault */
+	F_SLOW = 1 << 1,  /* the server asked the pool to slow down */
 };
 
 /* When a reply code >= 400 was the cause; first match wins.
@@ -125,43 +125,6 @@ static const struct reply_rule {
     {500, 599, HD_EPERMANENT, 0, "refused"},
 };
 
-/* When libcurl failed; codes not listed are transient. */
-static const struct curl_rule {
-	CURLcode cc;
-	hd_status status;
-	unsigned flags;
-	const char *what;
-} curl_rules[] = {
-    {CURLE_USE_SSL_FAILED, HD_EPERMANENT, F_FATAL,
-     "server does not offer STARTTLS; refusing to send credentials in "
-     "plaintext (--allow-plaintext-auth to override)"},
-    {CURLE_PEER_FAILED_VERIFICATION, HD_EPERMANENT, F_FATAL | F_TLSPEER, NULL},
-    {CURLE_SSL_ISSUER_ERROR, HD_EPERMANENT, F_FATAL | F_TLSPEER, NULL},
-    {CURLE_SSL_PINNEDPUBKEYNOTMATCH, HD_EPERMANENT, F_FATAL | F_TLSPEER, NULL},
-    {CURLE_SSL_CACERT_BADFILE, HD_EPERMANENT, F_FATAL,
-     "cannot load the CA certificates"},
-    {CURLE_SSL_CRL_BADFILE, HD_EPERMANENT, F_FATAL, "cannot load the CRL file"},
-    {CURLE_SSL_CERTPROBLEM, HD_EPERMANENT, F_FATAL,
-     "problem with the local TLS certificate"},
-    {CURLE_LOGIN_DENIED, HD_EPERMANENT, F_FATAL | F_BYREPLY,
-     "authentication failed"},
-    {CURLE_UNSUPPORTED_PROTOCOL, HD_EPERMANENT, F_FATAL,
-     "libcurl cannot speak this protocol"},
-    {CURLE_URL_MALFORMAT, HD_EPERMANENT, F_FATAL, "bad SMTP URL"},
-    {CURLE_COULDNT_RESOLVE_HOST, HD_ETRANSIENT, 0, "cannot resolve host"},
-    {CURLE_COULDNT_CONNECT, HD_ETRANSIENT, 0, "cannot connect"},
-    {CURLE_OPERATION_TIMEDOUT, HD_ETRANSIENT, 0, "timed out"},
-    {CURLE_SSL_CONNECT_ERROR, HD_ETRANSIENT, 0, "TLS handshake failed"},
-    {CURLE_SEND_ERROR, HD_ETRANSIENT, F_BYREPLY, "connection lost"},
-    {CURLE_RECV_ERROR, HD_ETRANSIENT, F_BYREPLY, "connection lost"},
-    {CURLE_GOT_NOTHING, HD_ETRANSIENT, 0, "server sent nothing"},
-    {CURLE_WEIRD_SERVER_REPLY, HD_ETRANSIENT, F_BYREPLY,
-     "unexpected server reply"},
-    {CURLE_READ_ERROR, HD_EPERMANENT, 0, "cannot read the message"},
-    /* our progress callback: the run is aborting (a second SIGINT) */
-    {CURLE_ABORTED_BY_CALLBACK, HD_ETRANSIENT, 0, "aborted"},
-};
-
 static const struct reply_rule *find_reply_rule(long code)
 {
 	for (size_t i = 0; i < sizeof(reply_rules) / sizeof(reply_rules[0]);
@@ -169,17 +132,6 @@ static const struct reply_rule *find_reply_rule(long code)
 		if (code >= reply_rules[i].lo && code <= reply_rules[i].hi)
 			return &reply_rules[i];
 	return NULL;
-}
-
-static const struct curl_rule *find_curl_rule(CURLcode cc)
-{
-	static const struct curl_rule other = {CURLE_OK, HD_ETRANSIENT,
-					       F_BYREPLY, NULL};
-
-	for (size_t i = 0; i < sizeof(curl_rules) / sizeof(curl_rules[0]); i++)
-		if (curl_rules[i].cc == cc)
-			return &curl_rules[i];
-	return &other;
 }
 
 /* ---- configuration -------------------------------------------------- */
@@ -640,11 +592,11 @@ static int check_message(const hd_message *msg, hd_send_result *res)
 static void classify(struct smtp_conn *c, CURLcode cc, long code,
 		     hd_send_result *res)
 {
-	const struct curl_rule *cr = find_curl_rule(cc);
+	const hd__curl_rule *cr = hd__curl_rule_of(cc);
 	const struct reply_rule *rr = NULL;
 	const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
 
-	if (code >= 400 && (cr->flags & F_BYREPLY))
+	if (code >= 400 && (cr->flags & HD__CURL_BY_REPLY))
 		rr = find_reply_rule(code);
 	if (rr) {
 		res->status = rr->status;
@@ -656,14 +608,14 @@ static void classify(struct smtp_conn *c, CURLcode cc, long code,
 			res->slow_down = 1;
 		textf(res->error, sizeof(res->error), "%s: %ld %s (%s)",
 		      rr->what, code, c->reply.text, detail);
-	} else if (cr->flags & F_TLSPEER) {
+	} else if (cr->flags & HD__CURL_TLS_PEER) {
 		res->status = cr->status;
 		res->fatal = 1;
 		textf(res->error, sizeof(res->error),
 		      "TLS certificate of %s not trusted: %s", c->host, detail);
 	} else {
 		res->status = cr->status;
-		res->fatal = (cr->flags & F_FATAL) != 0;
+		res->fatal = (cr->flags & HD__CURL_FATAL) != 0;
 		if (cc == CURLE_USE_SSL_FAILED)
 			textf(res->error, sizeof(res->error), "%s", cr->what);
 		else if (cr->what)
@@ -693,27 +645,6 @@ static void not_answered(struct smtp_conn *c, CURLcode cc, hd_send_result *res)
 		      "sent, the connection was lost before the reply (%s)",
 		      detail);
 	hd__smtp_redact(res->error, c->secrets, SMTP_NSECRETS);
-}
-
-/* Could the server not be reached at all (nothing of the session went
- * through)?  A reused connection that died is not that: it reconnects. */
-static hd_unreach unreachable(const struct smtp_conn *c, CURLcode cc,
-			      int reused)
-{
-	if (cc == CURLE_COULDNT_RESOLVE_HOST)
-		return HD_UNREACH_RESOLVE;
-	if (cc == CURLE_COULDNT_CONNECT)
-		return HD_UNREACH_CONNECT;
-	if (reused || c->in_txn)
-		return HD_REACHED;
-	if (cc == CURLE_SSL_CONNECT_ERROR)
-		return HD_UNREACH_TLS;
-	/* a listener that never greets, or hangs up at once */
-	if (c->reply.count == 0 &&
-	    (cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_GOT_NOTHING ||
-	     cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR))
-		return HD_UNREACH_CONNECT;
-	return HD_REACHED;
 }
 
 /* Sets the handle up for one attempt; NULL when it is over already. */
@@ -808,17 +739,16 @@ static void smtp_finish(void *conn, CURLcode cc, hd_send_result *res)
 	} else if (c->body_done && !answered) {
 		not_answered(c, cc, res);
 	} else {
+		hd__curl_attempt a = {cc, reused, c->reply.count > 0, c->in_txn,
+				      c->body_started};
 		classify(c, cc, code, res);
-		res->unreachable = unreachable(c, cc, reused);
-		/* A kept session that the server had already closed (idle
-		 * timeout: no reply at all, or a 421) fails before the
-		 * message: safe to retry at once on a new connection.
-		 * Once libcurl took body bytes the outcome is unknown. */
-		if (reused && !c->body_started &&
-		    (((cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
-		       cc == CURLE_GOT_NOTHING) &&
-		      c->reply.count == 0) ||
-		     code == 421))
+		res->unreachable = hd__curl_unreachable(&a);
+		/* A kept session that the server had already closed fails
+		 * before the message: safe to retry at once on a new
+		 * connection (the rule both transports share); so is a 421
+		 * on it before the body, the server closing by its words. */
+		if (hd__curl_reconnect(&a) ||
+		    (reused && !c->body_started && code == 421))
 			res->reconnect = 1;
 		hd__smtp_redact(res->error, c->secrets, SMTP_NSECRETS);
 	}

@@ -789,7 +789,7 @@ static void test_tls(void **state)
 	hd_transport_http.send(conn, &m, 1, &res);
 	assert_int_equal(res.status, HD_EPERMANENT);
 	assert_int_equal(res.fatal, 1);
-	assert_memory_equal(res.error, "unusable CA bundle: ", 20);
+	assert_memory_equal(res.error, "cannot load the CA certificates: ", 33);
 	hd_transport_http.close(conn);
 }
 
