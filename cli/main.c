@@ -105,6 +105,32 @@ static int do_render(struct options *o)
 	return fflush(stdout) == 0 ? 0 : EXIT_CANTCREAT;
 }
 
+/* check --connect, once every row is valid: one line a step (printed
+ * by progress_event), the failing step's verdict as the exit code. */
+static int do_connect(struct options *o)
+{
+	struct progress p;
+	hd_error err;
+	hd_status st;
+
+	progress_init(&p, 0, 1, o->quiet, o->verbose, 0);
+	o->run.event_ctx = &p;
+	st = hd_connect_check(&o->run, &err);
+	progress_free(&p);
+	if (st == HD_OK)
+		return 0;
+	/* a step's failure is already on its line */
+	if (!(st == HD_ECONFIG || st == HD_EINTERRUPTED ||
+	      st == HD_EPERMANENT || st == HD_ETRANSIENT))
+		print_error(&err);
+	/* a refused sender or recipient: those rows would fail */
+	if (st == HD_EPERMANENT || st == HD_ETRANSIENT) {
+		print_error(&err);
+		return EXIT_SOME_FAILED;
+	}
+	return exit_code_of(st);
+}
+
 static int do_run(struct options *o)
 {
 	struct progress p;
@@ -116,6 +142,7 @@ static int do_run(struct options *o)
 	progress_init(&p, o->progress == PROGRESS_ALWAYS,
 		      o->progress == PROGRESS_NEVER, o->quiet, o->verbose,
 		      o->run.skip);
+	p.skip_invalid = o->run.skip_invalid;
 	o->run.interrupt = &interrupted;
 	o->run.on_event = progress_event;
 	p.report = o->run.report_path;
@@ -127,12 +154,12 @@ static int do_run(struct options *o)
 	if (st == HD_EINVALIDROWS) {
 		/* a refused run: the problems, then the verdict; one line
 		 * when there is one problem; no summary, nothing happened */
-		if (progress_flush_invalid(&p, 1) > 1)
+		if (!progress_flush_invalid(&p, 1, &stats))
 			print_error(&err);
 		progress_free(&p);
 		return exit_code_of(st);
 	}
-	progress_flush_invalid(&p, 0);
+	progress_flush_invalid(&p, 0, &stats);
 	/* an interrupt was answered when it came: not again at the end */
 	if (st != HD_OK && !(st == HD_EINTERRUPTED && !err.file[0] &&
 			     progress_said(&p, err.msg)))
@@ -144,6 +171,8 @@ static int do_run(struct options *o)
 	progress_free(&p);
 	if (st != HD_OK)
 		return exit_code_of(st);
+	if (o->connect)
+		return do_connect(o);
 	return stats.failed || stats.invalid || stats.uncertain
 		   ? EXIT_SOME_FAILED
 		   : 0;

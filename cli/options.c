@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 enum opt_id {
@@ -65,6 +66,10 @@ enum opt_id {
 	O_SUPPRESS_ADD,
 	O_LISTEN,
 	O_SECRET_FILE,
+	O_ENCODING,
+	O_OUTBOX_CLEAN,
+	O_CONNECT,
+	O_TRACE,
 	O__COUNT
 };
 
@@ -104,6 +109,10 @@ static const struct option_def {
      "recipients format; needed when RECIPIENTS is -"},
     {O_DELIMITER, "delimiter", 0, "CHAR", RUN, 0, G_NONE,
      "CSV field delimiter (default ','; 'tab' for a tab)"},
+    {O_ENCODING, "encoding", 0, "NAME", RUN, 0, G_NONE,
+     "the recipients file's character set when it is not UTF-8: an iconv "
+     "name such as WINDOWS-1252, ISO-8859-15 or UTF-16 ('iconv -l' lists "
+     "them)"},
     {O_KEY, "key", 0, "FIELD|KEY", RUN, 0, G_NONE,
      "send, check: the field that identifies a recipient (default: the "
      "envelope recipients for .eml; an email or id field, else the whole "
@@ -134,6 +143,9 @@ static const struct option_def {
     {O_OUTBOX, "outbox", 0, "DIR", SC, 0, G_DEST,
      "write each message to DIR instead of sending (the default for .eml "
      "without --smtp: ./outbox)"},
+    {O_OUTBOX_CLEAN, "outbox-clean", 0, NULL, CMD_SEND, 0, G_NONE,
+     "remove the messages an earlier run left in the outbox (NNNNNN.eml, "
+     ".http) first; without it such a folder is refused"},
     {O_DRY_RUN, "dry-run", 'n', NULL, CMD_SEND, 0, G_NONE,
      "render and validate everything, report dry-run, contact nobody"},
     {O_CONCURRENCY, "concurrency", 'c', "N", CMD_SEND, 0, G_NONE,
@@ -220,8 +232,16 @@ static const struct option_def {
      "timeline"},
     {O_SLOWEST, "slowest", 0, "N", CMD_REPORT, 0, G_NONE,
      "list the N slowest rows (default 10, at most 1000)"},
+    {O_CONNECT, "connect", 0, NULL, CMD_CHECK, 0, G_NONE,
+     "also open the connection a send would, one line a step: DNS, TCP, "
+     "TLS, AUTH, and MAIL FROM and RCPT TO of the first three rows (never "
+     "DATA); for .http DNS, TCP and TLS of their hosts"},
+    {O_TRACE, "trace", 0, "FILE", SC, 0, G_NONE,
+     "write the SMTP or HTTP conversation of every attempt to FILE, "
+     "passwords and tokens masked (for debugging)"},
     {O_QUIET, "quiet", 'q', NULL, RUN | US, 0, G_NONE, "print only errors"},
-    {O_VERBOSE, "verbose", 'v', NULL, RUN, 0, G_NONE, "log every failed row"},
+    {O_VERBOSE, "verbose", 'v', NULL, RUN, 0, G_NONE,
+     "log every failed row, and each retry and slow-down as it is decided"},
     {O_PROGRESS, "progress", 0, "auto|always|never", SC, 0, G_NONE,
      "progress line on stderr (auto: only on a terminal)"},
     {O_CONFIG, "config", 0, "FILE", ANY, F_NO_FILE, G_NONE,
@@ -497,82 +517,33 @@ int options_completion(const char *shell)
 
 /* ---- did you mean ------------------------------------------------------ */
 
-/* Optimal string alignment distance (Levenshtein plus transpositions),
- * for names of at most 63 bytes. */
-static size_t distance(const char *a, const char *b)
+static const char *option_name(void *ctx, size_t i)
 {
-	size_t n = strlen(a), m = strlen(b);
-	size_t d[64][64];
-
-	if (n > 63 || m > 63)
-		return SIZE_MAX;
-	for (size_t i = 0; i <= n; i++)
-		d[i][0] = i;
-	for (size_t j = 0; j <= m; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= n; i++)
-		for (size_t j = 1; j <= m; j++) {
-			size_t cost = a[i - 1] != b[j - 1];
-			size_t v = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (d[i - 1][j - 1] + cost < v)
-				v = d[i - 1][j - 1] + cost;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
-		}
-	return d[n][m];
-}
-
-/* The candidate nearest to typed: within a third of its length (at
- * least 1, at most 3 edits), else the one it is a prefix of.  NULL when
- * nothing is near.  get(i) gives candidate i or NULL to pass it over. */
-static const char *nearest(const char *typed, size_t count,
-			   const char *(*get)(size_t))
-{
-	size_t len = strlen(typed), best = SIZE_MAX, limit = len / 3;
-	const char *found = NULL, *prefixed = NULL;
-	int prefixes = 0;
-
-	if (limit < 1)
-		limit = 1;
-	if (limit > 3)
-		limit = 3;
-	for (size_t i = 0; i < count; i++) {
-		const char *c = get(i);
-		size_t d;
-		if (!c)
-			continue;
-		d = distance(typed, c);
-		if (d < best) {
-			best = d;
-			found = c;
-		}
-		if (len >= 2 && !strncmp(c, typed, len)) {
-			prefixed = c;
-			prefixes++;
-		}
-	}
-	if (found && best <= limit)
-		return found;
-	return prefixes == 1 ? prefixed : NULL;
-}
-
-static const char *option_name(size_t i)
-{
+	(void)ctx;
 	return table[i].flags & F_FILE_ONLY ? NULL : table[i].name;
 }
 
-static const char *option_name_any(size_t i)
+static const char *option_name_any(void *ctx, size_t i)
 {
+	(void)ctx;
 	return table[i].name;
 }
 
-static const char *command_name(size_t i)
+static const char *command_name(void *ctx, size_t i)
 {
+	(void)ctx;
 	return commands[i].name;
+}
+
+/* The choices of an option's argument, "a|b|c", split into words. */
+struct choices {
+	char words[8][16];
+	size_t n;
+};
+
+static const char *choice_word(void *ctx, size_t i)
+{
+	return ((const struct choices *)ctx)->words[i];
 }
 
 /* ---- parsing ----------------------------------------------------------- */
@@ -672,24 +643,16 @@ static int parse_rate(const char *s, double *out)
 static int bad_choice(const struct parser *p, const struct option_def *d,
 		      const char *v)
 {
-	char words[8][16];
-	const char *best = NULL;
-	size_t n = 0, bestd = 3;
-	const char *s = d->arg;
+	struct choices c = {.n = 0};
+	const char *best, *s = d->arg;
 
-	while (*s && n < 8) {
+	while (*s && c.n < 8) {
 		size_t w = strcspn(s, "|");
-		snprintf(words[n], sizeof(words[n]), "%.*s", (int)w, s);
-		n++;
+		snprintf(c.words[c.n], sizeof(c.words[c.n]), "%.*s", (int)w, s);
+		c.n++;
 		s += w + (s[w] == '|');
 	}
-	for (size_t i = 0; i < n; i++) {
-		size_t dd = distance(v, words[i]);
-		if (dd < bestd) {
-			bestd = dd;
-			best = words[i];
-		}
-	}
+	best = hd_nearest(v, c.n, choice_word, &c);
 	if (best)
 		return fail(p, "--%s takes %s, not '%s'; did you mean '%s'?",
 			    d->name, d->arg, v, best);
@@ -723,6 +686,12 @@ static int apply(struct parser *p, const struct option_def *d, const char *v)
 				    "--delimiter takes one character or "
 				    "'tab', not '%s'",
 				    v);
+		break;
+	case O_ENCODING:
+		if (!*v || strlen(v) > 60)
+			return fail(p, "--encoding takes an iconv name such as "
+				       "WINDOWS-1252");
+		r->encoding = v;
 		break;
 	case O_KEY:
 		/* in a config file --key describes the list: the key field,
@@ -768,6 +737,15 @@ static int apply(struct parser *p, const struct option_def *d, const char *v)
 		break;
 	case O_DRY_RUN:
 		r->dry_run = 1;
+		break;
+	case O_OUTBOX_CLEAN:
+		r->outbox_clean = 1;
+		break;
+	case O_CONNECT:
+		o->connect = 1;
+		break;
+	case O_TRACE:
+		r->trace_path = v;
 		break;
 	case O_CONCURRENCY:
 		if (parse_long(v, 1, 1024, &n))
@@ -1053,7 +1031,8 @@ static int unknown_option(const struct parser *p, const char *typed, size_t n)
 	const char *near;
 
 	snprintf(name, sizeof(name), "%.*s", (int)(n < 63 ? n : 63), typed);
-	near = nearest(name, NOPT, p->file ? option_name_any : option_name);
+	near = hd_nearest(name, NOPT, p->file ? option_name_any : option_name,
+			  NULL);
 	if (near)
 		return fail(p, "unknown option '%s%s'; did you mean '%s%s'?",
 			    p->file ? "" : "--", name, p->file ? "" : "--",
@@ -1072,7 +1051,7 @@ static enum command find_command(const char *name)
 
 static int unknown_command(const struct parser *p, const char *name)
 {
-	const char *near = nearest(name, NCMD, command_name);
+	const char *near = hd_nearest(name, NCMD, command_name, NULL);
 
 	if (near)
 		return fail(p, "unknown command '%s'; did you mean '%s'?", name,
@@ -1430,6 +1409,14 @@ static int get_password(struct options *o)
 	return 0;
 }
 
+/* Is the template an email (.eml, as the library decides it)? */
+static int is_email_template(const hd_run_config *r)
+{
+	size_t n = r->template_path ? strlen(r->template_path) : 0;
+
+	return n >= 4 && strcasecmp(r->template_path + n - 4, ".eml") == 0;
+}
+
 /* What a command needs once every source is read. */
 static int finish(struct parser *p)
 {
@@ -1465,12 +1452,14 @@ static int finish(struct parser *p)
 	if (o->cmd == CMD_RENDER && !o->render_row == !o->render_key)
 		return fail(p, "render needs --row N or --key K");
 	/* the environment comes last: only when nothing chose where
-	 * messages go */
-	if (!r->smtp_url && !r->outbox_dir)
+	 * messages go, and only for email (a .http template names its own
+	 * URLs: an SMTP server in the environment is not for it) */
+	if (!r->smtp_url && !r->outbox_dir && is_email_template(r))
 		r->smtp_url = getenv("HERALD_SMTP_URL");
-	if (!r->smtp_user)
+	if (!r->smtp_user && is_email_template(r))
 		r->smtp_user = getenv("HERALD_SMTP_USER");
-	if (o->cmd == CMD_SEND && r->smtp_url) {
+	/* check refuses what send would: an unreadable password too */
+	if ((o->cmd == CMD_SEND || o->cmd == CMD_CHECK) && r->smtp_url) {
 		int rc = get_password(o);
 		if (rc)
 			return rc;

@@ -60,6 +60,7 @@ struct options {
 	long slowest;	       /* report --slowest; 0: default */
 	int quiet;
 	int verbose;
+	int connect; /* check --connect */
 	enum progress_mode progress;
 	int help;		  /* COMMAND --help */
 	int version;		  /* COMMAND --version */

@@ -20,7 +20,9 @@ void progress_init(struct progress *p, int mode_always, int mode_never,
 	p->verbose = verbose;
 	p->drawn = 0;
 	p->invalid_seen = 0;
-	p->first_invalid[0] = '\0';
+	p->nkinds = 0;
+	p->invalid_other = 0;
+	p->skip_invalid = 0;
 	p->first_fail_row = 0;
 	p->first_fail[0] = '\0';
 	p->skip = skip > 0 ? skip : 0;
@@ -150,24 +152,110 @@ static void draw(struct progress *p, const hd_run_stats *s)
 	p->drawn = 1;
 }
 
+/* The kind of an invalid row's error: its code, field and message with
+ * every run of digits made '#' (the row, a byte offset, a column). */
+static void kind_key(const hd_error *e, char *out, size_t size)
+{
+	size_t n =
+	    (size_t)snprintf(out, size, "%d|%s|", (int)e->code, e->field);
+	int digits = 0;
+
+	for (const char *c = e->msg; *c && n + 2 < size; c++) {
+		int d = *c >= '0' && *c <= '9';
+		if (!d)
+			out[n++] = *c;
+		else if (!digits)
+			out[n++] = '#';
+		digits = d;
+	}
+	out[n < size ? n : size - 1] = '\0';
+}
+
+static void invalid_row(struct progress *p, const hd_error *e)
+{
+	char line[1200], key[sizeof(p->kinds[0].key)];
+	size_t i;
+
+	hd_error_format(e, line, sizeof(line));
+	p->invalid_seen++;
+	if (p->verbose) {
+		/* -v: every row, as it comes */
+		clear_line(p);
+		fprintf(stderr, "herald: invalid: %s\n", line);
+		return;
+	}
+	kind_key(e, key, sizeof(key));
+	for (i = 0; i < p->nkinds; i++)
+		if (!strcmp(p->kinds[i].key, key)) {
+			p->kinds[i].count++;
+			return;
+		}
+	if (p->nkinds == INVALID_KINDS) {
+		p->invalid_other++;
+		return;
+	}
+	snprintf(p->kinds[i].key, sizeof(p->kinds[i].key), "%s", key);
+	snprintf(p->kinds[i].first, sizeof(p->kinds[i].first), "%s", line);
+	p->kinds[i].count = 1;
+	p->nkinds++;
+}
+
+/* -v: a retry or a slow-down, as it happens. */
+static void attempt_line(struct progress *p, const hd_event *ev)
+{
+	const hd_attempt_info *a = ev->attempt;
+
+	if (!p->verbose || !a)
+		return;
+	clear_line(p);
+	if (ev->kind == HD_EVENT_RETRY) {
+		fprintf(stderr,
+			"herald: retry: row %ld, attempt %d failed: %s; the "
+			"next in %.2f s\n",
+			a->row, a->attempt, a->reason ? a->reason : "",
+			a->wait);
+		return;
+	}
+	fprintf(stderr, "herald: slowing down%s%s: ",
+		a->dest && a->dest[0] ? " sends to " : "",
+		a->dest ? a->dest : "");
+	if (a->rate > 0)
+		fprintf(stderr, "at most %.2f sends/s", a->rate);
+	if (a->rate > 0 && a->pause > 0)
+		fputs(", and ", stderr);
+	if (a->pause > 0)
+		fprintf(stderr, "every send waits %.1f s first", a->pause);
+	fprintf(stderr, " (row %ld, attempt %d: %s)\n", a->row, a->attempt,
+		a->reason ? a->reason : "");
+}
+
 void progress_event(void *ctx, const hd_event *ev)
 {
 	struct progress *p = ctx;
-	char line[1200];
 
 	switch (ev->kind) {
 	case HD_EVENT_INVALID_ROW:
-		/* the first is held back so that a single problem can be
-		 * reported on one line together with the verdict */
-		clear_line(p);
-		hd_error_format(ev->error, line, sizeof(line));
-		if (p->invalid_seen++ == 0) {
-			snprintf(p->first_invalid, sizeof(p->first_invalid),
-				 "%s", line);
-			break;
-		}
-		progress_flush_invalid(p, 0);
-		fprintf(stderr, "herald: invalid: %s\n", line);
+		invalid_row(p, ev->error);
+		break;
+	case HD_EVENT_CHECKED:
+		/* a run that goes on says its invalid rows now; a refused
+		 * one with its verdict, at the end */
+		if (p->skip_invalid)
+			progress_flush_invalid(p, 0, ev->stats);
+		break;
+	case HD_EVENT_ROW:
+		if (ev->row)
+			progress_row(p, ev->row);
+		break;
+	case HD_EVENT_RETRY:
+	case HD_EVENT_SLOW_DOWN:
+		attempt_line(p, ev);
+		break;
+	case HD_EVENT_STEP:
+		/* check --connect: each step; -q only the failing one */
+		if (!p->quiet || ev->error)
+			fprintf(stderr, "herald: %s%s\n",
+				ev->error ? "FAILED: " : "", ev->text);
 		break;
 	case HD_EVENT_FAILED_ROW:
 		if (!p->first_fail_row) {
@@ -197,17 +285,42 @@ void progress_event(void *ctx, const hd_event *ev)
 	}
 }
 
-long progress_flush_invalid(struct progress *p, int refused)
+int progress_flush_invalid(struct progress *p, int refused,
+			   const hd_run_stats *s)
 {
-	if (p->first_invalid[0]) {
+	/* the hint only helps when some taken row would go */
+	int some_valid = s && p->invalid_seen < s->total;
+	int verdict = refused && p->nkinds == 1 && !p->invalid_other;
+
+	if (p->nkinds || p->invalid_other)
 		clear_line(p);
-		fprintf(stderr, "herald: invalid: %s%s\n", p->first_invalid,
-			refused ? " (nothing was sent; --skip-invalid sends "
-				  "the valid rows)"
-				: "");
-		p->first_invalid[0] = '\0';
+	for (size_t i = 0; i < p->nkinds; i++) {
+		long more = p->kinds[i].count - 1;
+		const char *sep = " (";
+		fprintf(stderr, "herald: invalid: %s", p->kinds[i].first);
+		if (more) {
+			fprintf(stderr, "%sthe same in %ld more row%s", sep,
+				more, more == 1 ? "" : "s");
+			sep = "; ";
+		}
+		if (verdict) {
+			fprintf(stderr, "%snothing was sent%s", sep,
+				some_valid ? "; --skip-invalid sends the "
+					     "valid rows"
+					   : "");
+			sep = "; ";
+		}
+		fputs(sep[0] == ';' ? ")\n" : "\n", stderr);
 	}
-	return p->invalid_seen;
+	if (p->invalid_other)
+		fprintf(stderr,
+			"herald: invalid: %ld more row%s with other problems "
+			"(%s lists each)\n",
+			p->invalid_other, p->invalid_other == 1 ? "" : "s",
+			p->report ? "the report" : "-v");
+	p->nkinds = 0;
+	p->invalid_other = 0;
+	return verdict;
 }
 
 void progress_end(struct progress *p)

@@ -11,6 +11,16 @@
 #include "report.h"
 #include "report_stats.h"
 
+#define INVALID_KINDS 10 /* kinds of invalid rows shown one a line */
+
+/* Invalid rows of one kind: the same code, field and message (digits
+ * aside), i.e. one mistake however many rows it is in. */
+struct invalid_kind {
+	char key[400];	  /* code, field, message with digits as '#' */
+	char first[1200]; /* its first row's error, as printed */
+	long count;
+};
+
 struct progress {
 	int bar;   /* draw the progress line */
 	int color; /* NO_COLOR not set and stderr is a terminal */
@@ -21,9 +31,13 @@ struct progress {
 	char note[256]; /* the last note printed, not to be said twice */
 	hd_report_stats *rows; /* every finished row, for the summary */
 	long invalid_seen;
-	char first_invalid[1200]; /* held back: a lone problem is one line */
-	long first_fail_row;	  /* the first failed row, for the summary */
-	const char *report;	  /* the report's path, or NULL */
+	struct invalid_kind kinds[INVALID_KINDS]; /* held until every row
+						     is checked */
+	size_t nkinds;
+	long invalid_other;  /* rows of kinds beyond INVALID_KINDS */
+	int skip_invalid;    /* the run goes on after invalid rows */
+	long first_fail_row; /* the first failed row, for the summary */
+	const char *report;  /* the report's path, or NULL */
 	char first_fail[600];
 };
 
@@ -39,14 +53,18 @@ int progress_width(void);
 int progress_said(const struct progress *p, const char *text);
 /* The hd_event_fn of a run. */
 void progress_event(void *ctx, const hd_event *ev);
-/* Prints the invalid row held back, if any; with refused, on one line
- * with the verdict.  Returns how many invalid rows were seen. */
-long progress_flush_invalid(struct progress *p, int refused);
+/* Prints the invalid rows held back, one line per kind with how many
+ * rows have it ("...; the same in 4999 more rows").  With refused (the
+ * run sent nothing because of them) and one kind only, that line also
+ * says the verdict, and --skip-invalid is suggested only when some taken
+ * row (s->total) is valid.  Returns 1 when the verdict was said. */
+int progress_flush_invalid(struct progress *p, int refused,
+			   const hd_run_stats *s);
 /* Clears the progress line. */
 void progress_end(struct progress *p);
 /* A row that got its outcome, for the summary's latency, error groups
- * and time span (the counts come from hd_run_stats).  The run's event
- * callback hands each finished row here once the run reports them. */
+ * and time span (the counts come from hd_run_stats): the run's
+ * HD_EVENT_ROW hands each row here as it goes to the report. */
 void progress_row(struct progress *p, const hd_report_row *row);
 /* Frees what progress_init took. */
 void progress_free(struct progress *p);

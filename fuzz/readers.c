@@ -110,7 +110,7 @@ void fuzz_source(const uint8_t *data, size_t size, int format, char delim)
 {
 	static int fd = -1;
 	char path[64];
-	hd_source_opts o = {(hd_format)format, delim};
+	hd_source_opts o = {(hd_format)format, delim, NULL};
 	struct pass a, b;
 	hd_source *s;
 	hd_error err;

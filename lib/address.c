@@ -150,6 +150,66 @@ static hd_status check_domain(const unsigned char *p, size_t n, hd_error *err)
 	return HD_OK;
 }
 
+/* The invisible spaces spreadsheets leave around a cell's text. */
+static size_t space_at(const char *s, size_t i, size_t end)
+{
+	static const char *const wide[] = {"\xC2\xA0", "\xEF\xBB\xBF",
+					   "\xE2\x80\x8B"};
+
+	if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
+		return 1;
+	for (size_t k = 0; k < sizeof(wide) / sizeof(wide[0]); k++) {
+		size_t n = strlen(wide[k]);
+		if (end - i >= n && !memcmp(s + i, wide[k], n))
+			return n;
+	}
+	return 0;
+}
+
+/* Is one of the invisible spaces the last thing in s[a..b)? */
+static size_t space_before(const char *s, size_t a, size_t b)
+{
+	for (size_t n = 3; n >= 1; n--)
+		if (b - a >= n && space_at(s, b - n, b) == n)
+			return n;
+	return 0;
+}
+
+void hd_address_trim(const char *s, size_t *a, size_t *b)
+{
+	size_t n;
+
+	while (*a < *b && (n = space_at(s, *a, *b)) > 0)
+		*a += n;
+	while (*b > *a && (n = space_before(s, *a, *b)) > 0)
+		*b -= n;
+}
+
+/* What a value that starts with a quote is: a quoted local part
+ * ("john doe"@example.com), or a value the header escaper quoted whole
+ * for what it holds, whose inside says what is wrong with it. */
+static const char *quoted_what(const unsigned char *p, size_t len)
+{
+	char in[HD_ADDRESS_MAX + 2];
+	size_t i = 1, n = 0;
+
+	while (i < len && p[i] != '"') {
+		if (p[i] == '\\' && i + 1 < len)
+			i++;
+		if (n < sizeof(in) - 1)
+			in[n++] = (char)p[i];
+		i++;
+	}
+	in[n] = '\0';
+	if ((i + 1 < len && p[i + 1] == '@') ||
+	    (in[0] == '"' && strchr(in, '@')))
+		return "quoted local part not accepted";
+	if (strpbrk(in, " \t"))
+		return "white space inside the address";
+	return "not an address: the value holds one of ( ) < > [ ] : ; , \\ "
+	       "\"";
+}
+
 hd_status hd_address_check(const char *addr, size_t len, hd_error *err)
 {
 	const unsigned char *p = (const unsigned char *)addr;
@@ -158,15 +218,25 @@ hd_status hd_address_check(const char *addr, size_t len, hd_error *err)
 
 	if (!addr || len == 0)
 		return bad(err, "empty address");
+	if (memchr(p, '\r', len) || memchr(p, '\n', len))
+		return bad(err, "line break in address");
+	{
+		size_t a = 0, b = len;
+		hd_address_trim(addr, &a, &b);
+		if (a > 0 || b < len)
+			return bad(err, "white space around the address");
+	}
 	st = check_bytes(p, len, err);
 	if (st != HD_OK)
 		return st;
 	/* A quoted local part may hold "@" and blanks; say what it is,
-	 * not "more than one @" or "whitespace". */
+	 * not "more than one @" or "whitespace".  A quoted string with
+	 * nothing after it is a value the header escaper quoted for what
+	 * it holds, not a local part. */
 	if (p[0] == '"')
-		return bad(err, "quoted local part not accepted");
+		return bad(err, quoted_what(p, len));
 	if (memchr(p, ' ', len))
-		return bad(err, "whitespace in address");
+		return bad(err, "white space inside the address");
 	at = memchr(p, '@', len);
 	if (!at)
 		return bad(err, "no @");

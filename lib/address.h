@@ -110,6 +110,11 @@ typedef struct hd_mailbox {
  * HD_EADDRESS with err->msg saying why in a few words. */
 hd_status hd_address_check(const char *addr, size_t len, hd_error *err);
 
+/* Narrows s[*a..*b) to leave out the white space around it: blanks,
+ * line breaks and the invisible spaces spreadsheets leave in cells
+ * (U+00A0 no-break space, U+FEFF, U+200B). */
+void hd_address_trim(const char *s, size_t *a, size_t *b);
+
 /* Parses an address list (see above) into a new array of count mailboxes.
  * HD_EADDRESS for a syntax or address error, HD_EUTF8 for a display name
  * that is not UTF-8, HD_ELIMIT past a limit, HD_ENOMEM. */

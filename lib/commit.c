@@ -48,10 +48,11 @@ struct hd__commit {
 	uint64_t next_seq;    /* under mu */
 	uint64_t durable_seq; /* under mu: starts through this are on disk */
 	int journal_failed;   /* under mu */
-	void (*on_durable)(void *); /* set before use, then read-only */
+	void (*on_durable)(void *); /* under mu */
 	void *on_durable_ctx;
-	int closing; /* under mu */
-	int urgent;  /* under mu: a journal start is queued */
+	int in_callback; /* under mu: on_durable is running (on the thread) */
+	int closing;	 /* under mu */
+	int urgent;	 /* under mu: a journal start is queued */
 	/* written by the committer thread only, read after the join */
 	hd_status status;
 	hd_error err;
@@ -167,9 +168,14 @@ static void *committer(void *arg)
 			c->durable_seq = top;
 		pthread_cond_broadcast(&c->durable);
 		if (c->on_durable && (top || !ok)) {
+			void (*fn)(void *) = c->on_durable;
+			void *ctx = c->on_durable_ctx;
+			c->in_callback = 1;
 			pthread_mutex_unlock(&c->mu);
-			c->on_durable(c->on_durable_ctx);
+			fn(ctx);
 			pthread_mutex_lock(&c->mu);
+			c->in_callback = 0;
+			pthread_cond_broadcast(&c->durable);
 		}
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -322,6 +328,10 @@ int hd__commit_durable(hd__commit *c, uint64_t seq)
 void hd__commit_on_durable(hd__commit *c, void (*fn)(void *), void *ctx)
 {
 	pthread_mutex_lock(&c->mu);
+	/* a call under way ends first: after this returns, the old ctx is
+	 * never touched again (the engine is freed next) */
+	while (c->in_callback)
+		pthread_cond_wait(&c->durable, &c->mu);
 	c->on_durable = fn;
 	c->on_durable_ctx = ctx;
 	pthread_mutex_unlock(&c->mu);

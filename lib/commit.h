@@ -72,7 +72,9 @@ int hd__commit_durable(hd__commit *c, uint64_t seq);
 
 /* fn(ctx) is called after every batch that made starts durable (or
  * failed), from the committer thread, outside any lock: to wake event
- * loops waiting for their starts.  Set before the first begin. */
+ * loops waiting for their starts.  Set before the first begin.  Setting
+ * it again (NULL too) first waits for a call under way to return, so
+ * that the old ctx may be freed right after. */
 void hd__commit_on_durable(hd__commit *c, void (*fn)(void *), void *ctx);
 
 /* Records that an attempt failed without delivering (does not wait). */

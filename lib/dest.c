@@ -255,6 +255,21 @@ int hd__dest_slow_down(hd__dests *t, hd__dest *d, double retry_after)
 	return 1;
 }
 
+const char *hd__dest_key(const hd__dest *d)
+{
+	return d->key;
+}
+
+hd_ratelimit *hd__dest_pacer(hd__dests *t, hd__dest *d)
+{
+	hd_ratelimit *rl;
+
+	pthread_mutex_lock(&t->mu);
+	rl = d->rl;
+	pthread_mutex_unlock(&t->mu);
+	return rl;
+}
+
 void hd__dest_success(hd__dests *t, hd__dest *d)
 {
 	hd_ratelimit *rl;

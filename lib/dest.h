@@ -31,6 +31,7 @@
 #define HD_DEST_H
 
 #include "herald.h"
+#include "ratelimit.h"
 
 #include <stddef.h>
 
@@ -89,6 +90,11 @@ void hd__dest_end(hd__dests *t, hd__dest *d, int how, const char *error,
 /* d said "slow down".  Returns 1 when d alone is slowed (the run has
  * several destinations), 0 when the caller should slow the whole pool. */
 int hd__dest_slow_down(hd__dests *t, hd__dest *d, double retry_after);
+
+/* d's key (as given to hd__dests_get), and its own pacer once it was
+ * slowed (else NULL): for telling what slowed down. */
+const char *hd__dest_key(const hd__dest *d);
+hd_ratelimit *hd__dest_pacer(hd__dests *t, hd__dest *d);
 
 /* d answered cleanly: its own pacing steps back up. */
 void hd__dest_success(hd__dests *t, hd__dest *d);

@@ -129,6 +129,15 @@ size_t hd_error_format(const hd_error *err, char *out, size_t size);
  * escaped text would have (like snprintf). */
 size_t hd_printable(char *out, size_t size, const char *s);
 
+/* "Did you mean": of the count candidates get(ctx, i) gives (NULL ones
+ * are passed over), the one nearest to typed: the same name in another
+ * case, else one within a third of typed's length in edits (at least 1,
+ * at most 3; a swap of two neighbours is one edit), else the only one
+ * typed is a prefix of.  NULL when none is near.  The result is one of
+ * the candidates. */
+const char *hd_nearest(const char *typed, size_t count,
+		       const char *(*get)(void *ctx, size_t i), void *ctx);
+
 /* ------------------------------------------------------------------ */
 /* Runs: herald send / check / render                                   */
 /* ------------------------------------------------------------------ */
@@ -139,6 +148,17 @@ typedef enum hd_event_kind {
 	HD_EVENT_PROGRESS,   /* stats changed (at most ~5 times a second) */
 	HD_EVENT_FAILED_ROW, /* a row failed to send: error, text */
 	HD_EVENT_NOTE,	     /* something worth a log line: text */
+	HD_EVENT_CHECKED,    /* every row was read and checked, before
+				anything is sent: the INVALID_ROW events
+				are all in */
+	HD_EVENT_ROW,	     /* a row's outcome went to the report: row */
+	HD_EVENT_RETRY,	     /* an attempt failed and the row goes again
+				later: attempt */
+	HD_EVENT_SLOW_DOWN,  /* a server asked to slow down and the sends
+				of the whole run, or of one destination,
+				now start more slowly: attempt */
+	HD_EVENT_STEP,	     /* hd_connect_check: a step, text; error set
+				when it failed */
 } hd_event_kind;
 
 typedef struct hd_run_stats {
@@ -156,11 +176,28 @@ typedef struct hd_run_stats {
 	double elapsed;	       /* seconds since the sending pass started */
 } hd_run_stats;
 
+/* A retry or a slow-down, as the worker that met it saw it. */
+typedef struct hd_attempt_info {
+	long row;	    /* the row whose attempt it was */
+	int attempt;	    /* that attempt, from 1 */
+	const char *reason; /* what the server or the connection said */
+	double wait;	    /* RETRY: seconds until the next attempt */
+	const char *dest;   /* SLOW_DOWN: "host:port", or "" for the run */
+	double rate;	    /* SLOW_DOWN: starts per second now; 0: not
+			       limited by a rate (a pause only) */
+	double pause;	    /* SLOW_DOWN: seconds every send there waits
+			       first (Retry-After); 0: none */
+} hd_attempt_info;
+
+struct hd_report_row;
+
 typedef struct hd_event {
 	hd_event_kind kind;
-	const hd_error *error;	   /* INVALID_ROW, FAILED_ROW */
-	const char *text;	   /* FAILED_ROW, NOTE */
-	const hd_run_stats *stats; /* always */
+	const hd_error *error;		 /* INVALID_ROW, FAILED_ROW */
+	const char *text;		 /* FAILED_ROW, NOTE */
+	const hd_run_stats *stats;	 /* always */
+	const struct hd_report_row *row; /* ROW (report.h) */
+	const hd_attempt_info *attempt;	 /* RETRY, SLOW_DOWN */
 } hd_event;
 
 typedef void (*hd_event_fn)(void *ctx, const hd_event *ev);
@@ -190,6 +227,8 @@ typedef struct hd_run_config {
 	const char *format;	     /* NULL (by extension), "csv", "json",
 					"jsonl" */
 	char delimiter;		     /* CSV; 0: ',' */
+	const char *encoding;	     /* the recipients file's encoding, an
+					iconv(3) name; NULL: UTF-8 */
 	const char *report_path;     /* NULL: no report; "-": stdout */
 	const char *journal_path;    /* NULL: no journal */
 	int on_uncertain_skip;	     /* rows a journal or report shows as
@@ -201,6 +240,9 @@ typedef struct hd_run_config {
 	int check_only;		     /* herald check: validate, send nothing */
 	int dry_run;		     /* render, validate, report dry-run */
 	const char *outbox_dir;	     /* write messages here instead */
+	int outbox_clean;	     /* remove an earlier run's messages from
+					the outbox first (else a folder that
+					holds them is refused) */
 	const char *smtp_url;	     /* smtp:// or smtps:// */
 	const char *smtp_user;
 	const char *smtp_password; /* never logged */
@@ -235,6 +277,9 @@ typedef struct hd_run_config {
 	long max_per_connection; /* 0: no cap */
 	double max_runtime;	 /* seconds; 0: none */
 	int verbose;
+	/* --trace: every attempt's SMTP or HTTP conversation is written
+	 * here, secrets masked; NULL: none */
+	const char *trace_path;
 	/* Set by the caller's signal handler: 1 stop taking rows, 2 abort
 	 * in-flight attempts too. */
 	volatile sig_atomic_t *interrupt;
@@ -276,6 +321,26 @@ typedef struct hd_run_config {
  * err says what and where.  stats may be NULL.
  */
 hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err);
+
+/*
+ * herald check --connect: opens the connection a send of cfg would open
+ * and stops short of sending.  SMTP: the name (DNS), TCP, the greeting,
+ * EHLO, TLS (smtps:// or STARTTLS, the certificate verified unless
+ * insecure), AUTH, then MAIL FROM and RCPT TO of the first three rows'
+ * envelopes (after --redirect), each followed by RSET; never DATA.
+ * HTTP: DNS, TCP and TLS of each host the first three rows' requests go
+ * to; no request.  Each step is an HD_EVENT_STEP (its error set when it
+ * failed); the first connection step that fails ends it.  Returns
+ *   HD_OK            every step passed
+ *   HD_ECONFIG       a name that does not resolve, TLS not trusted or
+ *                    not offered where AUTH needs it, credentials refused
+ *   HD_EINTERRUPTED  nothing accepts the connection or greets: try later
+ *   HD_EPERMANENT    the server refused a row's sender or recipient
+ *   HD_ETRANSIENT    ... for now (4xx)
+ *   and the errors of hd_run for inputs that cannot be read.
+ * With cfg->trace_path the conversation goes there too.
+ */
+hd_status hd_connect_check(const hd_run_config *cfg, hd_error *err);
 
 /*
  * Renders the message one recipient would get: row (1-based) or, when

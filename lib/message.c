@@ -102,6 +102,11 @@ int hd__name_is(const char *name, size_t n, const char *want)
 	return strlen(want) == n && strncasecmp(name, want, n) == 0;
 }
 
+int hd__name_exact(const char *name, size_t n, const char *want)
+{
+	return strlen(want) == n && memcmp(name, want, n) == 0;
+}
+
 /*
  * A template or partial is UTF-8 text with LF or CRLF line ends.  What
  * else a file may hold is refused here, at its place, rather than later
@@ -240,11 +245,13 @@ static hd_status load_partial(void *ctx, const char *name, char **text,
 }
 
 hd_status hd__part_compile(const hd_msgtmpl *t, const char *text, size_t len,
-			   long first_line, hd_tmpl **out, hd_error *err)
+			   long first_line, long first_column, hd_tmpl **out,
+			   hd_error *err)
 {
 	hd_tmpl_opts o = {
 	    .source = t->path,
 	    .first_line = first_line,
+	    .first_column = first_column,
 	    .lenient = 0,
 	    .partial = load_partial,
 	    .partial_ctx = (void *)t,
@@ -278,8 +285,10 @@ json_t *hd__context_new(const hd_msgtmpl *t, json_t *record,
 			const char *campaign, const char *key)
 {
 	json_t *ctx;
+	const char *alias;
+	json_t *field;
 
-	if (!t->env && !t->unsub)
+	if (!t->env && !t->unsub && !t->aliases)
 		return record;
 	ctx = json_object();
 	if (!ctx)
@@ -287,8 +296,22 @@ json_t *hd__context_new(const hd_msgtmpl *t, json_t *record,
 	/* a shallow copy: the record's values are shared, not copied; the env
 	 * object is deep-copied so no two threads touch one refcount; herald's
 	 * names win over a record's fields of the same name */
-	if (json_object_update(ctx, record) != 0 ||
-	    (t->env &&
+	if (json_object_update(ctx, record) != 0) {
+		json_decref(ctx);
+		return NULL;
+	}
+	/* the copy holds references the record holds too, which no other
+	 * thread's row shares: each row is its own record */
+	json_object_foreach(t->aliases, alias, field)
+	{
+		json_t *v = json_object_get(record, json_string_value(field));
+		if (v && !json_object_get(ctx, alias) &&
+		    json_object_set(ctx, alias, v) != 0) {
+			json_decref(ctx);
+			return NULL;
+		}
+	}
+	if ((t->env &&
 	     json_object_set_new(ctx, "env", json_deep_copy(t->env)) != 0) ||
 	    (t->unsub &&
 	     json_object_set_new(ctx, "unsubscribe",
@@ -332,9 +355,9 @@ static hd_status make_env(hd_msgtmpl *t, const hd_msgtmpl_opts *opts,
 		const char *v = getenv(opts->env_names[i]);
 		json_t *s;
 
-		if (!v)
-			continue; /* {{env.NAME}} then fails as missing */
-		s = json_string(v);
+		/* not set: null, so {{env.NAME}} fails as missing and the
+		 * error can say it is allowed but not set */
+		s = v ? json_string(v) : json_null();
 		if (!s)
 			return hd_error_set(err, HD_EUTF8, NULL, 0, 0,
 					    "environment variable %s is not "
@@ -435,6 +458,33 @@ static hd_status make_mail(hd_msgtmpl *t, const hd_mail_config *m,
 	return st;
 }
 
+/* --redirect must be of the template's kind: an address for email, a
+ * URL for HTTP; else every message would go nowhere (or somewhere). */
+static hd_status check_redirect(const hd_msgtmpl *t, hd_error *err)
+{
+	const char *r = t->redirect;
+	hd_error why;
+
+	if (!r)
+		return HD_OK;
+	if (t->kind == HD_MSG_EMAIL) {
+		if (hd_address_check(r, strlen(r), &why) == HD_OK)
+			return HD_OK;
+		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
+				    "--redirect takes an email address for an "
+				    ".eml template: '%.200s': %s",
+				    r, why.msg);
+	}
+	if ((strncasecmp(r, "http://", 7) == 0 ||
+	     strncasecmp(r, "https://", 8) == 0) &&
+	    !strpbrk(r, " \t\r\n") && strlen(r) > 8)
+		return HD_OK;
+	return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
+			    "--redirect takes an http:// or https:// URL for "
+			    "an .http template, not '%.200s'",
+			    r);
+}
+
 hd_status hd_msgtmpl_load(const char *path, const hd_msgtmpl_opts *opts,
 			  hd_msgtmpl **out, hd_error *err)
 {
@@ -471,7 +521,9 @@ hd_status hd_msgtmpl_load(const char *path, const hd_msgtmpl_opts *opts,
 		st = hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
 		goto out;
 	}
-	st = make_env(t, opts, err);
+	st = check_redirect(t, err);
+	if (st == HD_OK)
+		st = make_env(t, opts, err);
 	if (st == HD_OK)
 		st = make_mail(t, opts ? opts->mail : NULL, text, err);
 	if (st != HD_OK)
@@ -504,6 +556,7 @@ void hd_msgtmpl_free(hd_msgtmpl *t)
 	else
 		hd__http_free(t->impl);
 	json_decref(t->env);
+	json_decref(t->aliases);
 	hd__dkim_free(t->dkim);
 	hd__unsub_secret_free(t->unsub);
 	hd_tmpl_free(t->envelope_from);
@@ -623,4 +676,29 @@ hd_status hd_msgtmpl_check(const hd_msgtmpl *t, json_t *record,
 
 	hd_message_clear(&m);
 	return st;
+}
+
+void hd__msgtmpl_walk(const hd_msgtmpl *t, hd_tmpl_walk_fn fn, void *ctx)
+{
+	if (t->kind == HD_MSG_EMAIL)
+		hd__eml_walk(t, fn, ctx);
+	else
+		hd__http_walk(t, fn, ctx);
+}
+
+void hd__msgtmpl_set_aliases(hd_msgtmpl *t, json_t *aliases)
+{
+	json_decref(t->aliases);
+	t->aliases = aliases;
+}
+
+json_t *hd__msgtmpl_env(const hd_msgtmpl *t)
+{
+	return t->env;
+}
+
+int hd__msgtmpl_provides(const hd_msgtmpl *t, const char *head, size_t n)
+{
+	return (t->env && hd__name_exact(head, n, "env")) ||
+	       (t->unsub && hd__name_exact(head, n, "unsubscribe"));
 }

@@ -25,6 +25,7 @@
 
 #include "buf.h"
 #include "herald.h"
+#include "template.h"
 #include "transport.h"
 
 #include <jansson.h>
@@ -87,6 +88,26 @@ hd_status hd_request_format(hd_buf *out, const hd_request *req);
 
 /* The stable id of (campaign, key): 32 lower-case hex digits. */
 void hd_message_hash(const char *campaign, const char *key, char out[33]);
+
+/* Shows fn every tag of every part of t (headers, attachments, bodies;
+ * URL, headers and body of a request), in template order; see
+ * hd_tmpl_walk.  The --envelope-from template is not shown: it sees
+ * herald's {{key}} and {{id}} only. */
+void hd__msgtmpl_walk(const hd_msgtmpl *t, hd_tmpl_walk_fn fn, void *ctx);
+
+/* Lets templates read a record's field F also as {{A}}, for each
+ * "A": "F" of aliases (takes the reference; NULL: none).  Before any
+ * build: t is read by many threads afterwards. */
+void hd__msgtmpl_set_aliases(hd_msgtmpl *t, json_t *aliases);
+
+/* The {"NAME": "value"} object of the variables --env allowed that are
+ * set, or NULL when no --env was given.  Borrowed. */
+json_t *hd__msgtmpl_env(const hd_msgtmpl *t);
+
+/* 1 when head[0..n) names a value herald puts beside a record's fields
+ * ("env" with --env, "unsubscribe" with an unsubscribe secret): those
+ * win over a field of the same name. */
+int hd__msgtmpl_provides(const hd_msgtmpl *t, const char *head, size_t n);
 
 /* Internal, shared by message_eml.c and message_http.c. */
 typedef struct hd__part hd__part;

@@ -82,6 +82,9 @@ static const struct {
     {"Content-Type", H_CTYPE}, {"List-Unsubscribe", H_LISTU},
 };
 
+static void unfold(hd_buf *val);
+static int blank(const hd_buf *val);
+
 void hd__eml_free(void *impl)
 {
 	struct eml *e = impl;
@@ -102,7 +105,7 @@ void hd__eml_free(void *impl)
 }
 
 static hd_status add_attach(hd_msgtmpl *t, struct eml *e, const char *v,
-			    size_t n, long line, hd_error *err)
+			    size_t n, long line, long col, hd_error *err)
 {
 	const char *semi = memchr(v, ';', n);
 	struct eml_attach *a;
@@ -116,7 +119,7 @@ static hd_status add_attach(hd_msgtmpl *t, struct eml *e, const char *v,
 	a->line = line;
 	while (plen && (v[plen - 1] == ' ' || v[plen - 1] == '\t'))
 		plen--;
-	st = hd__part_compile(t, v, plen, line, &a->path, err);
+	st = hd__part_compile(t, v, plen, line, col, &a->path, err);
 	if (st == HD_OK && semi) {
 		const char *p = semi + 1, *end = v + n;
 		while (p < end && (*p == ' ' || *p == '\t'))
@@ -129,7 +132,7 @@ static hd_status add_attach(hd_msgtmpl *t, struct eml *e, const char *v,
 		}
 		p += 9;
 		st = hd__part_compile(t, p, (size_t)(end - p), line,
-				      &a->filename, err);
+				      col + (long)(p - v), &a->filename, err);
 		if (st != HD_OK)
 			hd_tmpl_free(a->path);
 	}
@@ -140,7 +143,7 @@ static hd_status add_attach(hd_msgtmpl *t, struct eml *e, const char *v,
 
 static hd_status add_header(hd_msgtmpl *t, struct eml *e, const char *name,
 			    size_t nlen, const char *v, size_t vlen, long line,
-			    hd_error *err)
+			    long col, hd_error *err)
 {
 	struct eml_header *h;
 	hd_status st;
@@ -158,9 +161,10 @@ static hd_status add_header(hd_msgtmpl *t, struct eml *e, const char *name,
 	while (vlen && (*v == ' ' || *v == '\t')) {
 		v++;
 		vlen--;
+		col++;
 	}
 	if (hd__name_is(name, nlen, "Herald-Attach"))
-		return add_attach(t, e, v, vlen, line, err);
+		return add_attach(t, e, v, vlen, line, col, err);
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
 		if (hd__name_is(name, nlen, reserved[i]))
 			return hd_error_set(err, HD_ETEMPLATE, t->path, line, 1,
@@ -180,7 +184,7 @@ static hd_status add_header(hd_msgtmpl *t, struct eml *e, const char *name,
 	h->line = line;
 	if (!h->name)
 		return hd_error_set(err, HD_ENOMEM, t->path, line, 0, NULL);
-	st = hd__part_compile(t, v, vlen, line, &h->value, err);
+	st = hd__part_compile(t, v, vlen, line, col, &h->value, err);
 	if (st != HD_OK) {
 		free(h->name);
 		return st;
@@ -232,19 +236,23 @@ static hd_status parse_headers(hd_msgtmpl *t, struct eml *e, const char *text,
 		st = hd_buf_append(&val, colon + 1, (size_t)(le - colon - 1));
 		p = next;
 		line++;
-		/* folded continuation lines (RFC 5322 2.2.3): unfold */
+		/* folded continuation lines (RFC 5322 2.2.3) keep their line
+		 * break, so that errors name their place in the file; it is
+		 * taken out once the value is rendered (unfold) */
 		while (st == HD_OK && p < end && (*p == ' ' || *p == '\t')) {
 			le = hd__line_end(p, end, &next);
 			if (le > p && le[-1] == '\r')
 				le--;
-			st = hd_buf_append(&val, p, (size_t)(le - p));
+			st = hd_buf_putc(&val, '\n');
+			if (st == HD_OK)
+				st = hd_buf_append(&val, p, (size_t)(le - p));
 			p = next;
 			line++;
 		}
 		if (st == HD_OK)
 			st = add_header(t, e, name, nlen,
 					val.data ? val.data : "", val.len,
-					hline, err);
+					hline, (long)(colon - name) + 2, err);
 		if (st != HD_OK)
 			break;
 	}
@@ -298,7 +306,7 @@ static hd_status parse_body(hd_msgtmpl *t, struct eml *e, const char *body,
 				hd_tmpl **slot = cur == 1 ? &e->text : &e->html;
 				st = hd__part_compile(t, start,
 						      (size_t)(p - start),
-						      start_line, slot, err);
+						      start_line, 1, slot, err);
 				if (st != HD_OK)
 					return st;
 			}
@@ -316,12 +324,12 @@ static hd_status parse_body(hd_msgtmpl *t, struct eml *e, const char *body,
 	if (!seen) {
 		hd_tmpl **slot = single_html ? &e->html : &e->text;
 		return hd__part_compile(t, body, (size_t)(end - body),
-					start_line, slot, err);
+					start_line, 1, slot, err);
 	}
 	if (cur) {
 		hd_tmpl **slot = cur == 1 ? &e->text : &e->html;
 		st = hd__part_compile(t, start, (size_t)(end - start),
-				      start_line, slot, err);
+				      start_line, 1, slot, err);
 	}
 	return st;
 }
@@ -411,8 +419,19 @@ static hd_status escape_address_value(hd_buf *out, const char *s, size_t n,
 				      hd_error *err)
 {
 	hd_buf tmp = HD_BUF_INIT;
-	hd_status st = hd_escape_header(&tmp, s, n, err);
+	hd_status st;
 	int quote = 0;
+	size_t a = 0, b = n;
+
+	/* white space around an address (a spreadsheet cell "ann@x.example
+	 * ") means nothing: the address alone goes in */
+	hd_address_trim(s, &a, &b);
+	if ((a > 0 || b < n) && memchr(s + a, '@', b - a) &&
+	    hd_address_check(s + a, b - a, NULL) == HD_OK) {
+		s += a;
+		n = b - a;
+	}
+	st = hd_escape_header(&tmp, s, n, err);
 
 	for (size_t i = 0; st == HD_OK && i < tmp.len; i++)
 		if (strchr("()<>[]:;,\\\"", tmp.data[i]))
@@ -680,27 +699,35 @@ static hd_status render_parts(const hd_msgtmpl *t, const struct eml *e,
 	for (size_t i = 0; st == HD_OK && i < e->na; i++) {
 		hd_buf path = HD_BUF_INIT, name = HD_BUF_INIT;
 		const char *base;
+		size_t k = r->na;
 
-		r->na = i + 1;
-		hd_buf_init(&r->att_data[i]);
 		st = hd__part_render(e->a[i].path, ctx, escape_path,
 				     escape_path, row, &path, err);
 		if (st == HD_OK)
+			unfold(&path);
+		if (st == HD_OK && blank(&path)) {
+			/* "Herald-Attach: {{invoice?}}": none for this row */
+			hd_buf_free(&path);
+			continue;
+		}
+		r->na = k + 1;
+		hd_buf_init(&r->att_data[k]);
+		if (st == HD_OK)
 			st =
 			    read_attachment(t, path.data ? path.data : "",
-					    e->a[i].line, &r->att_data[i], err);
+					    e->a[i].line, &r->att_data[k], err);
 		if (st == HD_OK && e->a[i].filename)
 			st = hd__part_render(e->a[i].filename, ctx, escape_path,
 					     escape_path, row, &name, err);
 		if (st == HD_OK) {
 			if (name.len) {
-				r->att_name[i] = hd_buf_detach(&name, NULL);
+				r->att_name[k] = hd_buf_detach(&name, NULL);
 			} else {
 				base = strrchr(path.data, '/');
-				r->att_name[i] =
+				r->att_name[k] =
 				    strdup(base ? base + 1 : path.data);
 			}
-			if (!r->att_name[i])
+			if (!r->att_name[k])
 				st = HD_ENOMEM;
 		}
 		hd_buf_free(&path);
@@ -816,9 +843,48 @@ static int lines_fit(const char *s, size_t n)
 	return 1;
 }
 
-/* Renders an address header into val and parses it.  In address headers
- * {{{raw}}} is quoted like {{x}}: no opt-out may let data add a
- * recipient. */
+/* A header value as rendered: the line breaks of the template's folded
+ * lines come out (RFC 5322 2.2.3 unfolding).  No value can hold one:
+ * every header escaper refuses CR and LF. */
+static void unfold(hd_buf *val)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < val->len; i++)
+		if (val->data[i] != '\n' && val->data[i] != '\r')
+			val->data[w++] = val->data[i];
+	val->len = w;
+	if (val->data)
+		val->data[w] = '\0';
+}
+
+/* 1 when the rendered value is nothing but blanks: the header is left
+ * out ("Cc: {{manager?}}" for a row without a manager). */
+static int blank(const hd_buf *val)
+{
+	for (size_t i = 0; i < val->len; i++)
+		if (val->data[i] != ' ' && val->data[i] != '\t')
+			return 0;
+	return 1;
+}
+
+/* Renders a header that is not an address list into val, unfolded. */
+static hd_status render_value(const struct eml_header *h, json_t *ctx, long row,
+			      hd_buf *val, hd_error *err)
+{
+	hd_status st = hd__part_render(h->value, ctx,
+				       h->kind == H_LISTU ? hd_escape_url
+							  : hd_escape_header,
+				       hd_escape_raw_header, row, val, err);
+
+	if (st == HD_OK)
+		unfold(val);
+	return st;
+}
+
+/* Renders an address header into val and parses it; a blank one (left
+ * out) gives no mailbox.  In address headers {{{raw}}} is quoted like
+ * {{x}}: no opt-out may let data add a recipient. */
 static hd_status render_addresses(const hd_msgtmpl *t,
 				  const struct eml_header *h, json_t *ctx,
 				  long row, hd_buf *val, hd_mailbox **list,
@@ -831,6 +897,9 @@ static hd_status render_addresses(const hd_msgtmpl *t,
 	*n = 0;
 	if (st != HD_OK)
 		return st;
+	unfold(val);
+	if (blank(val))
+		return HD_OK;
 	st = hd_mailbox_list_parse(val->data ? val->data : "", val->len, list,
 				   n, err);
 	if (st != HD_OK) {
@@ -920,13 +989,12 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 			st = render_addresses(t, h, ctx, row, &val, &list, &n,
 					      err);
 		else
-			st = hd__part_render(
-			    h->value, ctx,
-			    h->kind == H_LISTU ? hd_escape_url
-					       : hd_escape_header,
-			    hd_escape_raw_header, row, &val, err);
+			st = render_value(h, ctx, row, &val, err);
 		if (st != HD_OK)
 			break;
+		if (blank(&val) &&
+		    !hd__name_is(h->name, strlen(h->name), "From"))
+			continue; /* an empty header is left out */
 		if (addr) {
 			if (hd__name_is(h->name, strlen(h->name), "From")) {
 				if (n != 1 || out->email.from) {
@@ -1021,4 +1089,18 @@ out:
 	}
 	out->email.data = hd_buf_detach(&msg, &out->email.len);
 	return out->email.data ? HD_OK : HD_ENOMEM;
+}
+
+void hd__eml_walk(const hd_msgtmpl *t, hd_tmpl_walk_fn fn, void *ctx)
+{
+	const struct eml *e = t->impl;
+
+	for (size_t i = 0; i < e->nh; i++)
+		hd_tmpl_walk(e->h[i].value, fn, ctx);
+	for (size_t i = 0; i < e->na; i++) {
+		hd_tmpl_walk(e->a[i].path, fn, ctx);
+		hd_tmpl_walk(e->a[i].filename, fn, ctx);
+	}
+	hd_tmpl_walk(e->text, fn, ctx);
+	hd_tmpl_walk(e->html, fn, ctx);
 }

@@ -41,7 +41,9 @@ struct http_tmpl {
 	size_t nh;
 	int has_idem;
 	hd_tmpl *body;
+	long body_line;
 	hd_escape_fn body_escape;
+	char bare_tag[64]; /* JSON body: the first tag outside quotes, or "" */
 };
 
 void hd__http_free(void *impl)
@@ -212,12 +214,76 @@ static hd_status parse_request_line(hd_msgtmpl *t, struct http_tmpl *h,
 	h->url_line = line;
 	/* the authority gets an escaper of its own */
 	aend = scan_url(strstr(url, "://") + 3, uend, 1);
-	st = hd__part_compile(t, url, (size_t)(aend - url), line, &h->authority,
-			      err);
+	st = hd__part_compile(t, url, (size_t)(aend - url), line,
+			      (long)(url - p) + 1, &h->authority, err);
 	if (st != HD_OK)
 		return st;
-	return hd__part_compile(t, aend, (size_t)(uend - aend), line, &h->url,
-				err);
+	return hd__part_compile(t, aend, (size_t)(uend - aend), line,
+				(long)(aend - p) + 1, &h->url, err);
+}
+
+/* The first "{{tag}}" of a JSON body that no quote opens before it:
+ * its value becomes the inside of a JSON string, so there it makes
+ * invalid JSON.  Only for the hint of that error. */
+static void find_bare_tag(const char *p, const char *end, char *out,
+			  size_t size)
+{
+	int in_string = 0;
+
+	out[0] = '\0';
+	for (; p < end; p++) {
+		if (in_string && *p == '\\' && p + 1 < end) {
+			p++;
+		} else if (*p == '"') {
+			in_string = !in_string;
+		} else if (end - p >= 3 && !memcmp(p, "{{{", 3)) {
+			/* {{{raw}}}: its value is the JSON itself */
+			const char *c = memmem(p, (size_t)(end - p), "}}}", 3);
+			if (!c)
+				return;
+			p = c + 2;
+		} else if (!in_string && end - p >= 3 && p[0] == '{' &&
+			   p[1] == '{' && !strchr("#^/!>=<$&", p[2])) {
+			const char *c = memmem(p, (size_t)(end - p), "}}", 2);
+			if (c)
+				snprintf(out, size, "%.*s", (int)(c + 2 - p),
+					 p);
+			return;
+		}
+	}
+}
+
+/* A JSON body once rendered must be JSON: a template that puts a value
+ * outside quotes, or a raw value that is not JSON, makes the row
+ * invalid rather than a request the API refuses. */
+static hd_status check_json_body(const hd_msgtmpl *t, const struct http_tmpl *h,
+				 const char *body, size_t len, hd_error *err)
+{
+	json_error_t je;
+	json_t *v;
+	char why[160], *near;
+
+	if (h->body_escape != hd_escape_json || len == 0)
+		return HD_OK;
+	v = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+	if (v) {
+		json_decref(v);
+		return HD_OK;
+	}
+	/* jansson quotes the data near the fault: not in a row's error */
+	snprintf(why, sizeof(why), "%s", je.text);
+	if ((near = strstr(why, " near ")) != NULL)
+		*near = '\0';
+	hd_error_set(err, HD_EPARSE, t->path, h->body_line + je.line - 1, 0,
+		     "the body is not valid JSON once rendered: %s (line %d, "
+		     "column %d of the body)%s%s%s",
+		     why, je.line, je.column,
+		     h->bare_tag[0] ? "; a tag gives the inside of a JSON "
+				      "string: quote it, \""
+				    : "",
+		     h->bare_tag, h->bare_tag[0] ? "\"" : "");
+	hd_error_set_field(err, "body");
+	return HD_EPARSE;
 }
 
 hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
@@ -286,8 +352,8 @@ hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
 		v = colon + 1;
 		while (v < le && (*v == ' ' || *v == '\t'))
 			v++;
-		st = hd__part_compile(t, v, (size_t)(le - v), line, &hh->value,
-				      err);
+		st = hd__part_compile(t, v, (size_t)(le - v), line,
+				      (long)(v - p) + 1, &hh->value, err);
 		if (st != HD_OK) {
 			free(hh->name);
 			return st;
@@ -313,7 +379,11 @@ hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
 		if (ctype)
 			snprintf(ct, sizeof(ct), "%.*s", (int)ctype_len, ctype);
 		h->body_escape = hd_escape_for_content_type(ct);
-		return hd__part_compile(t, p, (size_t)(bend - p), line,
+		h->body_line = line;
+		if (h->body_escape == hd_escape_json)
+			find_bare_tag(p, bend, h->bare_tag,
+				      sizeof(h->bare_tag));
+		return hd__part_compile(t, p, (size_t)(bend - p), line, 1,
 					&h->body, err);
 	}
 }
@@ -397,6 +467,8 @@ hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 				hd_error_set_field(err, h->h[i].name);
 			break;
 		}
+		if (b.len == strspn(b.data ? b.data : "", " \t"))
+			continue; /* an empty header is left out */
 		st = push_header(r, h->h[i].name, b.data ? b.data : "", b.len);
 	}
 	if (st == HD_OK && !h->has_idem)
@@ -406,6 +478,8 @@ hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 	hd_buf_reset(&b);
 	st = hd__part_render(h->body, ctx, h->body_escape, escape_raw_body, row,
 			     &b, err);
+	if (st == HD_OK)
+		st = check_json_body(t, h, b.data, b.len, err);
 	if (st == HD_OK) {
 		r->body = hd_buf_detach(&b, &r->body_len);
 		if (!r->body)
@@ -416,4 +490,15 @@ out:
 		hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
 	hd_buf_free(&b);
 	return st;
+}
+
+void hd__http_walk(const hd_msgtmpl *t, hd_tmpl_walk_fn fn, void *ctx)
+{
+	const struct http_tmpl *h = t->impl;
+
+	hd_tmpl_walk(h->authority, fn, ctx);
+	hd_tmpl_walk(h->url, fn, ctx);
+	for (size_t i = 0; i < h->nh; i++)
+		hd_tmpl_walk(h->h[i].value, fn, ctx);
+	hd_tmpl_walk(h->body, fn, ctx);
 }

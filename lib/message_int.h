@@ -25,13 +25,16 @@ struct hd_msgtmpl {
 	hd_dkim *dkim;			   /* signers, or NULL */
 	hd_unsub_secret *unsub;		   /* {{unsubscribe.token}}, or NULL */
 	hd_tmpl *envelope_from;		   /* MAIL FROM template, or NULL */
+	json_t *aliases; /* {alias: field} a record's values are also read
+			    by (CSV header names no tag can name), or NULL */
 };
 
-/* Compiles text[0..len) (which starts at line first_line of the template
- * file) as a strict Mustache template whose partials are files beside the
- * template. */
+/* Compiles text[0..len) (which starts at line first_line, column
+ * first_column of the template file; 0 means 1) as a strict Mustache
+ * template whose partials are files beside the template. */
 hd_status hd__part_compile(const hd_msgtmpl *t, const char *text, size_t len,
-			   long first_line, hd_tmpl **out, hd_error *err);
+			   long first_line, long first_column, hd_tmpl **out,
+			   hd_error *err);
 
 /* Renders part for ctx into out (appending) with the given escapers. */
 hd_status hd__part_render(const hd_tmpl *part, json_t *ctx, hd_escape_fn esc,
@@ -58,12 +61,15 @@ long long hd__message_time(void);
 
 /* Case-insensitive equality of a header name. */
 int hd__name_is(const char *name, size_t n, const char *want);
+/* Exact equality of name[0..n) and want. */
+int hd__name_exact(const char *name, size_t n, const char *want);
 
 hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
 			  hd_error *err);
 hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *id_hash,
 			long row, hd_message *out, hd_error *err);
 void hd__eml_free(void *impl);
+void hd__eml_walk(const hd_msgtmpl *t, hd_tmpl_walk_fn fn, void *ctx);
 /* The envelope recipients (To, Cc, Bcc) of ctx, as "a@b.example, c@d":
  * addresses in template order, domains lower-cased. */
 hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
@@ -74,5 +80,6 @@ hd_status hd__http_compile(hd_msgtmpl *t, const char *text, size_t len,
 hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *id_hash,
 			 long row, hd_message *out, hd_error *err);
 void hd__http_free(void *impl);
+void hd__http_walk(const hd_msgtmpl *t, hd_tmpl_walk_fn fn, void *ctx);
 
 #endif

@@ -169,3 +169,14 @@ double hd_ratelimit_rate(hd_ratelimit *rl)
 	pthread_mutex_unlock(&rl->mu);
 	return r;
 }
+
+void hd_ratelimit_state(hd_ratelimit *rl, double *rate, double *pause)
+{
+	double left;
+
+	pthread_mutex_lock(&rl->mu);
+	*rate = rl->rate;
+	left = rl->pause_until - hd_monotonic();
+	pthread_mutex_unlock(&rl->mu);
+	*pause = left > 0 ? left : 0;
+}

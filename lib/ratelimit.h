@@ -44,6 +44,10 @@ void hd_ratelimit_success(hd_ratelimit *rl);
 /* The current rate (starts per second); 0: not limited. */
 double hd_ratelimit_rate(hd_ratelimit *rl);
 
+/* The current rate (as hd_ratelimit_rate) and the seconds left of a
+ * Retry-After pause (0: none), read together. */
+void hd_ratelimit_state(hd_ratelimit *rl, double *rate, double *pause);
+
 /* Seconds on the monotonic clock. */
 double hd_monotonic(void);
 

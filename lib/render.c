@@ -5,6 +5,7 @@
  * that row's message as a send would, and hands back the bytes and the
  * SMTP envelope.  Nothing is sent and nothing is written.
  */
+#include "fields.h"
 #include "inputs.h"
 #include "key.h"
 
@@ -79,8 +80,11 @@ hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 			break;
 		}
 		if (!chosen) {
-			hd__key_choose(&ks, cfg->key_field, tmpl, rec);
+			hd__fields_first(tmpl, src, cfg->key_field, rec, &ks);
 			chosen = 1;
+			st = hd__fields_check(tmpl, src, cfg->key_field, err);
+			if (st != HD_OK)
+				break;
 		}
 		st = hd__key_of(&ks, tmpl, rec, hd_source_row(src), &k, &id,
 				&kerr);
@@ -94,6 +98,8 @@ hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 		if (match) {
 			st = hd_msgtmpl_build(tmpl, rec, campaign, id ? id : "",
 					      hd_source_row(src), &msg, err);
+			if (st != HD_OK && err)
+				hd__fields_explain(tmpl, rec, err);
 			free(id);
 			free(k);
 			break;

@@ -19,18 +19,22 @@
  * still refusing to send anything when any row is bad.  This thread owns
  * the struct run; the workers see only the hd__sender inside it.
  */
+#include "attempt_log.h"
 #include "commit.h"
 #include "curl_abort.h"
 #include "dest.h"
 #include "engine.h"
+#include "fields.h"
 #include "filter.h"
 #include "inputs.h"
 #include "journal.h"
 #include "key.h"
+#include "outbox_prep.h"
 #include "outputs.h"
 #include "retry.h"
 #include "send.h"
 #include "suppress.h"
+#include "trace.h"
 
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -63,7 +67,9 @@ struct run {
 	hd_pool *pool; /* the engine's */
 	hd_ratelimit *rl;
 	hd__dests *dests;
-	hd_suppress *suppress; /* --suppress, or NULL */
+	hd_suppress *suppress;	   /* --suppress, or NULL */
+	hd__attempt_log *attempts; /* the workers' retries and slow-downs */
+	hd__trace *trace;	   /* --trace, or NULL */
 	hd__keyspec key;
 	int key_chosen;
 	hd_transport_config tcfg;
@@ -100,7 +106,16 @@ static double wall_clock(void)
 static void emit(struct run *r, hd_event_kind kind, const hd_error *e,
 		 const char *text)
 {
-	hd_event ev = {kind, e, text, &r->stats};
+	hd_event ev = {kind, e, text, &r->stats, NULL, NULL};
+
+	if (r->cfg->on_event)
+		r->cfg->on_event(r->cfg->event_ctx, &ev);
+}
+
+/* The row as the report has it, for the caller's summary. */
+static void emit_row(struct run *r, const hd_report_row *rr)
+{
+	hd_event ev = {HD_EVENT_ROW, NULL, NULL, &r->stats, rr, NULL};
 
 	if (r->cfg->on_event)
 		r->cfg->on_event(r->cfg->event_ctx, &ev);
@@ -171,6 +186,7 @@ static void record(struct run *r, hd_report_row *rr, int taken)
 	rr->at = wall_clock();
 	if (hd__commit_row(r->commit, rr) != HD_OK)
 		r->write_failed = 1;
+	emit_row(r, rr);
 }
 
 static void record_simple(struct run *r, long row, const char *key,
@@ -339,6 +355,44 @@ static hd_status pass_validate(struct run *r, hd_error *err)
 	return pass_check(r, 0, err);
 }
 
+/* Pass 1 is over: what the reader passed over, said once, and the
+ * caller hears that every invalid row is known. */
+static void checked(struct run *r)
+{
+	hd_source_leftovers lo;
+	char d = hd__fields_other_delimiter(r->src);
+	const char *name = hd_source_name(r->src);
+
+	hd_source_passed_over(r->src, &lo);
+	if (lo.delimiter_lines && lo.unnamed)
+		note(r,
+		     "%s: passed over %ld line%s made only of delimiters "
+		     "(the first: line %ld) and %zu empty unnamed column%s "
+		     "at the end",
+		     name, lo.delimiter_lines,
+		     lo.delimiter_lines == 1 ? "" : "s", lo.first_line,
+		     lo.unnamed, lo.unnamed == 1 ? "" : "s");
+	else if (lo.delimiter_lines)
+		note(r,
+		     "%s: passed over %ld line%s made only of delimiters (the "
+		     "first: line %ld)",
+		     name, lo.delimiter_lines,
+		     lo.delimiter_lines == 1 ? "" : "s", lo.first_line);
+	else if (lo.unnamed)
+		note(r, "%s: passed over %zu empty unnamed column%s at the end",
+		     name, lo.unnamed, lo.unnamed == 1 ? "" : "s");
+	if (d)
+		note(r,
+		     "%s has one column, '%.60s': if it is separated by '%s', "
+		     "give --delimiter %s",
+		     name, hd_source_column(r->src, 0),
+		     d == '\t' ? "tab" : (char[]){d, 0},
+		     d == '\t'	? "tab"
+		     : d == ';' ? "';'"
+				: "'|'");
+	emit(r, HD_EVENT_CHECKED, NULL, NULL);
+}
+
 static void stop_taking(struct run *r, hd_status why, const char *msg)
 {
 	if (r->stopping)
@@ -451,6 +505,30 @@ static void maybe_progress(struct run *r)
 	}
 }
 
+/* The retries and slow-downs the workers told since the last time, as
+ * events on this thread. */
+static void emit_attempts(struct run *r)
+{
+	hd__attempt_entry e[32];
+	long dropped = 0;
+	size_t n;
+
+	do {
+		n = hd__attempt_log_take(r->attempts, e, 32, &dropped);
+		for (size_t i = 0; i < n; i++) {
+			hd_event ev = {e[i].kind, NULL, NULL,
+				       &r->stats, NULL, &e[i].info};
+			if (r->cfg->on_event)
+				r->cfg->on_event(r->cfg->event_ctx, &ev);
+		}
+		if (dropped)
+			note(r,
+			     "%ld more retries or slow-downs came too fast "
+			     "to be told one by one",
+			     dropped);
+	} while (n == 32);
+}
+
 /* Collects finished jobs; waits up to timeout_ms for the first. */
 static void drain(struct run *r, int timeout_ms)
 {
@@ -458,12 +536,16 @@ static void drain(struct run *r, int timeout_ms)
 
 	while ((t = hd_pool_next_result(r->pool, timeout_ms)) != NULL) {
 		hd__job *j = (hd__job *)t;
-		if (j->kind == HD__JOB_CHECK)
+		if (j->kind == HD__JOB_CHECK) {
 			checked_back(r, j);
-		else
+		} else {
+			/* a row's retries are told before its outcome */
+			emit_attempts(r);
 			finish_job(r, j);
+		}
 		timeout_ms = 0;
 	}
+	emit_attempts(r);
 	/* a check pass goes on to its end: stops are for sending */
 	if (!r->checked)
 		check_stops(r);
@@ -521,6 +603,7 @@ static hd_status submit(struct run *r, json_t *rec, long row, char *key,
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
 	}
 	j->sender = &r->sender;
+	j->log = r->attempts;
 	j->row = row;
 	j->line = hd_source_line(r->src);
 	j->record = rec;
@@ -645,6 +728,21 @@ static const char *outbox_of(const hd_run_config *cfg)
 	return NULL;
 }
 
+/* The transport's own check of its settings; a dry run and check make
+ * the same (a bad URL, missing credentials) and then send nothing.  The
+ * outbox's check makes its folder, which they must not. */
+static hd_status check_transport(struct run *r, hd_error *err)
+{
+	const hd_transport *tp = r->sender.tp;
+	hd_status st = HD_OK;
+
+	if (tp->check && !(r->sender.dry && tp == &hd_transport_outbox))
+		st = tp->check(&r->tcfg, err);
+	if (r->sender.dry)
+		r->sender.tp = &hd_transport_dryrun;
+	return st;
+}
+
 static hd_status choose_transport(struct run *r, hd_error *err)
 {
 	const hd_run_config *cfg = r->cfg;
@@ -667,17 +765,14 @@ static hd_status choose_transport(struct run *r, hd_error *err)
 	if (kind == HD_MSG_HTTP && cfg->smtp_url)
 		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
 				    "--smtp needs an .eml template");
-	if (r->sender.dry) {
-		r->sender.tp = &hd_transport_dryrun;
-	} else if (cfg->outbox_dir ||
-		   (kind == HD_MSG_EMAIL && !cfg->smtp_url)) {
+	if (cfg->outbox_dir || (kind == HD_MSG_EMAIL && !cfg->smtp_url)) {
 		r->sender.tp = &hd_transport_outbox;
 		t->outbox_dir = outbox_of(cfg);
 	} else {
 		r->sender.tp = kind == HD_MSG_EMAIL ? &hd_transport_smtp
 						    : &hd_transport_http;
 	}
-	return r->sender.tp->check ? r->sender.tp->check(t, err) : HD_OK;
+	return check_transport(r, err);
 }
 
 /* The destination table: limits, pauses and pacing per destination. */
@@ -708,7 +803,8 @@ static hd_status set_up_sender(struct run *r, hd_error *err)
 	hd__sender *s = &r->sender;
 
 	r->rl = hd_ratelimit_new(cfg->rate);
-	if (!r->rl)
+	r->attempts = hd__attempt_log_new();
+	if (!r->rl || !r->attempts)
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
 	s->tmpl = r->tmpl;
 	s->tcfg = &r->tcfg;
@@ -742,6 +838,9 @@ static hd_status check_outputs(struct run *r, hd_error *err)
 				     "the journal (--journal)", 0, err);
 	if (st == HD_OK)
 		st = hd__outputs_add(o, outbox_of(cfg), "the outbox", 1, err);
+	if (st == HD_OK)
+		st = hd__outputs_add(o, cfg->trace_path, "the trace (--trace)",
+				     0, err);
 	if (st == HD_OK)
 		st = hd__outputs_check(o, cfg->template_path, "the template",
 				       err);
@@ -779,6 +878,74 @@ static hd_status open_journal(struct run *r, hd_error *err)
 	return HD_OK;
 }
 
+/* --trace: the file, with what the transports must never write in
+ * it; its first line says what the run is.  The transports write each
+ * attempt's conversation through hd_transport_config's trace sink. */
+static hd_status open_trace(struct run *r, hd_error *err)
+{
+	const hd_run_config *cfg = r->cfg;
+	hd__trace_conn c;
+	char line[600];
+	hd_status st = hd__trace_open_run(cfg, &r->trace, err);
+
+	if (st != HD_OK || !r->trace)
+		return st;
+	r->tcfg.trace = r->trace; /* the transports' connections write */
+	hd__trace_conn_init(&c, r->trace, 0);
+	snprintf(line, sizeof(line), "herald %s: %s %s with %s", HD_VERSION,
+		 cfg->check_only ? "check"
+		 : cfg->dry_run	 ? "dry run"
+				 : "send",
+		 cfg->recipients_path, cfg->template_path);
+	hd__trace_line(&c, 0, '*', line, strlen(line));
+	return HD_OK;
+}
+
+/* Does this run continue the one that filled its outbox? */
+static int outbox_continues(const struct run *r)
+{
+	return r->cfg->only_failed ||
+	       (r->journal && hd__journal_keys(r->journal) > 0);
+}
+
+/* The outbox this run writes: an earlier run's messages there are
+ * refused (outbox_prep.h), unless --outbox-clean is to remove them once
+ * the run is known to go (clean_outbox). */
+static hd_status prepare_outbox(struct run *r, hd_error *err)
+{
+	const char *dir = outbox_of(r->cfg);
+	long none;
+
+	if (!dir)
+		return HD_OK;
+	return hd__outbox_prepare(
+	    dir, 0, outbox_continues(r) || r->cfg->outbox_clean, &none, err);
+}
+
+/* Once every row is checked and the run goes on: --outbox-clean, and
+ * the default folder named, as nobody asked for it. */
+static hd_status clean_outbox(struct run *r, hd_error *err)
+{
+	const char *dir = outbox_of(r->cfg);
+	long removed = 0;
+	hd_status st;
+
+	if (dir && !r->cfg->outbox_dir)
+		note(r,
+		     "no --smtp given: each message is written to %s/ "
+		     "(--outbox DIR chooses the folder, --smtp URL sends)",
+		     dir);
+	if (!dir || !r->cfg->outbox_clean)
+		return HD_OK;
+	st = hd__outbox_prepare(dir, 1, outbox_continues(r), &removed, err);
+	if (st == HD_OK && removed)
+		note(r,
+		     "--outbox-clean: removed %ld message%s of an earlier "
+		     "run from %s",
+		     removed, removed == 1 ? "" : "s", dir);
+	return st;
+}
+
 /* The key is chosen from the first record, before anything else reads
  * the list (--only-failed needs it to read its report). */
 static hd_status choose_key(struct run *r, hd_error *err)
@@ -788,7 +955,9 @@ static hd_status choose_key(struct run *r, hd_error *err)
 
 	if (st != HD_OK)
 		return st;
-	hd__key_choose(&r->key, r->cfg->key_field, r->tmpl, first);
+	/* the header is known now: its aliases ("First Name" is
+	 * {{first_name}}) for the template and --key */
+	hd__fields_first(r->tmpl, r->src, r->cfg->key_field, first, &r->key);
 	r->key_chosen = 1;
 	json_decref(first);
 	return hd_source_rewind(r->src, err);
@@ -878,9 +1047,15 @@ static hd_status set_up(struct run *r, hd_error *err)
 	if (st == HD_OK)
 		st = open_journal(r, err);
 	if (st == HD_OK)
+		st = open_trace(r, err);
+	if (st == HD_OK)
 		st = hd__inputs_open(cfg, &mo, &r->tmpl, &r->src, err);
 	if (st == HD_OK)
 		st = choose_key(r, err);
+	if (st == HD_OK)
+		st = hd__fields_check(r->tmpl, r->src, cfg->key_field, err);
+	if (st == HD_OK)
+		st = prepare_outbox(r, err);
 	if (st == HD_OK)
 		st = choose_transport(r, err);
 	if (st == HD_OK)
@@ -897,6 +1072,9 @@ static void run_cleanup(struct run *r)
 	hd__suppress_free(r->suppress);
 	hd__dests_free(r->dests);
 	hd_ratelimit_free(r->rl);
+	hd__attempt_log_free(r->attempts);
+	hd__trace_close(r->trace, NULL);
+	r->trace = NULL;
 	hd_source_free(r->src);
 	hd_msgtmpl_free(r->tmpl);
 	hd__sender_destroy(&r->sender);
@@ -970,6 +1148,10 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 		st = start_pool(&r, err);
 	if (st == HD_OK)
 		st = pass_validate(&r, err);
+	if (st == HD_OK)
+		checked(&r);
+	if (st == HD_OK && (!r.invalid_found || cfg->skip_invalid))
+		st = clean_outbox(&r, err);
 	if (st != HD_OK && r.report && st != HD_EUSAGE && st != HD_ELOCKED &&
 	    err)
 		report_failed_start(&r, err);

@@ -1,8 +1,10 @@
 /* send.c — on a worker: render one row, send it, retry, decide. */
 #include "send.h"
 
+#include "attempt_log.h"
 #include "commit.h"
 #include "dest.h"
+#include "fields.h"
 #include "filter.h"
 #include "key.h"
 #include "retry.h"
@@ -269,6 +271,8 @@ static void check(hd__job *j)
 		if (e->code == HD_OK)
 			e->code = st;
 		hd__blame_row(s->source_name, e, j->row, j->line);
+		/* "did you mean": what the row has instead */
+		hd__fields_explain(s->tmpl, j->record, e);
 	} else {
 		j->status = HD_ROW_DRY_RUN; /* valid */
 	}
@@ -388,6 +392,21 @@ int hd__job_try_start(hd__job *j, double now, double *wake)
 	return HD__JOB_START;
 }
 
+/* The server said "slow down": the destination alone when the run has
+ * several, else the whole pool; told to the coordinator (-v). */
+static void slowed(hd__job *j, const hd_send_result *res)
+{
+	hd__sender *s = j->sender;
+	int own =
+	    j->dest && hd__dest_slow_down(s->dests, j->dest, res->retry_after);
+
+	if (!own)
+		hd_ratelimit_slow_down(s->rl, res->retry_after);
+	hd__attempt_log_slow(j->log, j->row, j->attempts, res->error,
+			     own ? hd__dest_key(j->dest) : "",
+			     own ? hd__dest_pacer(s->dests, j->dest) : s->rl);
+}
+
 /* Was this attempt's failure the destination's trouble (no answer of its
  * own, or "slow down"), rather than a verdict on this message? */
 static int trouble(const hd_send_result *res)
@@ -447,6 +466,8 @@ int hd__job_attempt_done(hd__job *j, double now)
 		j->reconnected = 1;
 		j->attempts--;
 		j->not_before = now;
+		hd__attempt_log_retry(j->log, j->row, j->attempts + 1,
+				      res->error, 0);
 		return HD__JOB_READY;
 	}
 	if (res->unreachable && !atomic_load(&s->delivered)) {
@@ -455,13 +476,14 @@ int hd__job_attempt_done(hd__job *j, double now)
 		fail_fast(s, res);
 		return HD__JOB_DONE;
 	}
-	if (res->slow_down &&
-	    !(j->dest &&
-	      hd__dest_slow_down(s->dests, j->dest, res->retry_after)))
-		hd_ratelimit_slow_down(s->rl, res->retry_after);
+	if (res->slow_down)
+		slowed(j, res);
 	if (res->status == HD_ETRANSIENT && j->attempts <= s->retries) {
-		j->not_before = now + hd_retry_delay(j->attempts, s->backoff,
-						     res->retry_after, &j->rng);
+		double wait = hd_retry_delay(j->attempts, s->backoff,
+					     res->retry_after, &j->rng);
+		j->not_before = now + wait;
+		hd__attempt_log_retry(j->log, j->row, j->attempts, res->error,
+				      wait);
 		return HD__JOB_READY;
 	}
 	j->status = HD_ROW_FAILED;

@@ -51,6 +51,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+struct hd__attempt_log;
 struct hd__commit;
 struct hd__dests;
 struct hd__dest;
@@ -133,6 +134,8 @@ typedef struct hd__job {
 	json_t *record;
 	char *key; /* as reported (HD__JOB_CHECK: set by the worker) */
 	char *id;  /* the key's identity: seeds Message-ID, journal */
+	struct hd__attempt_log *log; /* where retries and slow-downs are
+					told (attempt_log.h); NULL: not */
 	/* set by the worker */
 	hd_row_status status;
 	int attempts;

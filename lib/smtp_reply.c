@@ -1,6 +1,8 @@
 /* smtp_reply.c — SMTP reply lines and redaction; see smtp_reply.h. */
 #include "smtp_reply.h"
 
+#include "redact.h"
+
 #include <string.h>
 
 void hd__smtp_reply_clear(hd__smtp_reply *r)
@@ -53,21 +55,5 @@ void hd__smtp_reply_line(hd__smtp_reply *r, const char *p, size_t n)
 
 void hd__smtp_redact(char *s, char *const *secrets, size_t nsecrets)
 {
-	for (size_t i = 0; i < nsecrets; i++) {
-		const char *sec = secrets[i];
-		size_t n = sec ? strlen(sec) : 0;
-		size_t m = n < 3 ? n : 3; /* the text never grows */
-		char *p = s;
-
-		if (n == 0)
-			continue;
-		while ((p = strstr(p, sec)) != NULL) {
-			memmove(p + m, p + n, strlen(p + n) + 1);
-			memcpy(p, "***", m);
-			p += m; /* "*" as a password must not loop */
-		}
-	}
-	for (; *s; s++)
-		if (*s < 0x20 || *s > 0x7e)
-			*s = '?';
+	hd__redact(s, (const char *const *)secrets, nsecrets);
 }

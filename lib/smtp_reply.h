@@ -10,10 +10,10 @@
  * of the credential exchange) and 221 (the reply to QUIT, sent when
  * libcurl closes a connection after the reply that matters).
  *
- * Before a reply text (or an error text that may quote one) leaves the
- * transport it is redacted: every occurrence of a secret (the password,
- * its base64 forms) becomes "***" and every byte that is not printable
- * ASCII becomes '?'.
+ * Before a reply text leaves the transport it is redacted (redact.h):
+ * secrets (the password, its base64 forms) and credential fields become
+ * "***", control bytes and bytes that are not UTF-8 '?'.  Only the
+ * reply: herald's own text around it is never rewritten.
  *
  * Pure functions over caller-owned memory; thread-safe.
  */
@@ -38,10 +38,8 @@ void hd__smtp_reply_clear(hd__smtp_reply *r);
 /* Takes one line p[0..n) from the server, with or without its CRLF. */
 void hd__smtp_reply_line(hd__smtp_reply *r, const char *p, size_t n);
 
-/* Redacts s (NUL-terminated, in place; it never grows): each of the
- * nsecrets strings (NULL or "" entries are skipped) becomes "***" (or as
- * many '*' as it has bytes, when shorter), then every byte outside
- * 0x20..0x7E becomes '?'. */
+/* hd__redact (redact.h) of a reply text, with the connection's
+ * secrets. */
 void hd__smtp_redact(char *s, char *const *secrets, size_t nsecrets);
 
 #endif

@@ -3,6 +3,7 @@
  * buffer, and the open/next/rewind layer over the CSV and JSON readers.
  */
 #include "fdio.h"
+#include "recode.h"
 #include "source_int.h"
 
 #include <errno.h>
@@ -165,6 +166,18 @@ static hd_status check_opts(const hd_source_opts *opts, const char *name,
 	return HD_OK;
 }
 
+/* Replaces *fd (closed) by a UTF-8 copy of what it holds. */
+static hd_status recode(int *fd, const char *name, const char *encoding,
+			hd_error *err)
+{
+	int utf8;
+	hd_status rc = hd__recode(*fd, name, encoding, &utf8, err);
+
+	close(*fd);
+	*fd = rc == HD_OK ? utf8 : -1;
+	return rc;
+}
+
 /* Takes ownership of fd (closed on failure too). */
 static hd_status source_new(int fd, const char *name, hd_format format,
 			    char delim, hd_source **out, hd_error *err)
@@ -217,11 +230,15 @@ hd_status hd__source_open_fd(int fd, const char *name,
 				    "standard input needs an explicit format "
 				    "(csv, json or jsonl)");
 	rc = spool(fd, name, format != HD_FORMAT_JSON, &spooled, &cut, err);
+	if (rc == HD_OK && opts && !hd__encoding_is_utf8(opts->encoding))
+		rc = recode(&spooled, name, opts->encoding, err);
 	if (rc != HD_OK)
 		return rc;
 	rc = source_new(spooled, name, format, delim, out, err);
-	if (rc == HD_OK)
+	if (rc == HD_OK) {
 		(*out)->cut_line = cut;
+		(*out)->recoded = opts && !hd__encoding_is_utf8(opts->encoding);
+	}
 	return rc;
 }
 
@@ -269,9 +286,16 @@ hd_status hd_source_open(const char *path, const hd_source_opts *opts,
 			return rc;
 		fd = spooled;
 	}
+	if (opts && !hd__encoding_is_utf8(opts->encoding)) {
+		rc = recode(&fd, path, opts->encoding, err);
+		if (rc != HD_OK)
+			return rc;
+	}
 	rc = source_new(fd, path, format, delim, out, err);
-	if (rc == HD_OK)
+	if (rc == HD_OK) {
 		(*out)->cut_line = cut;
+		(*out)->recoded = opts && !hd__encoding_is_utf8(opts->encoding);
+	}
 	return rc;
 }
 
@@ -345,9 +369,9 @@ hd_status hd_source_rewind(hd_source *s, hd_error *err)
 				    memcmp(s->buf, "\0\0\xFE\xFF", 4) == 0);
 		s->failed = hd__source_fail(
 		    s, &s->ferr, HD_EUTF8, 1, 1, 0,
-		    "the file is %s (it starts with a byte order mark); save "
-		    "it as UTF-8",
-		    utf32 ? "UTF-32" : "UTF-16");
+		    "the file is %s (it starts with a byte order mark): "
+		    "give --encoding %s, or save it as UTF-8",
+		    utf32 ? "UTF-32" : "UTF-16", utf32 ? "UTF-32" : "UTF-16");
 	}
 	return HD_OK;
 fail:
@@ -356,6 +380,29 @@ fail:
 	if (err)
 		*err = s->ferr;
 	return rc;
+}
+
+/* Invalid UTF-8: what the bytes look like instead, and what to do. */
+static void encoding_hint(const hd_source *s, hd_error *e)
+{
+	const char *guess = hd__guess_encoding(
+	    (const unsigned char *)s->buf + s->pos, s->end - s->pos);
+	size_t n = strlen(e->msg);
+
+	if (s->recoded)
+		return;
+	if (s->pos > 0 && !guess)
+		guess =
+		    hd__guess_encoding((const unsigned char *)s->buf, s->end);
+	if (guess)
+		snprintf(e->msg + n, sizeof(e->msg) - n,
+			 ": the file looks like %s; give --encoding %s, or "
+			 "save it as UTF-8",
+			 guess, guess);
+	else
+		snprintf(e->msg + n, sizeof(e->msg) - n,
+			 ": the file is not UTF-8; give --encoding NAME "
+			 "('iconv -l' lists them), or save it as UTF-8");
 }
 
 hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err)
@@ -393,6 +440,8 @@ hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err)
 		else
 			s->at_end = 1;
 	}
+	if (rc == HD_EUTF8)
+		encoding_hint(s, &e);
 	if (rc != HD_OK) {
 		if (*record) {
 			json_decref(*record);
@@ -425,6 +474,52 @@ const char *hd_source_name(const hd_source *s)
 hd_format hd_source_format(const hd_source *s)
 {
 	return s ? s->format : HD_FORMAT_AUTO;
+}
+
+size_t hd_source_ncolumns(const hd_source *s)
+{
+	return s && s->columns ? json_array_size(s->columns) : 0;
+}
+
+const char *hd_source_column(const hd_source *s, size_t i)
+{
+	return json_string_value(
+	    json_array_get(json_array_get(s ? s->columns : NULL, i), 0));
+}
+
+const char *hd_source_column_alias(const hd_source *s, size_t i)
+{
+	return json_string_value(
+	    json_array_get(json_array_get(s ? s->columns : NULL, i), 1));
+}
+
+json_t *hd_source_aliases(const hd_source *s)
+{
+	json_t *out = NULL;
+
+	for (size_t i = 0; i < hd_source_ncolumns(s); i++) {
+		const char *a = hd_source_column_alias(s, i);
+		if (!a)
+			continue;
+		if (!out && !(out = json_object()))
+			return NULL;
+		if (json_object_set_new(out, a,
+					json_string(hd_source_column(s, i)))) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+void hd_source_passed_over(const hd_source *s, hd_source_leftovers *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!s || s->format != HD_FORMAT_CSV)
+		return;
+	out->delimiter_lines = s->delim_lines;
+	out->first_line = s->delim_line;
+	out->unnamed = s->have_header || s->columns ? s->ntrail : 0;
 }
 
 size_t hd__source_buffer_bytes(const hd_source *s)

@@ -2,7 +2,7 @@
  * source.h — streaming recipient readers (CSV, JSON array, JSON Lines).
  *
  * SYNOPSIS
- *	hd_source_opts o = {HD_FORMAT_AUTO, 0};
+ *	hd_source_opts o = {HD_FORMAT_AUTO, 0, NULL};
  *	hd_source *s;
  *	json_t *rec;
  *
@@ -30,9 +30,25 @@
  *	Refused: a quote inside an unquoted field, anything but a delimiter or
  *	line end after a closing quote, an unterminated quote (reported where
  *	it opened), a CR not followed by LF outside quotes, a record whose
- *	field count differs from the header's, invalid UTF-8, NUL bytes, an
- *	empty or repeated header name.  Header names are used verbatim (not
- *	trimmed).
+ *	field count differs from the header's, invalid UTF-8 (with a guess
+ *	at the file's real encoding), NUL bytes, an empty or repeated header
+ *	name.  Header names are used verbatim (not trimmed).
+ *
+ *	What spreadsheets leave behind is passed over, and counted for one
+ *	note (hd_source_leftovers): lines made only of delimiters (a row
+ *	whose cells were cleared), and unnamed columns at the end of the
+ *	header whose cells are all empty (a stray delimiter at the end of
+ *	every line).  A value in such a column is an error.
+ *
+ *	A header name that no template tag could name (white space, '.',
+ *	'?', braces, a leading sigil such as '#': "First Name") gets an
+ *	alias: the name in lower case, every run of other characters than
+ *	letters, digits and '_' made one '_', with none at either end
+ *	("First Name" -> first_name, "E-Mail Address " -> e_mail_address).
+ *	No alias is made when it would be empty or equal to another
+ *	column's name or alias.  Records keep the header's names only (a
+ *	record is the file's data); hd_source_aliases() gives the aliases
+ *	for templates to read the values by.
  *
  *	JSON: one top-level array of objects, read element by element (each
  *	element's bytes are parsed by jansson).  Duplicate keys, non-object
@@ -68,7 +84,9 @@
  *
  * ERRORS
  *	hd_source_open: HD_EUSAGE (bad options, unknown extension, "-"
- *	without a format), HD_ENOENT "cannot open: <strerror>" (missing,
+ *	without a format, an encoding iconv does not know), HD_EUTF8 (the
+ *	file is not valid in the encoding given: its line), HD_ENOENT
+ *	"cannot open: <strerror>" (missing,
  *	unreadable, a directory), HD_EIO (stdin could not be spooled),
  *	HD_ENOMEM, HD_EINVAL (NULL path or out).
  *	hd_source_next: HD_EPARSE, HD_EUTF8, HD_ELIMIT, HD_EIO, HD_ENOMEM,
@@ -87,6 +105,7 @@
 #ifndef HD_SOURCE_H
 #define HD_SOURCE_H
 
+#include "buf.h"
 #include "herald.h"
 
 #include <jansson.h>
@@ -103,10 +122,22 @@ typedef enum hd_format {
 } hd_format;
 
 typedef struct hd_source_opts {
-	hd_format format; /* HD_FORMAT_AUTO needs a known extension */
-	char delimiter;	  /* CSV; 0 means ','.  Any ASCII byte but '"', CR,
-			     LF and NUL (tab and ';' are common) */
+	hd_format format;     /* HD_FORMAT_AUTO needs a known extension */
+	char delimiter;	      /* CSV; 0 means ','.  Any ASCII byte but '"', CR,
+				 LF and NUL (tab and ';' are common) */
+	const char *encoding; /* NULL or "UTF-8": the file is UTF-8; else an
+				 iconv(3) name ("WINDOWS-1252", "UTF-16"):
+				 the file is converted to UTF-8, into an
+				 unlinked temporary file, when opened */
 } hd_source_opts;
+
+/* What a CSV reader passed over in the records read since the last
+ * rewind (see DESCRIPTION). */
+typedef struct hd_source_leftovers {
+	long delimiter_lines; /* lines made only of delimiters */
+	long first_line;      /* the first of them; 0: none */
+	size_t unnamed;	      /* empty unnamed columns at the header's end */
+} hd_source_leftovers;
 
 typedef struct hd_source hd_source;
 
@@ -134,6 +165,25 @@ const char *hd_source_name(const hd_source *s);
 
 /* The format in use (never HD_FORMAT_AUTO). */
 hd_format hd_source_format(const hd_source *s);
+
+/* CSV: the header's named columns, once the first record was read (they
+ * stay known across rewinds); 0 for JSON and before.  column(i) is the
+ * header name, alias(i) its alias or NULL.  Borrowed: they live as long
+ * as the source. */
+size_t hd_source_ncolumns(const hd_source *s);
+const char *hd_source_column(const hd_source *s, size_t i);
+const char *hd_source_column_alias(const hd_source *s, size_t i);
+
+/* The alias of the header name p[0..n) (see DESCRIPTION): appended to
+ * out, NUL-terminated; *len is its length (0: none can be made). */
+hd_status hd_source_alias_of(const char *p, size_t n, hd_buf *out, size_t *len);
+
+/* CSV: a new object {alias: header name} of the aliases (see
+ * DESCRIPTION), or NULL when there are none (or out of memory). */
+json_t *hd_source_aliases(const hd_source *s);
+
+/* CSV: what was passed over since the last rewind. */
+void hd_source_passed_over(const hd_source *s, hd_source_leftovers *out);
 
 /* Closes the file and frees everything; NULL is allowed. */
 void hd_source_free(hd_source *s);

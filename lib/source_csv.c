@@ -59,7 +59,10 @@ void hd__csv_reset(hd_source *s)
 	set_classes(s);
 	s->have_header = 0;
 	s->nkeys = 0;
+	s->ntrail = 0;
 	s->nfields = 0;
+	s->delim_lines = 0;
+	s->delim_line = 0;
 	hd_buf_reset(&s->rec);
 	hd_buf_reset(&s->keys);
 }
@@ -71,8 +74,11 @@ void hd__csv_free(hd_source *s)
 	free(s->fields);
 	free(s->key_off);
 	free(s->key_len);
+	free(s->alias_off);
+	json_decref(s->columns);
+	s->columns = NULL;
 	s->fields = NULL;
-	s->key_off = s->key_len = NULL;
+	s->key_off = s->key_len = s->alias_off = NULL;
 }
 
 /* The row an error belongs to: 0 while reading the header. */
@@ -440,20 +446,24 @@ static const char *field_data(const hd_source *s, const hd__csv_field *f)
 	return s->rec.data ? s->rec.data + f->off : "";
 }
 
-/* A line that is empty or only spaces and tabs: one unquoted field of
- * blanks.  Skipped, so a stray empty line is not a ragged row. */
-static int is_blank(const hd_source *s)
+/* A line that is empty or only spaces and tabs (one unquoted field of
+ * blanks), or made only of delimiters (a spreadsheet row whose cells
+ * were cleared: unquoted fields of blanks).  Passed over, so a stray
+ * line is not a ragged row; the second kind is counted for a note. */
+static int is_blank(hd_source *s)
 {
-	const hd__csv_field *f = &s->fields[0];
-	size_t k;
-
-	if (s->nfields != 1 || f->quoted)
-		return 0;
-	for (k = 0; k < f->len; k++) {
-		char c = field_data(s, f)[k];
-		if (c != ' ' && c != '\t')
+	for (size_t i = 0; i < s->nfields; i++) {
+		const hd__csv_field *f = &s->fields[i];
+		if (f->quoted)
 			return 0;
+		for (size_t k = 0; k < f->len; k++) {
+			char c = field_data(s, f)[k];
+			if (c != ' ' && c != '\t')
+				return 0;
+		}
 	}
+	if (s->nfields > 1 && s->delim_lines++ == 0)
+		s->delim_line = s->rec_line;
 	return 1;
 }
 
@@ -488,22 +498,132 @@ static hd_status sep_line(hd_source *s, hd_error *err)
 			       sep, sep);
 }
 
+/* Can a tag name the column as it is?  Not with white space, '.' (a
+ * dotted name), '?' (the optional marker), '}' (the tag's end) or a
+ * sigil first ({{#x}} is a section). */
+static int usable_name(const char *p, size_t n)
+{
+	if (n == 0 || strchr("#^/!=<>$&{", p[0]))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strchr(" \t\r\n\f\v.?}", p[i]))
+			return 0;
+	return 1;
+}
+
+hd_status hd_source_alias_of(const char *p, size_t n, hd_buf *out, size_t *len)
+{
+	size_t start = out->len;
+	int gap = 0;
+	hd_status st = HD_OK;
+
+	for (size_t i = 0; st == HD_OK && i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		int keep = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			   c == '_' || c >= 0x80 || (c >= 'A' && c <= 'Z');
+		if (!keep) {
+			gap = 1;
+			continue;
+		}
+		if (gap && out->len > start)
+			st = hd_buf_putc(out, '_');
+		gap = 0;
+		if (st == HD_OK)
+			st = hd_buf_putc(
+			    out,
+			    (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+	}
+	while (st == HD_OK && out->len > start &&
+	       out->data[out->len - 1] == '_')
+		out->len--;
+	*len = out->len - start;
+	if (st == HD_OK)
+		st = hd_buf_putc(out, '\0');
+	return st;
+}
+
+/* The first header read, kept for hd_source_column(): [[name, alias]]. */
+static hd_status keep_columns(hd_source *s)
+{
+	json_t *cols = json_array();
+
+	for (size_t k = 0; cols && k < s->nkeys; k++) {
+		json_t *alias =
+		    s->alias_off[k] == SIZE_MAX
+			? json_null()
+			: json_string(s->keys.data + s->alias_off[k]);
+		if (json_array_append_new(
+			cols, json_pack("[s%o]", s->keys.data + s->key_off[k],
+					s->key_len[k], alias)) != 0) {
+			json_decref(cols);
+			cols = NULL;
+		}
+	}
+	if (!cols)
+		return HD_ENOMEM;
+	s->columns = cols;
+	return HD_OK;
+}
+
+/* Gives each column that needs one an alias, unless it would clash. */
+static hd_status set_aliases(hd_source *s, json_t *seen, size_t n)
+{
+	hd_buf tmp = HD_BUF_INIT;
+
+	for (size_t k = 0; k < n; k++) {
+		size_t off = s->keys.len, alen = 0;
+
+		s->alias_off[k] = SIZE_MAX;
+		if (usable_name(s->keys.data + s->key_off[k], s->key_len[k]))
+			continue;
+		/* made apart: appending to keys may move the name */
+		hd_buf_reset(&tmp);
+		if (hd_source_alias_of(s->keys.data + s->key_off[k],
+				       s->key_len[k], &tmp, &alen) != HD_OK ||
+		    hd_buf_append(&s->keys, tmp.data, alen + 1) != HD_OK) {
+			hd_buf_free(&tmp);
+			return HD_ENOMEM;
+		}
+		if (alen == 0 || json_object_get(seen, s->keys.data + off)) {
+			s->keys.len =
+			    off; /* none: it would be empty or clash */
+			continue;
+		}
+		if (json_object_set_new_nocheck(
+			seen, s->keys.data + off,
+			json_integer((json_int_t)k + 1))) {
+			hd_buf_free(&tmp);
+			return HD_ENOMEM;
+		}
+		s->alias_off[k] = off;
+	}
+	hd_buf_free(&tmp);
+	return HD_OK;
+}
+
 /* Takes the record just read as the header: names must be non-empty and
- * distinct. */
+ * distinct, but for unnamed columns at the end (passed over while their
+ * cells are empty). */
 static hd_status set_header(hd_source *s, hd_error *err)
 {
 	json_t *seen = NULL;
-	size_t n = s->nfields, k, *off, *len;
+	size_t n = s->nfields, k, *off, *len, *aoff;
 	hd_status rc = HD_OK;
 
+	while (n > 1 && s->fields[n - 1].len == 0 && !s->fields[n - 1].quoted)
+		n--;
+	s->ntrail = s->nfields - n;
 	off = realloc(s->key_off, n * sizeof(*off));
 	if (off)
 		s->key_off = off;
 	len = realloc(s->key_len, n * sizeof(*len));
 	if (len)
 		s->key_len = len;
+	aoff = realloc(s->alias_off, n * sizeof(*aoff));
+	if (aoff)
+		s->alias_off = aoff;
 	seen = json_object();
-	if (!off || !len || !seen) {
+	if (!off || !len || !aoff || !seen) {
 		rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
 		goto out;
 	}
@@ -555,6 +675,11 @@ static hd_status set_header(hd_source *s, hd_error *err)
 		}
 	}
 	s->nkeys = n;
+	if (set_aliases(s, seen, n) != HD_OK ||
+	    (!s->columns && keep_columns(s) != HD_OK)) {
+		rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+		goto out;
+	}
 	s->have_header = 1;
 out:
 	json_decref(seen);
@@ -569,7 +694,7 @@ static hd_status build(hd_source *s, json_t **record, hd_error *err)
 
 	if (!obj)
 		goto nomem;
-	for (k = 0; k < s->nfields; k++) {
+	for (k = 0; k < s->nkeys; k++) {
 		const hd__csv_field *f = &s->fields[k];
 		/* UTF-8 was checked while reading: skip jansson's check. */
 		json_t *v = json_stringn_nocheck(field_data(s, f), f->len);
@@ -607,18 +732,31 @@ hd_status hd__csv_next(hd_source *s, json_t **record, hd_error *err)
 		}
 		break;
 	}
-	if (s->nfields != s->nkeys) {
+	/* unnamed columns at the end: there or not, but empty */
+	for (size_t k = s->nkeys; s->ntrail && k < s->nfields; k++) {
+		const hd__csv_field *f = &s->fields[k];
+		if (k >= s->nkeys + s->ntrail)
+			break;
+		if (f->len || f->quoted)
+			return hd__source_fail(
+			    s, err, HD_EPARSE, f->line, f->column, s->row + 1,
+			    "a value in column %zu, which has no name in the "
+			    "header",
+			    k + 1);
+	}
+	if (s->nfields < s->nkeys || s->nfields > s->nkeys + s->ntrail) {
 		/* Point at the first extra field, or where the missing one
 		 * should have started. */
 		int more = s->nfields > s->nkeys;
-		const hd__csv_field *f = more ? &s->fields[s->nkeys] : NULL;
+		const hd__csv_field *f =
+		    more ? &s->fields[s->nkeys + s->ntrail] : NULL;
 		return hd__source_fail(
 		    s, err, HD_EPARSE, more ? f->line : s->end_line,
 		    more ? f->column : s->end_column, s->row + 1,
 		    "record has %zu field%s, the header has "
 		    "%zu (record starts at line %ld)",
-		    s->nfields, s->nfields == 1 ? "" : "s", s->nkeys,
-		    s->rec_line);
+		    s->nfields, s->nfields == 1 ? "" : "s",
+		    s->nkeys + s->ntrail, s->rec_line);
 	}
 	rc = build(s, record, err);
 	if (rc != HD_OK)

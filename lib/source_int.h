@@ -41,6 +41,7 @@ struct hd_source {
 	hd_format format;
 	char delim;
 	int fd;	       /* regular file or unlinked spool; we close it */
+	int recoded;   /* fd is a UTF-8 copy made by --encoding */
 	long cut_line; /* the spool stopped inside this line (0: no) */
 
 	/* read buffer: unread bytes are buf[pos..end) */
@@ -68,6 +69,13 @@ struct hd_source {
 	hd_buf keys; /* header names, each NUL-terminated */
 	size_t *key_off, *key_len;
 	size_t nkeys;
+	size_t ntrail;	   /* unnamed columns after the last named one */
+	size_t *alias_off; /* per column: offset of its alias in keys, or
+			      SIZE_MAX when it has none */
+	json_t *columns;   /* [[name, alias or null], ...] of the first
+			      header read; kept across rewinds */
+	long delim_lines;  /* lines of delimiters alone passed over */
+	long delim_line;   /* the first of them */
 
 	/* JSON and JSON Lines (source_json.c) */
 	int jphase; /* where the array reader is, see source_json.c */

@@ -16,6 +16,8 @@
  */
 #include "template.h"
 
+#include "source.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -618,13 +620,34 @@ static hd_status parse_name(struct builder *b, const struct tok *t, size_t a,
 		n->fallback_len = e - ne - 1;
 	}
 	for (k = a; k < ne; k++)
-		if (is_ws(s[k]))
-			return syntax(
-			    b->err, b->u, t->line, t->col, HD_ETEMPLATE,
-			    "white space in the name '%.*s'",
+		if (is_ws(s[k])) {
+			hd_buf al = HD_BUF_INIT;
+			size_t alen = 0;
+			hd_status st;
+			int shown =
 			    (int)(ne - a > MAX_NAME_SHOWN ? MAX_NAME_SHOWN
-							  : ne - a),
-			    s + a);
+							  : ne - a);
+			/* most often a spreadsheet's column name */
+			if (hd_source_alias_of(s + a, ne - a, &al, &alen) ==
+				HD_OK &&
+			    alen)
+				st = syntax(
+				    b->err, b->u, t->line, t->col, HD_ETEMPLATE,
+				    "white space in the name '%.*s' "
+				    "(a CSV column '%.*s' is read as "
+				    "{{%.*s}})",
+				    shown, s + a, shown, s + a,
+				    (int)(alen > MAX_NAME_SHOWN ? MAX_NAME_SHOWN
+								: alen),
+				    al.data);
+			else
+				st = syntax(b->err, b->u, t->line, t->col,
+					    HD_ETEMPLATE,
+					    "white space in the name '%.*s'",
+					    shown, s + a);
+			hd_buf_free(&al);
+			return st;
+		}
 	if (ne == a)
 		return syntax(b->err, b->u, t->line, t->col, HD_ETEMPLATE,
 			      "empty name before '?'");
@@ -1530,4 +1553,71 @@ hd_status hd_tmpl_render(const hd_tmpl *t, json_t *data,
 		out->data[len0] = '\0';
 	}
 	return st;
+}
+
+/* ---- walking the tags ---------------------------------------------------- */
+
+#define WALK_UNITS 64 /* partials open at once in a walk */
+
+struct walk {
+	hd_tmpl_walk_fn fn;
+	void *ctx;
+	const struct unit *open[WALK_UNITS]; /* the partials being walked */
+	size_t nopen;
+};
+
+static void walk_nodes(struct walk *w, const struct unit *u,
+		       const struct node *nodes, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		const struct node *nd = &nodes[i];
+		hd_tmpl_tag tag = {0};
+		const struct unit *pu = nd->unit;
+		size_t k;
+
+		switch (nd->kind) {
+		case N_VAR:
+		case N_RAW:
+		case N_SECTION:
+		case N_INVERTED:
+			tag.kind = nd->kind == N_SECTION    ? HD_TMPL_SECTION
+				   : nd->kind == N_INVERTED ? HD_TMPL_INVERTED
+							    : HD_TMPL_VARIABLE;
+			tag.name = nd->text;
+			tag.head = nd->nparts ? nd->parts[0].s : NULL;
+			tag.head_len = nd->nparts ? nd->parts[0].n : 0;
+			tag.nparts = nd->nparts;
+			tag.optional = nd->optional;
+			tag.file = u->file;
+			tag.line = nd->line;
+			tag.column = nd->column;
+			if (w->fn(w->ctx, &tag) && tag.kind != HD_TMPL_VARIABLE)
+				walk_nodes(w, u, nd->kids, nd->nkids);
+			break;
+		case N_PARTIAL:
+			/* a partial whose name is data, a parent's overrides
+			 * and blocks are not known until a render */
+			if (nd->dynamic || !pu || pu->missing)
+				break;
+			for (k = 0; k < w->nopen && w->open[k] != pu; k++)
+				;
+			if (k < w->nopen || w->nopen == WALK_UNITS)
+				break; /* a partial that includes itself */
+			w->open[w->nopen++] = pu;
+			walk_nodes(w, pu, pu->nodes, pu->count);
+			w->nopen--;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+void hd_tmpl_walk(const hd_tmpl *t, hd_tmpl_walk_fn fn, void *ctx)
+{
+	struct walk w = {.fn = fn, .ctx = ctx, .nopen = 0};
+
+	if (!t || !fn || !t->nunits)
+		return;
+	walk_nodes(&w, t->units[0], t->units[0]->nodes, t->units[0]->count);
 }

@@ -130,6 +130,37 @@ hd_status hd_tmpl_render(const hd_tmpl *t, json_t *data,
 			 const hd_tmpl_render_opts *ro, hd_buf *out,
 			 hd_error *err);
 
+/* A tag, as hd_tmpl_walk shows it. */
+typedef enum hd_tmpl_tag_kind {
+	HD_TMPL_VARIABLE = 1, /* {{x}}, {{{x}}}, {{&x}} */
+	HD_TMPL_SECTION,      /* {{#x}} */
+	HD_TMPL_INVERTED,     /* {{^x}} */
+} hd_tmpl_tag_kind;
+
+typedef struct hd_tmpl_tag {
+	hd_tmpl_tag_kind kind;
+	const char *name; /* as written without '?': "a.b.c" or "." */
+	const char *head; /* its first part ("a"), head_len bytes, not
+			     NUL-terminated; NULL for "." */
+	size_t head_len;
+	unsigned nparts;  /* parts of the name; 0 for "." */
+	int optional;	  /* {{x?}} */
+	const char *file; /* the template's source name, or the partial's */
+	long line, column;
+} hd_tmpl_tag;
+
+/* Called for each tag in template order.  For a section or an inverted
+ * section the return value says whether to walk into it (non-zero) or
+ * pass over what it holds; for a variable it is not looked at. */
+typedef int (*hd_tmpl_walk_fn)(void *ctx, const hd_tmpl_tag *tag);
+
+/* Shows fn every variable and section tag of t and of the partials it
+ * includes by name (each once along a path, so recursive partials end),
+ * in template order.  Partials named by data ({{>*x}}), parents
+ * ({{<x}}) and blocks ({{$x}}) are passed over: what they render is
+ * known only when a row is rendered.  The strings live as long as t. */
+void hd_tmpl_walk(const hd_tmpl *t, hd_tmpl_walk_fn fn, void *ctx);
+
 /* Frees t; NULL is allowed. */
 void hd_tmpl_free(hd_tmpl *t);
 

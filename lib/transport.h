@@ -117,6 +117,9 @@ typedef struct hd_transport_config {
 	/* Every socket the transfers open, so that an abort can cut them
 	 * all, kept connections included (curl_abort.h).  May be NULL. */
 	struct hd__sockets *sockets;
+	/* --trace: every attempt's conversation goes there (trace.h), each
+	 * connection through an hd__trace_conn of its own.  May be NULL. */
+	struct hd__trace *trace;
 } hd_transport_config;
 
 typedef struct hd_transport {

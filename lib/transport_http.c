@@ -34,7 +34,9 @@
 #include "curl_abort.h"
 #include "curl_outcome.h"
 #include "encode.h"
+#include "redact.h"
 #include "retry_after.h"
+#include "trace.h"
 #include "transport.h"
 
 #include <curl/curl.h>
@@ -98,6 +100,7 @@ struct http_conn {
 	char reason[REASON_MAX];
 	char retry_after[RETRY_AFTER_RAW];
 	int has_retry_after;
+	hd__trace_conn tr; /* --trace (off: every call a no-op) */
 };
 
 /* ---- outcome tables ---------------------------------------------------- */
@@ -274,10 +277,11 @@ static void collect_secrets(const hd_request *rq, struct secrets *s)
 }
 
 /*
- * Copies in[0..n) into out (size bytes) as printable ASCII, at most limit
- * characters: runs of white space become one space, other control bytes
- * and each non-ASCII sequence become '?', secrets become "[redacted]", and
- * "..." marks a cut (also when more is set: the input was cut already).
+ * Copies in[0..n) into out (size bytes) as printable text, at most limit
+ * bytes: runs of white space become one space, valid UTF-8 stays (never
+ * cut inside a character), other control bytes (C1 too) and each invalid
+ * sequence become '?', secrets become "[redacted]", and "..." marks a cut
+ * (also when more is set: the input was cut already).
  */
 static void clean_copy(char *out, size_t size, size_t limit, const char *in,
 		       size_t n, int more, const struct secrets *s)
@@ -315,7 +319,18 @@ static void clean_copy(char *out, size_t size, size_t limit, const char *in,
 			if (o > 0 && out[o - 1] != ' ')
 				out[o++] = ' ';
 		} else if (ch >= 0x80) {
-			/* one '?' for a whole UTF-8 sequence */
+			size_t len = hd__redact_utf8_len(in + i - 1, n - i + 1);
+			if (len && o + len > limit) {
+				cut = 1;
+				break;
+			}
+			if (len) {
+				memcpy(out + o, in + i - 1, len);
+				o += len;
+				i += len - 1;
+				continue;
+			}
+			/* one '?' for a whole invalid sequence */
 			while (i < n && ((unsigned char)in[i] & 0xc0) == 0x80)
 				i++;
 			out[o++] = '?';
@@ -506,6 +521,7 @@ static hd_status http_open(const hd_transport_config *cfg, unsigned worker,
 				    "cannot create a curl handle");
 	}
 	c->cfg = cfg;
+	hd__trace_conn_init(&c->tr, cfg->trace, hd__trace_next_id(cfg->trace));
 	*conn = c;
 	return HD_OK;
 }
@@ -635,6 +651,11 @@ static CURLcode set_options(struct http_conn *c, const hd_request *rq,
 	 * (a handle of an HTTP/2 connection after curl_easy_reset): it then
 	 * keeps the size it was given before, so the answer is not an error. */
 	(void)curl_easy_setopt(h, CURLOPT_BUFFERSIZE, HTTP_BUFFER_BYTES);
+	if (c->tr.t) {
+		SET(CURLOPT_VERBOSE, 1L);
+		SET(CURLOPT_DEBUGFUNCTION, hd__trace_debug_cb);
+		SET(CURLOPT_DEBUGDATA, &c->tr);
+	}
 	hd__sockets_use(h, c->cfg->sockets);
 	if (cfg->timeout_ms > 0)
 		SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
@@ -696,7 +717,6 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 	CURLcode rc;
 	long max;
 
-	(void)row;
 	memset(res, 0, sizeof(*res));
 	res->retry_after = -1;
 	if (!c || !msg) {
@@ -718,6 +738,7 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 	c->header_bytes = 0;
 	c->reason[0] = '\0';
 	c->has_retry_after = 0;
+	hd__trace_attempt(&c->tr, row);
 	max = c->cfg->max_per_connection;
 	/* The Nth message on a connection is its last.  If libcurl opens a
 	 * new connection anyway, that one just ends early. */

@@ -32,6 +32,7 @@
 #include "curl_outcome.h"
 #include "encode.h"
 #include "smtp_reply.h"
+#include "trace.h"
 #include "transport.h"
 
 #include <stdatomic.h>
@@ -97,6 +98,7 @@ struct smtp_conn {
 	unsigned cmds;	    /* commands sent in this attempt */
 	unsigned reply_for; /* the count the last reply answered */
 	int in_txn;	    /* MAIL FROM went out: replies are the message's */
+	hd__trace_conn tr;  /* --trace (off: every call a no-op) */
 };
 
 /* ---- outcome tables ------------------------------------------------- */
@@ -133,20 +135,6 @@ static const struct reply_rule *find_reply_rule(long code)
 }
 
 /* ---- configuration -------------------------------------------------- */
-
-/* Is s a plausible EHLO domain (the URL's path, "smtp://host/ehlo.name")? */
-static int ehlo_name_ok(const char *s)
-{
-	size_t n = 0;
-
-	for (; s[n]; n++)
-		if (!((s[n] >= 'a' && s[n] <= 'z') ||
-		      (s[n] >= 'A' && s[n] <= 'Z') ||
-		      (s[n] >= '0' && s[n] <= '9') || s[n] == '.' ||
-		      s[n] == '-'))
-			return 0;
-	return n <= 255;
-}
 
 /* Parses cfg->url and decides the TLS policy.  Never echoes the URL: it
  * might hold a password. */
@@ -229,11 +217,13 @@ static hd_status parse_config(const hd_transport_config *cfg,
 			     "the SMTP URL may not have a query or fragment");
 		goto out;
 	}
-	if (curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
-	    !ehlo_name_ok(path[0] == '/' ? path + 1 : path)) {
+	/* libcurl would take a path as the EHLO name, which is never what
+	 * a path in a mail server's URL is meant to be */
+	if (curl_url_get(h, CURLUPART_PATH, &path, 0) == CURLUE_OK && path[0] &&
+	    strcmp(path, "/") != 0) {
 		hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
-			     "the SMTP URL's path, if any, is the EHLO domain "
-			     "(smtp://host:port/client.example)");
+			     "the SMTP URL may not have a path: "
+			     "smtp://host[:port] or smtps://host[:port]");
 		goto out;
 	}
 
@@ -388,6 +378,7 @@ static int debug_cb(CURL *curl, curl_infotype type, char *p, size_t n,
 	struct smtp_conn *c = userp;
 
 	(void)curl;
+	hd__trace_curl(&c->tr, c->tr.row, type, p, n);
 	if (type == CURLINFO_HEADER_OUT) {
 		/* A command: only its verb is looked at (AUTH lines carry
 		 * credentials).  QUIT is not the message's: its 221 is
@@ -452,6 +443,7 @@ static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
 		goto nomem;
 	h = c->curl;
 	c->abort = cfg->abort;
+	hd__trace_conn_init(&c->tr, cfg->trace, hd__trace_next_id(cfg->trace));
 	c->max_per_conn =
 	    cfg->max_per_connection > 0 ? cfg->max_per_connection : 0;
 	memcpy(c->host, u.host, sizeof(c->host));
@@ -663,7 +655,6 @@ static CURL *smtp_start(void *conn, const hd_message *msg, long row,
 	struct curl_slist *rcpt = NULL, *tmp;
 	int fresh;
 
-	(void)row;
 	memset(res, 0, sizeof(*res));
 	res->retry_after = -1;
 	if (!c || !msg) {
@@ -695,6 +686,7 @@ static CURL *smtp_start(void *conn, const hd_message *msg, long row,
 	c->reply_for = 0;
 	c->in_txn = 0;
 	c->errbuf[0] = '\0';
+	hd__trace_attempt(&c->tr, row);
 	/* The Nth attempt on a connection closes it afterwards (QUIT), so
 	 * the next one opens a fresh connection. */
 	c->forbid = c->max_per_conn > 0 && c->on_conn + 1 >= c->max_per_conn;

@@ -162,6 +162,13 @@ expect_eq "$rc" 64 "completion for another shell: 64"
 n_opts=$("$HERALD" completion options | wc -l)
 if [ "$n_opts" -gt 30 ]; then ok "completion options lists $n_opts options"; else bad "completion options lists $n_opts"; fi
 
+# --- the summary's rate: rows that went out, not the rows left out
+run_herald send -t "$T/welcome.eml" --outbox rate1 --skip 290 -r 20 list.csv
+line=$(grep -E ' in [0-9.]+ s \([0-9.]+ rows/s\)' <<<"$err" | head -1)
+expect_match "$line" "^herald: 300 rows: 10 sent, " "--skip 290: the summary counts 10 sent"
+rate_ok=$("$PYTHON" -c 'import re,sys; m=re.search(r" in ([0-9.]+) s \(([0-9.]+) rows/s\)", sys.argv[1]); s, r = float(m[1]), float(m[2]); print("ok" if s > 0 and abs(r - 10 / s) <= 0.15 * (10 / s) + 0.1 else f"{r} rows/s over {s} s")' "$line")
+expect_eq "$rate_ok" ok "--skip 290: the rate is of the 10 rows sent ($line)"
+
 # --- the progress line: cut to the terminal, taken rows, one interrupt notice
 if command -v script >/dev/null; then
   # strip: the segments between carriage returns and line ends, without

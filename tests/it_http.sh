@@ -214,6 +214,29 @@ expect_eq "$(jrows r429.jsonl 'min(r["ms"] for r in rows) >= 950')" True "429: e
 summary srv.log r429
 expect_eq "$(jobj r429.sum 'sorted(set(str(v) for v in d["keys"].values()))')" "['[429, 429]']" "429: 2 requests per key"
 
+# -v tells each retry (row, attempt, reason, wait) and each slow-down (the
+# new pace, why) when it is decided, while the row still waits, and
+# before the row's outcome
+printf 'email,name\nv1@example.com,V1\n' >lv.csv
+tmpl v429.http "$B/429?after=2&run=v429"
+"$HERALD" send -v -t v429.http -c 1 --retries 1 --backoff 0.05 -o v429.jsonl lv.csv >v429.out 2>v429.err &
+vpid=$!
+sleep 1.2
+expect_match "$(cat v429.err)" "herald: retry: row 1, attempt 1 failed: HTTP 429 Too Many Requests; the next in 2\.00 s" "-v: the retry told at once, with row, attempt, reason and wait"
+expect_match "$(cat v429.err)" "herald: slowing down: .*every send waits 2\.0 s first \(row 1, attempt 1: HTTP 429" "-v: the slow-down told at once, with the pause and why"
+if kill -0 $vpid 2>/dev/null; then ok "-v: told while the row still waited"; else bad "-v: herald was done before the check"; fi
+wait_exit $vpid 20
+expect_eq "$rc" 1 "-v 429: exit 1"
+expect_eq "$(grep -n -e 'retry: row 1, attempt 1' -e 'failed: row 1 ' v429.err | cut -d: -f3 | tr '\n' ' ')" " retry  failed " "-v: the retry comes before the row's failure"
+expect_eq "$(grep -c 'retry: row 1, attempt 2' v429.err)" 0 "-v: no retry told for the last attempt"
+run_herald send -t v429.http -c 1 --retries 1 --backoff 0.05 -o v429q.jsonl lv.csv
+case "$err" in *"retry:"*|*"slowing down"*) bad "without -v: retries told";; *) ok "without -v: retries and slow-downs not told";; esac
+
+# a reply's UTF-8 stays UTF-8 in the report
+printf 'POST %s\nContent-Type: application/json\n\n{"msg": "Empf\303\244nger unbekannt \342\200\224 {{name}}"}\n' "$B/echo?code=422&run=utf8" >utf8.http
+run_herald send -t utf8.http --retries 0 -o utf8.jsonl l3.csv
+expect_match "$(jrows utf8.jsonl 'rows[0]["response"]')" '^\{"msg": "Empfänger unbekannt — User 1"' "HTTP: a UTF-8 reply stays UTF-8 in the report"
+
 # a 429 once, then success: sent at attempt 2, after the wait
 tmpl f429.http "$B/flaky?fail=1&code=429&run=f429"
 run_herald send -t f429.http -c 2 --retries 2 --backoff 0.05 -o f429.jsonl l3.csv
@@ -409,7 +432,8 @@ expect_eq "$(statuses tls.jsonl)" "[('sent', None, 1)]" "TLS with --cacert: all 
 tmpl tlsu.http "$TB/ok?run=tlsu"
 run_herald send -t tlsu.http -c 2 -o tlsu.jsonl l20.csv
 expect_eq "$rc" 78 "TLS untrusted: exit 78"
-expect_eq "$(printf '%s\n' "$err" | grep -ci 'certificate')" 1 "TLS untrusted: one line about the certificate"
+# (the summary's error groups, indented, count it once more)
+expect_eq "$(printf '%s\n' "$err" | grep -v '^herald:   ' | grep -ci 'certificate')" 1 "TLS untrusted: one line about the certificate"
 expect_match "$err" "certificate.*not trusted|not trusted.*certificate" "TLS untrusted: it says not trusted"
 expect_eq "$(every_row tlsu.jsonl 20)" ok "TLS untrusted: every row in the report, once each"
 expect_eq "$(jrows tlsu.jsonl 'sorted(set((r["status"], r.get("failure")) for r in rows))')" "[('failed', 'permanent'), ('not-attempted', None)]" "TLS untrusted: failed or not-attempted, nothing sent"

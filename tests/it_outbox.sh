@@ -53,7 +53,11 @@ rm -rf outbox
 run_herald send -t "$T/welcome.eml" --key name -o dups.csv.report.csv dups.csv
 expect_eq "$rc" 0 "no duplicate by name: exit 0"
 expect_match "$(cat dups.csv.report.csv)" "\"'=HYPERLINK" "formula cell neutralised"
+# the outbox holds the run before's messages: refused, unless cleaned
 run_herald send -t "$T/welcome.eml" -o dups.jsonl dups.csv
+expect_eq "$rc" 64 "an outbox of an earlier run: refused (64)"
+expect_match "$err" "outbox holds 3 messages of an earlier run.*--outbox-clean" "an outbox of an earlier run: says what to do"
+run_herald send -t "$T/welcome.eml" --outbox-clean -o dups.jsonl dups.csv
 expect_eq "$rc" 0 "duplicates are not failures"
 expect_eq "$(jrows dups.jsonl '[(r["row"], r["status"]) for r in sorted(rows, key=lambda r: r["row"])]')" "[(1, 'sent'), (2, 'sent'), (3, 'skipped')]" "later duplicate skipped"
 
@@ -97,14 +101,13 @@ bad_case "malformed JSON" bad.json 65 'bad.json:3:'
 printf '{"email": "a@example.com", "name": "Ann"}\n{"email": "b@example.com", "name": "Bob"\n' >bad.jsonl
 bad_case "malformed JSON Lines" bad.jsonl 65 'bad.jsonl:2'
 printf 'email,plan\na@example.com,Pro\n' >nofield.csv
-bad_case "missing field" nofield.csv 65 "row 1: field 'name'"
-expect_match "$err" "nothing was sent" "missing field: the run is refused"
+bad_case "missing field" nofield.csv 65 "welcome.eml:2:5: field 'name': no column 'name' in nofield.csv"
 expect_eq "$(printf '%s\n' "$err" | wc -l | tr -d ' ')" 1 "missing field: one line"
 printf 'email,name\nbad1,A\nbad2,B\nok@example.com,C\n' >twobad.csv
 run_herald send -t "$T/welcome.eml" twobad.csv
 expect_eq "$rc" 65 "two invalid rows: 65"
-expect_eq "$(printf '%s\n' "$err" | grep -c 'invalid: ')" 2 "two invalid rows: each listed"
-expect_match "$err" "2 invalid rows: nothing was sent" "two invalid rows: the verdict"
+expect_eq "$(printf '%s\n' "$err" | grep -c 'invalid: ')" 1 "two invalid rows of one kind: one line"
+expect_match "$err" "row 1: field 'To': mailbox 1: no @ .*the same in 1 more row; nothing was sent; --skip-invalid sends the valid rows" "two invalid rows: the count and the verdict"
 printf 'email,name\nnot-an-address,Ann\nb@example.com,Bob\n' >badaddr.csv
 bad_case "invalid address" badaddr.csv 65 "row 1: field 'To'"
 printf 'email,name\na@example.com,"Ann\r\nBcc: victim@example.com"\n' >inject.csv

@@ -67,6 +67,14 @@ expect_eq "$(jrows f.jsonl 'sorted(set((r["status"], r["attempts"]) for r in row
 expect_eq "$("$PYTHON" -c 'import json; d=json.load(open("faults.stats.json"))["recipients"]; print(max(d.values()), len(d))')" "1 20" "no recipient received a message twice"
 smtp_stop faults
 
+# --- a reply in UTF-8 stays UTF-8 in the report (JSONL and CSV)
+smtp_start utf8 --smtputf8 --reject-rcpt '^p1@:550 5.1.1 Empfänger unbekannt — bitte prüfen'
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" -o u.jsonl list20.csv
+expect_eq "$(jrows u.jsonl '[r["response"] for r in rows if r["key"] == "p1@example.com"][0]')" "5.1.1 Empfänger unbekannt — bitte prüfen" "a UTF-8 reply stays UTF-8 in the JSONL report"
+run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" -o u.csv list20.csv
+expect_match "$(grep '^2,p1@' u.csv)" "Empfänger unbekannt — bitte prüfen" "a UTF-8 reply stays UTF-8 in the CSV report"
+smtp_stop utf8
+
 # --- STARTTLS + AUTH, credentials out of sight
 smtp_start tls --tls-cert certs/server.pem --tls-key certs/server.key --require-tls --auth 'mailer:s3cr3t-pw' --slow-ms 200
 export HERALD_SMTP_PASSWORD='s3cr3t-pw'
@@ -100,7 +108,8 @@ expect_eq "$rc" 0 "password from a private file: exit 0"
 HERALD_SMTP_PASSWORD=wrong run_herald send -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" --smtp-user mailer --cacert certs/ca.pem -o wrong.jsonl list20.csv
 expect_eq "$rc" 78 "wrong password: 78"
 expect_match "$err" "[Aa]uthentication" "wrong password: says authentication failed"
-expect_eq "$(grep -c '^herald: .*uthentication' <<<"$err")" 1 "wrong password: one line about it"
+# (the summary's error groups, indented, count it once more)
+expect_eq "$(grep -v '^herald:   ' <<<"$err" | grep -c '^herald: .*uthentication')" 1 "wrong password: one line about it"
 expect_eq "$(count_lines wrong.jsonl)" 21 "wrong password: every row in the report"
 expect_eq "$(jrows wrong.jsonl 'sorted(set(r["status"] for r in rows) - {"failed", "not-attempted"})')" "[]" "wrong password: rows failed or not-attempted"
 if grep -q wrong wrong.jsonl; then bad "wrong password echoed in the report"; else ok "wrong password not in the report"; fi

@@ -72,15 +72,16 @@ static void address_cases(void **state)
 	CHECK("a@[IPv6:::1]", "address literal not accepted");
 	CHECK("(c)a@example.com", "comment in address not accepted");
 	CHECK("a@example.com(c)", "comment in address not accepted");
-	CHECK("a b@example.com", "whitespace in address");
-	CHECK(" a@example.com", "whitespace in address");
+	CHECK("a b@example.com", "white space inside the address");
+	CHECK(" a@example.com", "white space around the address");
+	CHECK("a@example.com\xc2\xa0", "white space around the address");
 	CHECK("a@example.com\r\nBcc: x@y.com", "line break in address");
 	CHECK("a@example.com\n", "line break in address");
 	CHECK("a@exa\rmple.com", "line break in address");
 	CHECK("a\0b@example.com", "NUL byte in address");
 	CHECK("a\x01@example.com", "control character in address");
 	CHECK("a\t@example.com", "control character in address");
-	CHECK("a @example.com", "whitespace in address");
+	CHECK("a @example.com", "white space inside the address");
 	CHECK("a\x7F@example.com", "control character in address");
 	CHECK("j\xC3\xB6rg@example.com",
 	      "non-ASCII address needs SMTPUTF8 (not supported)");

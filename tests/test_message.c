@@ -107,6 +107,78 @@ static void eml_envelope_headers_and_bcc(void **state)
 	hd_msgtmpl_free(t);
 }
 
+/* A header whose value renders empty is left out (Cc: {{manager?}}), with
+ * its recipients; errors in header lines give the column in the file. */
+static void empty_headers_left_out_columns_in_the_file(void **state)
+{
+	hd_error e;
+	hd_message m;
+	hd_msgtmpl *t =
+	    load("lo.eml",
+		 "From: a@acme.example\nTo: {{email}}\nCc: {{manager?}}\n"
+		 "Reply-To:   {{boss?}}\nSubject:    Hi {{name}}\n\nb\n",
+		 NULL, HD_OK, &e);
+	int tag = 0;
+
+	(void)state;
+	assert_int_equal(
+	    build(t, "{\"email\":\"a@x.example\",\"name\":\"A\"}", "k", &m, &e),
+	    HD_OK);
+	assert_int_equal(m.email.nrcpt, 1);
+	assert_null(strstr(m.email.data, "\r\nCc:"));
+	assert_null(strstr(m.email.data, "Reply-To:"));
+	assert_non_null(strstr(m.email.data, "\r\nSubject: Hi A\r\n"));
+	hd_message_clear(&m);
+	assert_int_equal(build(t,
+			       "{\"email\":\"a@x.example\",\"name\":\"A\","
+			       "\"manager\":\"m@x.example\"}",
+			       "k", &m, &e),
+			 HD_OK);
+	assert_int_equal(m.email.nrcpt, 2);
+	assert_string_equal(m.email.rcpt[1], "m@x.example");
+	assert_non_null(strstr(m.email.data, "\r\nCc: m@x.example\r\n"));
+	hd_message_clear(&m);
+	/* a row's error: the column of {{name}} in the file (16), not in
+	 * the value (after "Subject:" and its blanks) */
+	assert_int_equal(build(t, "{\"email\":\"a@x.example\"}", "k", &m, &e),
+			 HD_EMISSING);
+	assert_int_equal(e.line, 5);
+	assert_int_equal(e.column, 16);
+	hd_msgtmpl_free(t);
+	/* the template's own error, on a folded line */
+	load("lo2.eml",
+	     "From: a@acme.example\nTo: b@x.example\nSubject: a\n  b {{#y}}\n"
+	     "\nb\n",
+	     NULL, HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 4);
+	assert_int_equal(e.column, 5);
+	load("lo3.eml",
+	     "From: a@acme.example\nTo: b@x.example\nSubject:  x {{#y}}\n\nb\n",
+	     NULL, HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 3);
+	assert_int_equal(e.column, 13);
+	/* .http: the same */
+	t = load("lo.http",
+		 "POST https://x.example/\nX-Tag: {{tag?}}\nX-Keep: 1\n\n{}",
+		 NULL, HD_OK, &e);
+	assert_int_equal(build(t, "{}", "k", &m, &e), HD_OK);
+	for (size_t i = 0; i < m.http.nheaders; i++)
+		tag += !strcmp(m.http.headers[i].name, "X-Tag");
+	assert_int_equal(tag, 0);
+	hd_message_clear(&m);
+	assert_int_equal(build(t, "{\"tag\":\"v\"}", "k", &m, &e), HD_OK);
+	for (size_t i = 0; i < m.http.nheaders; i++)
+		tag += !strcmp(m.http.headers[i].name, "X-Tag") &&
+		       !strcmp(m.http.headers[i].value, "v");
+	assert_int_equal(tag, 1);
+	hd_message_clear(&m);
+	hd_msgtmpl_free(t);
+	load("lo2.http", "POST https://x.example/\nX-Tag:   {{^t}}\n\n{}", NULL,
+	     HD_ETEMPLATE, &e);
+	assert_int_equal(e.line, 2);
+	assert_int_equal(e.column, 10);
+}
+
 static void eml_row_errors_name_tag_line_row(void **state)
 {
 	hd_error e;
@@ -740,6 +812,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(eml_envelope_headers_and_bcc),
 	    cmocka_unit_test(eml_row_errors_name_tag_line_row),
+	    cmocka_unit_test(empty_headers_left_out_columns_in_the_file),
 	    cmocka_unit_test(eml_raw_tags_cannot_add_recipients),
 	    cmocka_unit_test(partials_are_files_beside_the_template),
 	    cmocka_unit_test(eml_template_errors),

@@ -88,14 +88,33 @@ static void redact(void **state)
 	char *secrets[3] = {"s3cr3t-pw", "czNjcjN0LXB3", NULL};
 	char text[] = "535 bad s3cr3t-pw czNjcjN0LXB3 \x1b[31m\xc3\xa9";
 	char star[] = "a*b**c";
-	char *one[] = {"*"};
+	char *one[] = {"****"};
+	char *e[] = {"e"};
+	char own[] = "server does not offer AUTH";
+	char utf8[] = "550 5.1.1 Empf\xc3\xa4nger unbekannt \xe2\x80\x94 "
+		      "\xc2\x9b\xff\xc3 x";
+	char fields[] = "535 auth failed: password=hunter22 token: \"abc123\" "
+			"session=Q1w2E3, sid=9 pass=x Authorization: Bearer "
+			"eyJhbGciOi; pass the test";
 
 	(void)state;
 	hd__smtp_redact(text, secrets, 3);
-	assert_string_equal(text, "535 bad *** *** ?[31m??");
-	/* a password that is a '*' must not loop */
+	assert_string_equal(text, "535 bad *** *** ?[31m\xc3\xa9");
+	/* a password of '*'s must not loop */
 	hd__smtp_redact(star, one, 1);
 	assert_string_equal(star, "a*b**c");
+	/* a one-letter password would rewrite every word and show itself */
+	hd__smtp_redact(own, e, 1);
+	assert_string_equal(own, "server does not offer AUTH");
+	/* UTF-8 stays; C1 controls and bytes that are not UTF-8 do not */
+	hd__smtp_redact(utf8, NULL, 0);
+	assert_string_equal(utf8, "550 5.1.1 Empf\xc3\xa4nger unbekannt "
+				  "\xe2\x80\x94 ???? x");
+	/* credentials the server wrote back */
+	hd__smtp_redact(fields, NULL, 0);
+	assert_string_equal(fields, "535 auth failed: password=*** token: "
+				    "\"***\" session=***, sid=* pass=* "
+				    "Authorization: Bearer ***; pass the test");
 }
 
 int main(void)

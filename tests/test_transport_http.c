@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "escape.h"
 #include "transport.h"
 
 #include <arpa/inet.h>
@@ -244,10 +245,12 @@ static void send_path(void *conn, const char *method, const char *path,
 	hd_transport_http.send(conn, &m, 1, res);
 }
 
+/* Text safe to print: valid UTF-8 without control bytes. */
 static void assert_printable(const char *s)
 {
+	assert_true(hd_utf8_valid(s, strlen(s), NULL));
 	for (; *s; s++)
-		assert_true(*s >= 0x20 && *s <= 0x7e);
+		assert_true((unsigned char)*s >= 0x20 && *s != 0x7f);
 }
 
 /* ---- tests ------------------------------------------------------------- */
@@ -849,8 +852,10 @@ static void test_snippet(void **state)
 	assert_string_equal(res.response + n - 3, "...");
 	assert_printable(res.response);
 	assert_null(strstr(res.response, "  "));
-	/* "text \0\1\xff\xfe\r\n\t" "é " -> "text ???? ? text ..." */
-	assert_memory_equal(res.response, "text ???? ? text ???? ? text", 28);
+	/* "text \0\1\xff\xfe\r\n\t" "é " -> "text ???? é text ...": bytes
+	 * that are not UTF-8 become '?', UTF-8 stays (the report is UTF-8) */
+	assert_memory_equal(res.response,
+			    "text ???? \xc3\xa9 text ???? \xc3\xa9 text", 30);
 	hd_transport_http.close(conn);
 }
 

@@ -31,6 +31,8 @@ Faults on demand, so the client's error paths can be tested:
                             connection without a reply at the next command
                             (the idle timeout firing just as the client
                             speaks: the client cannot know beforehand)
+  --smtputf8                offer SMTPUTF8, so that replies may hold UTF-8
+                            ("550 5.1.1 Empf\u00e4nger unbekannt")
 A 421 reply is always followed by closing the connection, as RFC 5321
 section 3.8 says.  The server exits cleanly (status 0) on SIGTERM or SIGINT.
 
@@ -225,6 +227,8 @@ def main():
     ap.add_argument("--slow-ms", type=int, default=0)
     ap.add_argument("--close-after", type=int, default=0)
     ap.add_argument("--drop-after", type=int, default=0)
+    ap.add_argument("--smtputf8", action="store_true",
+                    help="offer SMTPUTF8: replies may hold UTF-8")
     ap.add_argument("--verbose", action="store_true")
     opts = ap.parse_args()
     # aiosmtpd logs to "mail.log"; tests want a quiet stderr.
@@ -242,7 +246,8 @@ def main():
     elif opts.implicit_tls or opts.require_tls:
         ap.error("--implicit-tls and --require-tls need --tls-cert")
 
-    kwargs = {"hostname": "herald-test.localhost", "ident": "herald test"}
+    kwargs = {"hostname": "herald-test.localhost", "ident": "herald test",
+              "enable_SMTPUTF8": opts.smtputf8}
     if opts.implicit_tls:
         # The socket is TLS from the first byte: no STARTTLS to offer, and
         # AUTH is over TLS already.
