@@ -62,6 +62,7 @@
 /* clang-format off */
 #define SNIPPET_MAX 200     /* printable characters of body in response */
 #define CAPTURE_MAX 1024    /* body bytes kept to make that snippet */
+#define CLEAN_MAX 1024      /* bytes of wire text made printable at once */
 #define REASON_MAX 64       /* reason phrase of the status line */
 #define RETRY_AFTER_RAW 64  /* Retry-After value as received */
 #define MAX_HEADERS 100     /* request headers per message */
@@ -278,84 +279,66 @@ static void collect_secrets(const hd_request *rq, struct secrets *s)
 
 /*
  * Copies in[0..n) into out (size bytes) as printable text, at most limit
- * bytes: runs of white space become one space, valid UTF-8 stays (never
- * cut inside a character), other control bytes (C1 too) and each invalid
- * sequence become '?', secrets become "[redacted]", and "..." marks a cut
- * (also when more is set: the input was cut already).
+ * bytes: runs of white space become one space, then redact.c makes it
+ * safe (s's secrets and credential fields become "***", control bytes
+ * and invalid UTF-8 '?', valid UTF-8 stays), and "..." marks a cut,
+ * never inside a character (also when more is set: the input was cut
+ * already).  The whole text is redacted before it is cut, so a cut never
+ * shows a secret's first half.
  */
 static void clean_copy(char *out, size_t size, size_t limit, const char *in,
 		       size_t n, int more, const struct secrets *s)
 {
-	size_t o = 0, i = 0;
+	char text[CLEAN_MAX + 1];
+	size_t o = 0, len;
 	int cut = more;
 
+	if (n > CLEAN_MAX) {
+		n = CLEAN_MAX;
+		cut = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char ch = in[i];
+		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
+			if (o > 0 && text[o - 1] != ' ')
+				text[o++] = ' ';
+		} else {
+			text[o++] = ch ? ch : '?';
+		}
+	}
+	while (o > 0 && text[o - 1] == ' ')
+		o--;
+	text[o] = '\0';
+	hd__redact(text, s ? s->p : NULL, s ? s->count : 0);
+	len = strlen(text);
 	if (limit + 4 > size)
 		limit = size - 4;
-	while (i < n) {
-		unsigned char ch = (unsigned char)in[i];
-		size_t k;
-
-		for (k = 0; s && k < s->count; k++)
-			if (s->n[k] <= n - i &&
-			    !memcmp(in + i, s->p[k], s->n[k]))
-				break;
-		if (s && k < s->count) {
-			static const char mark[] = "[redacted]";
-			if (o + sizeof(mark) - 1 > limit) {
-				cut = 1;
-				break;
-			}
-			memcpy(out + o, mark, sizeof(mark) - 1);
-			o += sizeof(mark) - 1;
-			i += s->n[k];
-			continue;
-		}
-		if (o >= limit) {
-			cut = 1;
-			break;
-		}
-		i++;
-		if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n') {
-			if (o > 0 && out[o - 1] != ' ')
-				out[o++] = ' ';
-		} else if (ch >= 0x80) {
-			size_t len = hd__redact_utf8_len(in + i - 1, n - i + 1);
-			if (len && o + len > limit) {
-				cut = 1;
-				break;
-			}
-			if (len) {
-				memcpy(out + o, in + i - 1, len);
-				o += len;
-				i += len - 1;
-				continue;
-			}
-			/* one '?' for a whole invalid sequence */
-			while (i < n && ((unsigned char)in[i] & 0xc0) == 0x80)
-				i++;
-			out[o++] = '?';
-		} else {
-			out[o++] = (char)(ch < 0x20 || ch == 0x7f ? '?' : ch);
-		}
+	if (len > limit) {
+		len = limit;
+		while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+			len--;
+		while (len > 0 && text[len - 1] == ' ')
+			len--;
+		cut = 1;
 	}
-	while (o > 0 && out[o - 1] == ' ')
-		o--;
+	memcpy(out, text, len);
 	if (cut) {
-		memcpy(out + o, "...", 3);
-		o += 3;
+		memcpy(out + len, "...", 3);
+		len += 3;
 	}
-	out[o] = '\0';
+	out[len] = '\0';
 }
 
 /* Adds a copy of p[0..n) to s (for values that live no longer than a
  * curl string). */
 static void add_secret_copy(struct secrets *s, const char *p, size_t n)
 {
-	if (n > sizeof(s->store) - s->used)
+	if (n + 1 > sizeof(s->store) - s->used)
 		return;
 	memcpy(s->store + s->used, p, n);
+	s->store[s->used + n] = '\0'; /* redact.c takes strings */
 	add_secret(s, s->store + s->used, n);
-	s->used += n;
+	s->used += n + 1;
 }
 
 /*

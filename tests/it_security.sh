@@ -169,7 +169,7 @@ expect_eq "$rc" 1 "token run: exit 1 (two rows got HTTP 500)"
 expect_match "$cmdline" "--env SEC_TOKEN" "read the running herald's command line"
 case "$cmdline" in *"$SECRET"*) bad "token in /proc/PID/cmdline" ;; *) ok "token not in /proc/PID/cmdline" ;; esac
 expect_eq "$(grep -c "Bearer $SECRET" http.log)" 3 "the server got the token"
-expect_match "$(jrows secret.jsonl '[r["response"] for r in rows if r["code"] == 500][0]')" "Authorization: \[redacted\]" "the echoed token is in the report, redacted"
+expect_match "$(jrows secret.jsonl '[r["response"] for r in rows if r["code"] == 500][0]')" "Authorization: \*\*\*" "the echoed token is in the report, redacted"
 for f in secret.jsonl secret.out secret.err; do
   expect_eq "$(grep -c "$SECRET" "$f" || true)" 0 "token not in $f"
 done

@@ -818,9 +818,9 @@ static void test_no_credentials(void **state)
 	assert_null(strstr(res.response, "k3y-abc"));
 	/* the body echoed first, then the headers */
 	assert_memory_equal(res.response,
-			    "token [redacted] and key [redacted] Host: ", 41);
-	assert_non_null(strstr(res.response, "Authorization: [redacted]"));
-	assert_non_null(strstr(res.response, "X-Api-Key: [redacted]"));
+			    "token *** and key *** Host: ", 27);
+	assert_non_null(strstr(res.response, "Authorization: ***"));
+	assert_non_null(strstr(res.response, "X-Api-Key: ***"));
 
 	/* user:password in the URL: libcurl sends Basic auth; neither the
 	 * password nor its base64 form comes back. */
@@ -832,8 +832,8 @@ static void test_no_credentials(void **state)
 	assert_null(strstr(res.response, "hunter2"));
 	assert_null(strstr(res.response, "YW5uOmh1bnRlcjIheA=="));
 	assert_non_null(
-	    strstr(res.response, "Authorization: Basic [redacted]"));
-	assert_memory_equal(res.response, "pw [redacted] Host", 18);
+	    strstr(res.response, "Authorization: Basic ***"));
+	assert_memory_equal(res.response, "pw *** Host", 11);
 	hd_transport_http.close(conn);
 }
 
