@@ -15,8 +15,12 @@ herald sent twice shows as 2.  "accepted" counts the 250s given to data.
 The fault:
   --stall STEP   do not answer at STEP (the client waits, then times out)
   --drop STEP    close the connection at STEP instead of answering
-  STEP is greeting, ehlo, mail, rcpt, data (the DATA command) or dot (the
-  message's final ".", after the data arrived whole)
+  --refuse STEP  answer STEP with a permanent error (554 greeting, 550
+                 EHLO/HELO, 535 AUTH, 550 MAIL, 550 RCPT, 554 DATA or dot)
+  STEP is greeting, ehlo, auth, mail, rcpt, data (the DATA command) or dot
+  (the message's final ".", after the data arrived whole)
+  --auth         offer AUTH PLAIN (any credentials are taken, unless
+                 --refuse auth)
   --after N      the first N times STEP comes, behave (default 0)
   --times N      then fault N times, then behave again (default: always)
 
@@ -31,7 +35,16 @@ import re
 import signal
 import sys
 
-STEPS = ("greeting", "ehlo", "mail", "rcpt", "data", "dot")
+STEPS = ("greeting", "ehlo", "auth", "mail", "rcpt", "data", "dot")
+REFUSALS = {
+    "greeting": "554 5.3.2 fault.test refuses you",
+    "ehlo": "550 5.7.1 not you",
+    "auth": "535 5.7.8 Authentication credentials invalid",
+    "mail": "550 5.7.1 sender refused",
+    "rcpt": "550 5.1.1 no such user",
+    "data": "554 5.5.1 no valid recipients",
+    "dot": "554 5.6.0 message refused",
+}
 
 
 class State:
@@ -66,6 +79,10 @@ async def session(state, reader, writer):
     async def reply(step, text):
         """Answers, unless this is where the fault falls; False: stop."""
         if state.fault_now(step):
+            if state.args.mode == "refuse":
+                writer.write(REFUSALS[step].encode() + b"\r\n")
+                await writer.drain()
+                return step != "greeting"
             if state.args.mode == "drop":
                 writer.close()
                 return False
@@ -86,7 +103,19 @@ async def session(state, reader, writer):
             cmd = line.decode("latin-1").strip()
             verb = cmd.split(" ", 1)[0].upper()
             if verb in ("EHLO", "HELO"):
-                if not await reply("ehlo", "250-fault.test\r\n250 8BITMIME"):
+                offer = "250-AUTH PLAIN\r\n" if state.args.auth else ""
+                if not await reply("ehlo",
+                                   "250-fault.test\r\n" + offer +
+                                   "250 8BITMIME"):
+                    return
+            elif verb == "AUTH":
+                if len(cmd.split()) < 3:  # no initial response
+                    writer.write(b"334 \r\n")
+                    await writer.drain()
+                    if not await reader.readline():
+                        return
+                if not await reply("auth", "235 2.7.0 Authentication "
+                                   "successful"):
                     return
             elif verb == "MAIL":
                 if not await reply("mail", "250 2.1.0 Ok"):
@@ -157,11 +186,13 @@ if __name__ == "__main__":
     g = ap.add_mutually_exclusive_group()
     g.add_argument("--stall", choices=STEPS)
     g.add_argument("--drop", choices=STEPS)
+    g.add_argument("--refuse", choices=STEPS)
+    ap.add_argument("--auth", action="store_true")
     ap.add_argument("--after", type=int, default=0)
     ap.add_argument("--times", type=int, default=None)
     a = ap.parse_args()
-    a.step = a.stall or a.drop
-    a.mode = "drop" if a.drop else "stall"
+    a.step = a.stall or a.drop or a.refuse
+    a.mode = "refuse" if a.refuse else "drop" if a.drop else "stall"
     try:
         asyncio.run(main(a))
     except KeyboardInterrupt:
