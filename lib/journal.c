@@ -3,6 +3,7 @@
 
 #include "buf.h"
 #include "dedupe.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -276,16 +277,7 @@ static hd_status lock_it(hd_journal *j, hd_error *err)
 
 static hd_status write_all(hd_journal *j, const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = write(j->fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return HD_EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return HD_OK;
+	return hd__write_all(j->fd, p, n) == 0 ? HD_OK : HD_EIO;
 }
 
 static hd_status write_header(hd_journal *j, hd_error *err)
