@@ -65,6 +65,8 @@ enum opt_id {
 	O_SUPPRESS_ADD,
 	O_LISTEN,
 	O_SECRET_FILE,
+	O_SHARD,
+	O_SHARD_COUNT,
 	O__COUNT
 };
 
@@ -166,6 +168,12 @@ static const struct option_def {
     {O_LIMIT, "limit", 0, "N", SC, 0, G_NONE,
      "take at most N rows (after --skip)"},
     {O_SKIP, "skip", 0, "N", SC, 0, G_NONE, "leave out the first N rows"},
+    {O_SHARD, "shard", 0, "K/N", SC, 0, G_NONE,
+     "take only the rows of shard K of N (K from 0), by a stable hash of "
+     "the key; default: from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID"},
+    {O_SHARD_COUNT, "shard-count", 0, "N", SC, 0, G_NONE,
+     "the number of shards when JOB_COMPLETION_INDEX gives K (env "
+     "HERALD_SHARD_COUNT)"},
     {O_REDIRECT, "redirect", 0, "ADDR|URL", RUN, 0, G_NONE,
      "deliver every message to this test address or URL instead, keeping "
      "the intended recipient in X-Original-To / X-Original-URL"},
@@ -898,6 +906,16 @@ static int apply(struct parser *p, const struct option_def *d, const char *v)
 	case O_SECRET_FILE:
 		o->unsub.secret_file = v;
 		break;
+	case O_SHARD:
+		o->shard_spec = v;
+		break;
+	case O_SHARD_COUNT:
+		if (parse_long(v, 1, 1000000, &o->shard_count))
+			return fail(p,
+				    "--shard-count takes 1 to 1000000, not "
+				    "'%s'",
+				    v);
+		break;
 	case O_MAX_PER_CONN:
 		if (parse_long(v, 1, LONG_MAX, &r->max_per_connection))
 			return fail(p,
@@ -1464,6 +1482,15 @@ static int finish(struct parser *p)
 			       "csv|json|jsonl");
 	if (o->cmd == CMD_RENDER && !o->render_row == !o->render_key)
 		return fail(p, "render needs --row N or --key K");
+	if (o->cmd & (CMD_SEND | CMD_CHECK)) {
+		hd_shard sh;
+		hd_error e;
+		if (hd_shard_choose(o->shard_spec, o->shard_count, getenv, &sh,
+				    &e) != HD_OK)
+			return fail(p, "%s", e.msg);
+		r->shard_index = sh.index;
+		r->shard_count = sh.count;
+	}
 	/* the environment comes last: only when nothing chose where
 	 * messages go */
 	if (!r->smtp_url && !r->outbox_dir)

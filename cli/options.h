@@ -53,7 +53,9 @@ struct options {
 	const char *password_command;
 	const char *config_password; /* smtp-password in the config file */
 	const char *config_path;
-	char *config_text; /* the config file; values point into it */
+	char *config_text;	/* the config file; values point into it */
+	const char *shard_spec; /* --shard K/N */
+	long shard_count;	/* --shard-count N; 0: not given */
 	long render_row;
 	const char *render_key;
 	const char *html_path; /* report --html */

@@ -2,6 +2,7 @@
 #include "filter.h"
 
 #include "dedupe.h"
+#include "shard.h"
 #include "source.h"
 #include "suppress.h"
 
@@ -191,6 +192,12 @@ hd_status hd__filter_new(const hd__filter_config *cfg, hd__filter **out,
 	hd_status st = HD_OK;
 
 	*out = NULL;
+	if (cfg->shard_count < 0 ||
+	    (cfg->shard_count > 0 &&
+	     (cfg->shard_index < 0 || cfg->shard_index >= cfg->shard_count)))
+		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
+				    "no shard %ld of %ld (K counts from 0)",
+				    cfg->shard_index, cfg->shard_count);
 	if (!f || !(f->dedupe = hd_dedupe_new())) {
 		free(f);
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
@@ -312,6 +319,14 @@ hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
 	if (!in_range(f, row)) {
 		leave_out(v, HD_ROW_SKIPPED, "outside --skip/--limit");
 		return HD_OK;
+	}
+	if (f->cfg.shard_count > 1) {
+		long k = hd__shard_of(id, row, f->cfg.shard_count);
+		if (k != f->cfg.shard_index) {
+			leave_out(v, HD_ROW_SKIPPED, "shard %ld/%ld", k,
+				  f->cfg.shard_count);
+			return HD_OK;
+		}
 	}
 	if (!id)
 		return HD_OK;

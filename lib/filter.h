@@ -7,6 +7,8 @@
  * In this order, the first that applies wins:
  *
  *   outside --skip/--limit     skipped    "outside --skip/--limit"
+ *   another shard (--shard)    skipped    "shard K/N": K is the row's
+ *                                         shard (shard.h)
  *   the journal: sent          skipped    "sent earlier, <time>"
  *   the journal: uncertain     uncertain  "held back: ..." with
  *                                         --on-uncertain skip; taken
@@ -19,6 +21,9 @@
  *                                         uncertain rows
  *   send_at in the future      skipped    "not due until <send_at>"
  *   duplicate key              skipped    "duplicate key: ..."
+ *
+ * A row with no key is taken (validation reports it) unless it is outside
+ * the range or in another shard.
  *
  * Every decision but the last is a pure function of the row, its key and
  * the run's fixed settings (the clock is read once, when the run starts),
@@ -50,6 +55,7 @@ typedef struct hd__filter_config {
 	const char *suppress_name;	    /* its path, for the reason */
 	const hd__keyspec *keys; /* how report keys become identities */
 	double now;		 /* the run's start, seconds since the epoch */
+	long shard_index, shard_count; /* --shard K/N; count 0: none */
 } hd__filter_config;
 
 typedef enum hd__pass {

@@ -247,6 +247,10 @@ typedef struct hd_run_config {
 	/* where recipients refused as nonexistent (SMTP 5.1.1 ...) are
 	 * appended; NULL: nowhere */
 	const char *suppress_add_path;
+	/* --shard K/N (hd_shard_choose): only the rows of shard
+	 * shard_index (from 0) of shard_count are taken, the others are
+	 * skipped "shard K/N"; shard_count 0: every row */
+	long shard_index, shard_count;
 } hd_run_config;
 
 /*
@@ -287,6 +291,37 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err);
  */
 hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 		    char **data, size_t *len, char **envelope, hd_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Shards: one list split over machines with no coordination            */
+/* ------------------------------------------------------------------ */
+
+/* Which shard a process takes. */
+typedef struct hd_shard {
+	long index;	/* K, counted from 0 */
+	long count;	/* N; 0: no sharding, every row */
+	char from[200]; /* where K/N came from, for a note */
+} hd_shard;
+
+/*
+ * Finds the process's shard, first found wins:
+ *   1. spec, from --shard: "K/N", K counted from 0 (0 <= K < N);
+ *   2. JOB_COMPLETION_INDEX (a Kubernetes indexed Job, counted from 0)
+ *      is K; N is count (--shard-count), else HERALD_SHARD_COUNT (the
+ *      Job's completions: Kubernetes does not put it in the environment);
+ *   3. SLURM_ARRAY_TASK_ID (a Slurm job array): K is (ID - MIN) / STEP
+ *      with SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_STEP (1 when not
+ *      set), N is SLURM_ARRAY_TASK_COUNT, so --array=1-8 and --array=0-7
+ *      both give shards 0..7 of 8; an array with gaps (--array=1,3,7)
+ *      cannot be mapped and is refused;
+ *   4. none: out->count 0, every row.
+ * count (--shard-count, 0 when not given) must agree with whatever gives
+ * N.  env reads a variable (getenv; tests pass their own).  HD_OK, or
+ * HD_EUSAGE with err saying what is wrong and how to say it right.
+ */
+hd_status hd_shard_choose(const char *spec, long count,
+			  char *(*env)(const char *name), hd_shard *out,
+			  hd_error *err);
 
 /* ------------------------------------------------------------------ */
 /* herald unsubscribe-server                                            */

@@ -721,6 +721,8 @@ static hd_status open_filter(struct run *r, hd_error *err)
 	fc.only_failed = r->cfg->only_failed;
 	fc.keys = &r->key;
 	fc.now = r->now;
+	fc.shard_index = r->cfg->shard_index;
+	fc.shard_count = r->cfg->shard_count;
 	if (r->cfg->suppress_path) {
 		st =
 		    hd__suppress_load(r->cfg->suppress_path, &r->suppress, err);
@@ -730,6 +732,9 @@ static hd_status open_filter(struct run *r, hd_error *err)
 		fc.suppress_name = r->cfg->suppress_path;
 	}
 	st = hd__filter_new(&fc, &r->filter, err);
+	if (st == HD_OK && fc.shard_count > 1)
+		note(r, "shard %ld/%ld: taking the rows whose key is in it",
+		     fc.shard_index, fc.shard_count);
 	if (st == HD_OK && r->cfg->only_failed)
 		note(r, "--only-failed: %zu recipients of %s go again",
 		     hd__filter_only_count(r->filter), r->cfg->only_failed);
