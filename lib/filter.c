@@ -35,7 +35,7 @@ static const char *unguard(const char *s)
 
 static hd_status read_only_failed(hd__filter *f, hd_error *err)
 {
-	hd_source_opts so = {HD_FORMAT_AUTO, 0};
+	hd_source_opts so = {HD_FORMAT_AUTO, 0, 0};
 	const char *path = f->cfg.only_failed;
 	hd_source *src = NULL;
 	json_t *rec = NULL;
