@@ -67,6 +67,7 @@ enum opt_id {
 	O_SECRET_FILE,
 	O_SHARD,
 	O_SHARD_COUNT,
+	O_ONE_PASS,
 	O__COUNT
 };
 
@@ -162,6 +163,11 @@ static const struct option_def {
     {O_ONLY_FAILED, "only-failed", 0, "REPORT", SC, 0, G_NONE,
      "take only the rows REPORT lists as failed or not-attempted (and "
      "uncertain, unless --on-uncertain skip)"},
+    {O_ONE_PASS, "one-pass", 0, NULL, SC, 0, G_NONE,
+     "read the list once, as it comes (standard input is not copied): each "
+     "row is checked and sent by itself, invalid ones reported (as with "
+     "--skip-invalid); duplicates found among the last 65536 keys and by "
+     "the journal"},
     {O_SKIP_INVALID, "skip-invalid", 0, NULL, SC, 0, G_NONE,
      "send the valid rows and report the invalid ones instead of refusing "
      "the run"},
@@ -814,6 +820,9 @@ static int apply(struct parser *p, const struct option_def *d, const char *v)
 		break;
 	case O_SKIP_INVALID:
 		r->skip_invalid = 1;
+		break;
+	case O_ONE_PASS:
+		r->one_pass = 1;
 		break;
 	case O_LIMIT:
 		if (parse_long(v, 1, LONG_MAX, &r->limit))

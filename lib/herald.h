@@ -251,6 +251,11 @@ typedef struct hd_run_config {
 	 * shard_index (from 0) of shard_count are taken, the others are
 	 * skipped "shard K/N"; shard_count 0: every row */
 	long shard_index, shard_count;
+	/* --one-pass: the list is read once, as it comes (standard input
+	 * is not copied): each row is validated on the workers and sent or
+	 * reported invalid by itself (as with skip_invalid), duplicates are
+	 * found among the recent keys and by the journal */
+	int one_pass;
 } hd_run_config;
 
 /*

@@ -197,14 +197,13 @@ static json_t *str_or_null(const char *s)
 	return v ? v : json_null();
 }
 
-static hd_status write_jsonl(hd_report *r, const hd_report_row *row,
-			     const char *at)
+/* A report line as a JSON object (NULL when out of memory). */
+static json_t *row_object(const hd_report_row *row, const char *at)
 {
 	json_t *o = json_object();
-	int rc;
 
 	if (!o)
-		return HD_ENOMEM;
+		return NULL;
 	json_object_set_new(
 	    o, "row", row->row > 0 ? json_integer(row->row) : json_null());
 	json_object_set_new(o, "key", str_or_null(row->key));
@@ -220,11 +219,35 @@ static hd_status write_jsonl(hd_report *r, const hd_report_row *row,
 	json_object_set_new(o, "ms", json_integer(row->ms));
 	json_object_set_new(o, "at", json_string(at));
 	json_object_set_new(o, "message_id", str_or_null(row->message_id));
+	return o;
+}
+
+static hd_status write_jsonl(hd_report *r, const hd_report_row *row,
+			     const char *at)
+{
+	json_t *o = row_object(row, at);
+	int rc;
+
+	if (!o)
+		return HD_ENOMEM;
 	rc = json_dumpf(o, r->fp, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (rc != 0 || fputc('\n', r->fp) == EOF)
 		return HD_EIO;
 	return HD_OK;
+}
+
+char *hd__report_line(const hd_report_row *row)
+{
+	char at[32];
+	json_t *o;
+	char *line;
+
+	hd_format_timestamp(row->at, at);
+	o = row_object(row, at);
+	line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	return line;
 }
 
 hd_status hd_report_write(hd_report *r, const hd_report_row *row)

@@ -24,6 +24,7 @@
  * hd__wire, the workers see only the hd__sender inside it.
  */
 #include "inputs.h"
+#include "onepass.h"
 #include "wire.h"
 
 #include <curl/curl.h>
@@ -307,8 +308,37 @@ static void report_failed_start(hd__wire *r, const hd_error *why)
 	}
 }
 
-/* Everything up to pass 1. */
-static hd_status set_up(hd__wire *r, hd_error *err)
+/* --one-pass: the first record, read to choose the key from, goes on to
+ * be the first row sent. */
+static hd_status first_key(hd__wire *r, json_t **first, hd_error *err)
+{
+	hd_status st = hd_source_next(r->src, first, err);
+
+	if (st != HD_OK)
+		return st;
+	hd__key_choose(&r->key, r->cfg->key_field, r->tmpl, *first);
+	r->key_chosen = 1;
+	return HD_OK;
+}
+
+/* A run over a list read once (onepass.c). */
+static hd_status run_once(hd__wire *r, json_t *first, hd_error *err)
+{
+	hd_status st;
+
+	r->sender.journal = r->sender.dry ? NULL : r->commit;
+	r->sender.failfast_rows = HD__FAILFAST_ROWS;
+	hd__wire_note(r, "recipient key: %s", r->key.desc);
+	st = hd__onepass_run(r, first, NULL, err);
+	if (st == HD_OK && r->stopping)
+		st = hd_error_set(err, r->stop_status, NULL, 0, 0, "%s",
+				  r->stop_msg);
+	return st;
+}
+
+/* Everything up to pass 1; with first, for a run over a list read once
+ * (first gets its first record). */
+static hd_status set_up(hd__wire *r, json_t **first, hd_error *err)
 {
 	const hd_run_config *cfg = r->cfg;
 	hd_msgtmpl_opts mo = {.env_names = cfg->env_names,
@@ -327,19 +357,24 @@ static hd_status set_up(hd__wire *r, hd_error *err)
 	if (st == HD_OK)
 		st = hd__inputs_open(cfg, &mo, &r->tmpl, &r->src, err);
 	if (st == HD_OK)
-		st = choose_key(r, err);
+		st = first ? first_key(r, first, err) : choose_key(r, err);
 	if (st == HD_OK)
 		st = hd__wire_choose_transport(r, err);
 	if (st == HD_OK)
 		st = hd__wire_set_up_sender(r, err);
 	if (st == HD_OK)
-		st = hd__wire_open_filter(r, HD__DEDUPE_PASSES, err);
+		st = hd__wire_open_filter(
+		    r, first ? HD__DEDUPE_RECENT : HD__DEDUPE_PASSES, err);
+	/* a journal that a run reading once must see its own sends in */
+	if (st == HD_OK && first && r->journal)
+		hd__journal_live(r->journal);
 	return st;
 }
 
 hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 {
 	hd__wire r;
+	json_t *first = NULL;
 	hd_status st;
 
 	memset(&r, 0, sizeof(r));
@@ -360,8 +395,8 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 		st = hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
 				  "--smtp and --outbox exclude each other");
 	else
-		st = set_up(&r, err);
-	if (st == HD_OK)
+		st = set_up(&r, cfg->one_pass ? &first : NULL, err);
+	if (st == HD_OK && !cfg->one_pass)
 		st = pass_validate(&r, err);
 	if (st != HD_OK && r.report && st != HD_EUSAGE && st != HD_ELOCKED &&
 	    err)
@@ -369,7 +404,10 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 	if (st == HD_OK)
 		st = hd__commit_start(r.report, r.sender.dry ? NULL : r.journal,
 				      &r.commit, err);
-	if (st == HD_OK) {
+	if (st == HD_OK && cfg->one_pass) {
+		st = run_once(&r, first, err);
+		first = NULL;
+	} else if (st == HD_OK) {
 		int refuse = r.invalid_found > 0 && !cfg->skip_invalid;
 		r.sender.journal = r.sender.dry ? NULL : r.commit;
 		r.sender.failfast_rows = r.stats.total < HD__FAILFAST_ROWS
@@ -388,6 +426,7 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 			st = hd_error_set(err, r.stop_status, NULL, 0, 0, "%s",
 					  r.stop_msg);
 	}
+	json_decref(first);
 	st = hd__wire_finish(&r, st, err);
 	if (stats)
 		*stats = r.stats;

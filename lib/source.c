@@ -119,8 +119,13 @@ hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err)
 	return rc;
 }
 
+int hd__source_acks(const hd_source *s)
+{
+	return s && s->ops->ack;
+}
+
 hd_status hd__source_ack(hd_source *s, const char *where, hd__ack how,
-			 const hd_report_row *outcome, hd_error *err)
+			 const char *outcome, hd_error *err)
 {
 	if (!s->ops->ack)
 		return HD_OK;
@@ -133,6 +138,12 @@ void hd__source_where(const hd_source *s, char *out, size_t size)
 		out[0] = '\0';
 	if (s && s->ops->where)
 		s->ops->where(s->state, out, size);
+}
+
+void hd__source_on_wait(hd_source *s, int (*fn)(void *ctx), void *ctx)
+{
+	if (s && s->ops->on_wait)
+		s->ops->on_wait(s->state, fn, ctx);
 }
 
 int hd__source_can_rewind(const hd_source *s)

@@ -672,6 +672,13 @@ static hd_status csv_rewind(void *state, hd_error *err)
 	return hd__reader_rewind(&s->rd, err);
 }
 
+static void csv_on_wait(void *state, int (*fn)(void *ctx), void *ctx)
+{
+	struct csv *s = state;
+
+	hd__reader_on_wait(&s->rd, fn, ctx);
+}
+
 static size_t csv_held(const void *state)
 {
 	const struct csv *s = state;
@@ -705,6 +712,7 @@ const hd__source_ops hd__source_csv = {
     .name = "CSV",
     .next = csv_next,
     .rewind = csv_rewind,
+    .on_wait = csv_on_wait,
     .held = csv_held,
     .free = csv_free,
 };

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,6 +239,12 @@ void hd__reader_free(hd__reader *r)
 	r->buf = r->name = NULL;
 }
 
+void hd__reader_on_wait(hd__reader *r, int (*fn)(void *ctx), void *ctx)
+{
+	r->wait = fn;
+	r->wait_ctx = ctx;
+}
+
 hd_status hd__reader_fill(hd__reader *r, hd_error *err)
 {
 	ssize_t n;
@@ -246,6 +253,15 @@ hd_status hd__reader_fill(hd__reader *r, hd_error *err)
 		return HD_OK;
 	r->base += (long long)r->end;
 	r->pos = r->end = 0;
+	if (r->wait) {
+		/* nothing to read yet: the caller goes on meanwhile */
+		struct pollfd p = {r->fd, POLLIN, 0};
+		while (poll(&p, 1, 50) <= 0)
+			if (r->wait(r->wait_ctx))
+				return hd__reader_fail(
+				    r, err, HD_EINTERRUPTED, r->cur_line, 0, 0,
+				    "stopped while waiting for input");
+	}
 	n = hd__read_some(r->fd, r->buf, HD__READ_CHUNK);
 	if (n < 0)
 		return hd__reader_fail(r, err, HD_EIO, r->cur_line, 0, 0,

@@ -60,13 +60,19 @@ typedef struct hd__source_ops {
 	 * can be read once only (a stream). */
 	hd_status (*rewind)(void *state, hd_error *err);
 	/* The record at where (as where() said it) has an outcome, recorded
-	 * durably; tell whoever handed it out.  NULL: nobody to tell (a
-	 * file). */
+	 * durably; tell whoever handed it out.  outcome is its report line
+	 * (hd__report_line).  NULL: nobody to tell (a file). */
 	hd_status (*ack)(void *state, const char *where, hd__ack how,
-			 const hd_report_row *outcome, hd_error *err);
+			 const char *outcome, hd_error *err);
 	/* Where the record last handed out is: for a file "" (its line says
 	 * it), for a stream the entry id.  NULL: nothing beyond the line. */
 	void (*where)(const void *state, char *out, size_t size);
+	/* fn(ctx) is called again and again while next() waits for input
+	 * that has not come (standard input read as it comes), so that the
+	 * caller goes on with what it has; fn returning 1 makes next() give
+	 * up with HD_EINTERRUPTED.  May be NULL (a source that waits on its
+	 * own terms, or never). */
+	void (*on_wait)(void *state, int (*fn)(void *ctx), void *ctx);
 	/* Bytes held in buffers now (tests check that streaming stays
 	 * bounded).  May be NULL. */
 	size_t (*held)(const void *state);
@@ -85,10 +91,16 @@ hd_status hd__source_new(const hd__source_ops *ops, void *state,
 /* Tells the source the outcome of the record at where (see ops->ack);
  * HD_OK at once for a source with nobody to tell. */
 hd_status hd__source_ack(hd_source *s, const char *where, hd__ack how,
-			 const hd_report_row *outcome, hd_error *err);
+			 const char *outcome, hd_error *err);
+
+/* 1 when the source has someone to tell outcomes to (ops->ack). */
+int hd__source_acks(const hd_source *s);
 
 /* Where the record last handed out is (ops->where; "" for a file). */
 void hd__source_where(const hd_source *s, char *out, size_t size);
+
+/* ops->on_wait, when the source has it. */
+void hd__source_on_wait(hd_source *s, int (*fn)(void *ctx), void *ctx);
 
 /* 1 when hd_source_rewind can work: a second pass is possible. */
 int hd__source_can_rewind(const hd_source *s);
@@ -114,6 +126,9 @@ typedef struct hd__reader {
 	long long line_start; /* file offset of that line's first byte */
 
 	long row; /* records handed out since the start (for errors) */
+	/* while a read would wait (on_wait) */
+	int (*wait)(void *ctx);
+	void *wait_ctx;
 	/* set by hd__reader_start: the file is UTF-16 or UTF-32, reported
 	 * by the first next() */
 	hd_status bad_start;
@@ -158,6 +173,9 @@ static inline hd_status hd__reader_check_start(const hd__reader *r,
 		*err = r->bad_start_err;
 	return r->bad_start;
 }
+
+/* The formats' on_wait. */
+void hd__reader_on_wait(hd__reader *r, int (*fn)(void *ctx), void *ctx);
 
 /* To the start of the file again (lseek): for a format's rewind. */
 hd_status hd__reader_rewind(hd__reader *r, hd_error *err);

@@ -609,6 +609,13 @@ static hd_status json_rewind(void *state, hd_error *err)
 	return hd__reader_rewind(&s->rd, err);
 }
 
+static void json_on_wait(void *state, int (*fn)(void *ctx), void *ctx)
+{
+	struct json *s = state;
+
+	hd__reader_on_wait(&s->rd, fn, ctx);
+}
+
 static size_t json_held(const void *state)
 {
 	const struct json *s = state;
@@ -653,6 +660,7 @@ const hd__source_ops hd__source_json = {
     .name = "JSON",
     .next = json_next,
     .rewind = json_rewind,
+    .on_wait = json_on_wait,
     .held = json_held,
     .free = json_free,
 };
@@ -661,6 +669,7 @@ const hd__source_ops hd__source_jsonl = {
     .name = "JSON Lines",
     .next = json_next,
     .rewind = json_rewind,
+    .on_wait = json_on_wait,
     .held = json_held,
     .free = json_free,
 };

@@ -269,6 +269,15 @@ void hd__wire_progress(hd__wire *r)
 	}
 }
 
+size_t hd__wire_queue(const hd__wire *r)
+{
+	size_t conns =
+	    r->cfg->concurrency ? r->cfg->concurrency : DEFAULT_CONCURRENCY;
+	size_t streams = r->cfg->streams > 1 ? (size_t)r->cfg->streams : 1;
+
+	return conns * streams * QUEUE_PER_SLOT;
+}
+
 hd_status hd__wire_start_pool(hd__wire *r, hd_error *err)
 {
 	hd__engine_config ec = {0};
@@ -278,7 +287,7 @@ hd_status hd__wire_start_pool(hd__wire *r, hd_error *err)
 	ec.connections =
 	    r->cfg->concurrency ? r->cfg->concurrency : DEFAULT_CONCURRENCY;
 	ec.streams = r->cfg->streams > 1 ? (unsigned)r->cfg->streams : 1;
-	ec.queue = (size_t)ec.connections * ec.streams * QUEUE_PER_SLOT;
+	ec.queue = hd__wire_queue(r);
 	/* workers inherit a mask without SIGINT/SIGTERM/SIGPIPE, so signals
 	 * reach the coordinating thread and never interrupt a transfer */
 	sigemptyset(&block);

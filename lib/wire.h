@@ -114,6 +114,9 @@ void hd__wire_finish_job(hd__wire *r, hd__job *j);
 /* Updates elapsed; a progress event at most every 0.2 s. */
 void hd__wire_progress(hd__wire *r);
 
+/* Rows the pool's queue holds at most (connections x streams x 2). */
+size_t hd__wire_queue(const hd__wire *r);
+
 /* The engine and its pool for the sender; the committer wakes it. */
 hd_status hd__wire_start_pool(hd__wire *r, hd_error *err);
 void hd__wire_stop_pool(hd__wire *r);
