@@ -32,29 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Renders one row on this thread to see whether it can be sent.  kerr
- * says why the row has no key when id is NULL. */
-static hd_status validate_row(hd__wire *r, json_t *rec, long row,
-			      const char *id, const hd_error *kerr, hd_error *e)
-{
-	hd_status st;
-	double due;
-
-	hd_error_clear(e);
-	if (!id) {
-		*e = *kerr;
-		st = e->code ? e->code : HD_EMISSING;
-	} else if ((st = hd__due_time(rec, &due, e)) == HD_OK) {
-		/* everything but the DKIM signatures, which no data can make
-		 * fail and which cost most */
-		st = hd_msgtmpl_check(r->tmpl, rec, r->campaign, id, row, e);
-	}
-	if (st != HD_OK)
-		hd__blame_row(hd_source_name(r->src), e, row,
-			      hd_source_line(r->src));
-	return st;
-}
-
 /* Pass 1: every row is read; taken rows are rendered and checked; keys
  * are noted.  Returns HD_OK, the reader's error (the file itself is
  * broken) or HD_EUSAGE (a row's attachment is an output). */
@@ -80,7 +57,7 @@ static hd_status pass_validate(hd__wire *r, hd_error *err)
 					       row, id, rec, &v, err);
 		if (st == HD_OK && v.take) {
 			r->stats.total++;
-			st = validate_row(r, rec, row, id, &kerr, &e);
+			st = hd__wire_validate_row(r, rec, row, id, &kerr, &e);
 			if (st == HD_EUSAGE) {
 				if (err)
 					*err = e;
@@ -186,7 +163,8 @@ static hd_status pass_send(hd__wire *r, int refuse, hd_error *err)
 		} else if (refuse || !id) {
 			hd_error e;
 			char text[700];
-			if (validate_row(r, rec, row, id, &kerr, &e) != HD_OK) {
+			if (hd__wire_validate_row(r, rec, row, id, &kerr, &e) !=
+			    HD_OK) {
 				hd_error_format(&e, text, sizeof(text));
 				hd__wire_record_simple(r, row, key,
 						       HD_ROW_INVALID, text, 1);

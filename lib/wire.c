@@ -151,6 +151,30 @@ hd_status hd__wire_row_key(hd__wire *r, json_t *rec, long row, char **key,
 	return HD_OK;
 }
 
+/* Renders one row on this thread to see whether it can be sent.  kerr
+ * says why the row has no key when id is NULL. */
+hd_status hd__wire_validate_row(hd__wire *r, json_t *rec, long row,
+				const char *id, const hd_error *kerr,
+				hd_error *e)
+{
+	hd_status st;
+	double due;
+
+	hd_error_clear(e);
+	if (!id) {
+		*e = *kerr;
+		st = e->code ? e->code : HD_EMISSING;
+	} else if ((st = hd__due_time(rec, &due, e)) == HD_OK) {
+		/* everything but the DKIM signatures, which no data can make
+		 * fail and which cost most */
+		st = hd_msgtmpl_check(r->tmpl, rec, r->campaign, id, row, e);
+	}
+	if (st != HD_OK)
+		hd__blame_row(hd_source_name(r->src), e, row,
+			      hd_source_line(r->src));
+	return st;
+}
+
 void hd__wire_stop_taking(hd__wire *r, hd_status why, const char *msg)
 {
 	if (r->stopping)

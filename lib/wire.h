@@ -95,6 +95,14 @@ void hd__wire_record_simple(hd__wire *r, long row, const char *key,
 hd_status hd__wire_row_key(hd__wire *r, json_t *rec, long row, char **key,
 			   char **id, hd_error *kerr, hd_error *err);
 
+/* Renders one row on this thread to see whether it can be sent (and
+ * its send_at read): HD_OK, or the problem in *e naming the recipients
+ * file, line, row and field; kerr says why the row has no key when id is
+ * NULL.  HD_EUSAGE: an attachment of the row is an output. */
+hd_status hd__wire_validate_row(hd__wire *r, json_t *rec, long row,
+				const char *id, const hd_error *kerr,
+				hd_error *e);
+
 /* No more rows are taken (the first reason stays); stops the pool's
  * queue at once. */
 void hd__wire_stop_taking(hd__wire *r, hd_status why, const char *msg);
