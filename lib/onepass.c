@@ -91,6 +91,8 @@ static void tell_later(struct op *op, const char *where, hd__ack how,
 	}
 	a->how = how;
 	snprintf(a->where, sizeof(a->where), "%s", where);
+	/* held until told: it still takes room from the source */
+	op->view.inflight++;
 	if (op->acks_tail)
 		op->acks_tail->next = a;
 	else
@@ -119,6 +121,7 @@ static void tell_durable(struct op *op)
 		op->acks = a->next;
 		if (!op->acks)
 			op->acks_tail = NULL;
+		op->view.inflight--;
 		free(a->line);
 		free(a);
 	}
