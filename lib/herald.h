@@ -298,6 +298,71 @@ hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 		    char **data, size_t *len, char **envelope, hd_error *err);
 
 /* ------------------------------------------------------------------ */
+/* herald consume / enqueue: send tasks from a Redis stream             */
+/* ------------------------------------------------------------------ */
+
+typedef struct hd_consume_config {
+	/* the template, where messages go, rates, retries, timeouts, the
+	 * report (-o, optional), the key, the campaign, --on-uncertain,
+	 * --suppress; not: the recipients file, the journal path (see
+	 * journal_dir), skip, limit, shard, only_failed, one_pass */
+	hd_run_config run;
+	const char *url;	 /* redis://[USER@]HOST[:PORT][/DB]/STREAM */
+	const char *password;	 /* the Redis password, or NULL; never logged */
+	const char *group;	 /* the consumer group (created if missing) */
+	const char *consumer;	 /* this consumer's name; NULL: the host's */
+	const char *journal_dir; /* required: DIR/CONSUMER.journal is this
+				    consumer's; the others' are read when
+				    their entries are taken over */
+	const char *results;	 /* stream for outcomes; NULL: none */
+	const char *dead_letter; /* NULL: STREAM:dead */
+	const char *field;	 /* the entries' record field; NULL:
+				    "record" */
+	long max_deliveries;	 /* 0: 5; < 0: no limit */
+	double claim_idle;	 /* seconds; 0: 60 */
+	double exit_when_idle;	 /* seconds with nothing to do that end
+				    the run; 0: never */
+} hd_consume_config;
+
+/*
+ * herald consume: takes entries from a Redis stream through a consumer
+ * group and sends one message per entry, as herald send does per row, until
+ * a signal, run.max_runtime or exit_when_idle says to stop; then it lets the
+ * sends in flight end and records them.  Every outcome is in the journal
+ * before the entry is acknowledged (XACK, with the outcome added to the
+ * results stream in the same MULTI/EXEC); a transient failure is left
+ * pending so that it comes back; after max_deliveries an entry goes to the
+ * dead-letter stream.  Returns as hd_run, plus:
+ *   HD_EUSAGE        no group or journal_dir, a bad consumer name
+ *   HD_ECONFIG       a bad URL, the password refused
+ *   HD_ELOCKED       another process is this consumer (its journal)
+ *   HD_EINTERRUPTED  stopped by a signal with entries left for later, or
+ *                    the server went away: the entries held stay pending
+ */
+hd_status hd_consume(const hd_consume_config *cfg, hd_run_stats *stats,
+		     hd_error *err);
+
+typedef struct hd_enqueue_config {
+	/* recipients_path, format, delimiter; with template_path, every row
+	 * is validated as herald check does first (key_field, env_names,
+	 * skip_invalid, redirect, mail apply) */
+	hd_run_config run;
+	const char *url;      /* redis://[USER@]HOST[:PORT][/DB]/STREAM */
+	const char *password; /* or NULL */
+	const char *field;    /* NULL: "record" */
+} hd_enqueue_config;
+
+/*
+ * herald enqueue: adds one stream entry per row of the recipients file,
+ * the row as a JSON object in the field.  With a template, nothing is
+ * added when a row is invalid (HD_EINVALIDROWS, every problem reported
+ * through run.on_event) unless skip_invalid, which leaves the invalid
+ * rows out.  *added counts the entries added.  Errors as hd_run and
+ * hd_consume's connection errors.
+ */
+hd_status hd_enqueue(const hd_enqueue_config *cfg, long *added, hd_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Shards: one list split over machines with no coordination            */
 /* ------------------------------------------------------------------ */
 
