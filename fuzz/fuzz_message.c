@@ -196,6 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* ENOENT: a partial that is a folder ({{>files/}}) or unreadable */
 	static const hd_status load_codes[] = {HD_ETEMPLATE, HD_ELIMIT,
 					       HD_EUTF8, HD_ENOENT};
+	static const hd_status usage_codes[] = {HD_EUSAGE};
 	static const hd_status build_codes[] = {
 	    HD_EMISSING, HD_EINVAL, HD_EADDRESS, HD_EUTF8,
 	    HD_EHEADER,	 HD_ELIMIT, HD_ETEMPLATE};
@@ -247,7 +248,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	rc = hd_msgtmpl_load(path, &o, &t, &err);
 	if (rc != HD_OK) {
-		FUZZ_CHECK_FAILURE(&err, rc, "load", load_codes);
+		/* a template using {{unsubscribe.token}} without a secret
+		 * is a usage error, said once at load */
+		if (rc == HD_EUSAGE &&
+		    memmem(text, tlen, "unsubscribe.token", 17) != NULL)
+			FUZZ_CHECK_FAILURE(&err, rc, "load", usage_codes);
+		else
+			FUZZ_CHECK_FAILURE(&err, rc, "load", load_codes);
 		goto out;
 	}
 	hd_error_clear(&err);

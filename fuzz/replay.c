@@ -24,7 +24,7 @@ static long ran;
 static void run_bytes(const uint8_t *p, size_t n)
 {
 	/* a copy of exactly n bytes, so ASan sees reads past the end */
-	uint8_t *copy = malloc(n ? n : 1);
+	uint8_t *copy = calloc(1, n ? n : 1);
 
 	if (!copy)
 		fuzz_fail("out of memory");

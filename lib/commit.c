@@ -14,9 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 /* Items waiting to be written at most; a producer beyond it waits. */
 #define COMMIT_QUEUE_MAX 4096
+/* Report lines the committer waits for, at most COMMIT_LINGER_MS, before
+ * it writes: one wake-up and one write for many lines. */
+#define COMMIT_BATCH 256
+#define COMMIT_LINGER_MS 20
 
 enum kind { K_ROW, K_START, K_RETRY, K_END, K_MARK };
 
@@ -46,6 +51,7 @@ struct hd__commit {
 	void (*on_durable)(void *); /* set before use, then read-only */
 	void *on_durable_ctx;
 	int closing; /* under mu */
+	int urgent;  /* under mu: a journal start is queued */
 	/* written by the committer thread only, read after the join */
 	hd_status status;
 	hd_error err;
@@ -131,6 +137,23 @@ static void *committer(void *arg)
 
 		while (!c->head && !c->closing)
 			pthread_cond_wait(&c->work, &c->mu);
+		/* a few report lines: give them a moment to become a batch
+		 * (producers wake us at once for what must not wait) */
+		if (!c->closing && c->queued < COMMIT_BATCH && !c->urgent) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += COMMIT_LINGER_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			while (!c->closing && !c->urgent &&
+			       c->queued < COMMIT_BATCH &&
+			       pthread_cond_timedwait(&c->work, &c->mu, &ts) ==
+				   0)
+				;
+		}
+		c->urgent = 0;
 		if (!c->head)
 			break;
 		batch = c->head;
@@ -171,7 +194,13 @@ hd_status hd__commit_start(hd_report *report, hd_journal *journal,
 	c->journal = journal;
 	hd_error_clear(&c->err);
 	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->work, NULL);
+	{
+		pthread_condattr_t attr;
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->work, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	pthread_cond_init(&c->room, NULL);
 	pthread_cond_init(&c->durable, NULL);
 	if (pthread_create(&c->thread, NULL, committer, c) != 0) {
@@ -222,7 +251,12 @@ static uint64_t enqueue(hd__commit *c, struct item *it)
 		c->head = it;
 	c->tail = it;
 	c->queued++;
-	pthread_cond_signal(&c->work);
+	/* a journal start holds a worker back: at once; report lines can
+	 * wait for a batch, as long as the queue is not filling up */
+	if (it->kind == K_START)
+		c->urgent = 1;
+	if (it->kind == K_START || c->queued == 1 || c->queued >= COMMIT_BATCH)
+		pthread_cond_signal(&c->work);
 	pthread_mutex_unlock(&c->mu);
 	return seq;
 }

@@ -399,15 +399,12 @@ hd_status hd_consume(const hd_consume_config *cfg, hd_run_stats *stats,
 	char campaign[64] = "";
 	hd_status st;
 
-	memset(&w, 0, sizeof(w));
 	memset(&c, 0, sizeof(c));
 	hd_error_clear(err);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0,
 				    "libcurl could not be initialised");
-	w.cfg = &cfg->run;
-	w.now = hd__wall_clock();
-	hd__sender_init(&w.sender);
+	hd__wire_init(&w, &cfg->run);
 	c.w = &w;
 	c.cfg = cfg;
 	hooks.ctx = &c;

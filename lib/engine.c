@@ -15,10 +15,15 @@
 #include <unistd.h>
 
 /* Rows a worker holds beyond its slots, waiting (backoff, pacer, journal,
- * a busy destination), as a multiple of its slots. */
-#define WAITING_PER_SLOT 1
+ * a busy destination): as many as its slots, up to this. */
+#define WAITING_MAX 64
 /* Longest a worker sleeps without a reason to wake: a safety net only. */
 #define MAX_WAIT_MS 1000
+/* Rows waiting in the pool's queue at most. */
+#define QUEUE_MAX 256
+/* With transfers in flight and room for more, the longest a queued row
+ * waits to be taken when the network is quiet. */
+#define LOOK_AGAIN_MS 5
 
 struct slot {
 	void *conn; /* the transport's, with its easy handle */
@@ -39,8 +44,8 @@ struct worker {
 	struct slot *free_slots;
 	hd__job *waiting; /* taken, not in flight, oldest first */
 	hd__job *waiting_tail;
-	unsigned held;	  /* taken and not handed back */
-	unsigned cap;	  /* held at most */
+	unsigned held; /* taken and not handed back */
+	unsigned cap;  /* held at most */
 };
 
 struct hd__engine {
@@ -83,7 +88,10 @@ static hd_status worker_init(void *ctx, unsigned index, void **state,
 	w->conns = share_of(e, index);
 	w->nslots = e->async ? w->conns * streams : 1;
 	w->usable = w->nslots;
-	w->cap = w->nslots * (1 + WAITING_PER_SLOT);
+	/* room for rows that wait beside the ones in flight, but not a
+	 * second thousand of them at -c 1000: memory is per row held */
+	w->cap =
+	    w->nslots + (w->nslots < WAITING_MAX ? w->nslots : WAITING_MAX);
 	w->slots = calloc(w->nslots, sizeof(*w->slots));
 	w->multi = curl_multi_init();
 	if (!w->slots || !w->multi) {
@@ -193,7 +201,7 @@ static int start(struct worker *w, hd__job *j, double now)
 	struct slot *sl = w->free_slots;
 	CURL *easy;
 
-	if (!tp->start) {
+	if (!w->eng->async) {
 		/* synchronous: the attempt happens here and now */
 		tp->send(sl->conn, &j->msg, j->row, &j->res);
 		attempt_over(w, j, hd_monotonic());
@@ -271,7 +279,10 @@ static int take(struct worker *w, hd_pool *p, double now)
 {
 	while (w->held < w->cap) {
 		hd_task *t;
-		hd_status st = hd_pool_take(p, w->index, &t, 0);
+		/* with transfers in flight the network wakes us soon
+		 * enough: no need for the pool to, at a syscall a row */
+		hd_status st = hd_pool_take(p, w->index, &t,
+					    w->busy ? HD_POOL_NO_WAKE : 0);
 		hd__job *j;
 
 		if (st == HD_ESTOPPED)
@@ -346,6 +357,10 @@ static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
 		ms = next <= now ? 0 : (int)((next - now) * 1000.0) + 1;
 		if (ms > MAX_WAIT_MS)
 			ms = MAX_WAIT_MS;
+		/* rows may be waiting in the pool that nobody will wake us
+		 * for (see take): look again soon if there is room */
+		if (w->busy && w->held < w->cap && ms > LOOK_AGAIN_MS)
+			ms = LOOK_AGAIN_MS;
 		/* nothing to do until the network, a timer or a wake-up; an
 		 * empty poll returns at once when a wake-up came meanwhile */
 		if (ms > 0 || w->busy)
@@ -374,7 +389,10 @@ hd_status hd__engine_new(hd__sender *s, const hd__engine_config *cfg,
 	e->s = s;
 	e->cfg = *cfg;
 	e->cfg.connections = conns;
-	e->async = s->tp->start != NULL;
+	/* --max-per-connection counts messages per connection, and in a
+	 * multi handle's shared cache a connection is nobody's: such runs
+	 * keep one connection per worker, each in curl_easy_perform */
+	e->async = s->tp->start != NULL && s->tcfg->max_per_connection <= 0;
 	if (!e->async)
 		e->threads = conns;
 	else if (cfg->threads)
@@ -394,6 +412,10 @@ hd_status hd__engine_new(hd__sender *s, const hd__engine_config *cfg,
 	pc.workers = e->threads;
 	pc.queue_capacity =
 	    cfg->queue ? cfg->queue : 2 * (size_t)e->slots_total;
+	/* enough to keep the workers fed between two looks of the reader;
+	 * more only costs memory (a row, its record and its job each) */
+	if (pc.queue_capacity > QUEUE_MAX)
+		pc.queue_capacity = QUEUE_MAX;
 	pc.worker_init = worker_init;
 	pc.worker_fini = worker_fini;
 	pc.ctx = e;

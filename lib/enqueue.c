@@ -30,33 +30,37 @@ static int row_ok(struct enq *q, json_t *rec, int pass1, hd_status *st,
 		  hd_error *err)
 {
 	hd__wire *w = &q->w;
-	long row = hd_source_row(w->src);
-	char *key = NULL, *id = NULL;
-	hd_error kerr, e;
+	hd__job j = {0};
 	int ok = 1;
 
+	*st = HD_OK;
 	if (!w->tmpl)
 		return 1;
-	*st = hd__wire_row_key(w, rec, row, &key, &id, &kerr, err);
-	if (*st != HD_OK)
-		return -1;
 	if (pass1)
 		w->stats.total++;
-	*st = hd__wire_validate_row(w, rec, row, id, &kerr, &e);
-	if (*st == HD_EUSAGE) {
+	/* a check job, as the workers of herald check run it, here */
+	j.kind = HD__JOB_CHECK;
+	j.sender = &w->sender;
+	j.row = hd_source_row(w->src);
+	j.line = hd_source_line(w->src);
+	j.record = rec;
+	hd__job_open(&j, hd_monotonic());
+	if (j.status == HD_ROW_INVALID && j.check_error.code == HD_EUSAGE) {
+		/* an attachment that is an output */
+		*st = HD_EUSAGE;
 		if (err)
-			*err = e;
+			*err = j.check_error;
 		ok = -1;
-	} else if (*st != HD_OK) {
-		*st = HD_OK;
+	} else if (j.status == HD_ROW_INVALID) {
 		ok = 0;
 		if (pass1) {
 			w->invalid_found++;
-			hd__wire_emit(w, HD_EVENT_INVALID_ROW, &e, NULL);
+			hd__wire_emit(w, HD_EVENT_INVALID_ROW, &j.check_error,
+				      NULL);
 		}
 	}
-	free(key);
-	free(id);
+	free(j.key);
+	free(j.id);
 	return ok;
 }
 
@@ -160,6 +164,11 @@ static hd_status set_up(struct enq *q, hd_error *err)
 	hd__key_choose(&w->key, cfg->key_field, w->tmpl, first);
 	w->key_chosen = 1;
 	json_decref(first);
+	/* what a check job reads */
+	w->sender.tmpl = w->tmpl;
+	w->sender.keys = &w->key;
+	w->sender.campaign = w->campaign;
+	w->sender.source_name = hd_source_name(w->src);
 	return hd_source_rewind(w->src, err);
 }
 
@@ -171,9 +180,7 @@ hd_status hd_enqueue(const hd_enqueue_config *cfg, long *added, hd_error *err)
 	memset(&q, 0, sizeof(q));
 	hd_error_clear(err);
 	q.cfg = cfg;
-	q.w.cfg = &cfg->run;
-	q.w.now = hd__wall_clock();
-	hd__sender_init(&q.w.sender);
+	hd__wire_init(&q.w, &cfg->run);
 	st = set_up(&q, err);
 	if (st == HD_OK)
 		st = pass(&q, 1, err);

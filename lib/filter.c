@@ -243,6 +243,11 @@ static int in_range(const hd__filter *f, long row)
 	return f->cfg.limit <= 0 || row <= f->cfg.skip + f->cfg.limit;
 }
 
+int hd__filter_outside(const hd__filter *f, long row)
+{
+	return !in_range(f, row);
+}
+
 static void leave_out(hd__verdict *v, hd_row_status status, const char *fmt,
 		      ...) HD_PRINTF(3, 4);
 static void leave_out(hd__verdict *v, hd_row_status status, const char *fmt,

@@ -106,6 +106,10 @@ hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
 			    const char *id, json_t *record, hd__verdict *v,
 			    hd_error *err);
 
+/* Is row outside --skip/--limit (so that it need not even be read
+ * further)? */
+int hd__filter_outside(const hd__filter *f, long row);
+
 /* Rows of --only-failed's report that are to go again (for a note). */
 size_t hd__filter_only_count(const hd__filter *f);
 

@@ -137,6 +137,18 @@ static void set_stopping(hd_pool *p, int mode)
 }
 
 /*
+ * Should a submitter waiting for room be woken?  Only once the queue is
+ * down to half: a producer faster than the workers then fills it in
+ * bursts instead of being woken, and waking them, once per task (that
+ * ping-pong cost more than the tasks at tens of thousands a second).
+ * A one-slot queue is woken at once.  Called with p->mutex held.
+ */
+static int room_to_tell(const hd_pool *p)
+{
+	return p->room_waiters > 0 && p->wq_len <= p->capacity / 2;
+}
+
+/*
  * The thread body.  Runs worker_init, reports to hd_pool_new, then takes
  * tasks until it finds the exit sentinel at the head of the queue, which
  * it leaves there for the next worker.
@@ -197,7 +209,7 @@ static void *worker_main(void *arg)
 		queue_pop(&p->wq_head, &p->wq_tail);
 		p->wq_len--;
 		p->running++;
-		wake = p->room_waiters > 0;
+		wake = room_to_tell(p);
 		pthread_mutex_unlock(&p->mutex);
 		if (wake)
 			pthread_cond_signal(&p->room_cond);
@@ -471,12 +483,15 @@ hd_status hd_pool_take(hd_pool *p, unsigned index, hd_task **t, int timeout_ms)
 			p->wq_len--;
 			p->running++;
 			p->workers[index].wants_wake = 0;
-			wake = p->room_waiters > 0;
+			wake = room_to_tell(p);
 			st = HD_OK;
 			break;
 		}
-		if (timeout_ms == 0) {
-			p->workers[index].wants_wake = 1;
+		if (timeout_ms == 0 || timeout_ms == HD_POOL_NO_WAKE) {
+			/* with HD_POOL_NO_WAKE the driver will look again
+			 * soon on its own: a wake-up would be wasted */
+			if (timeout_ms == 0)
+				p->workers[index].wants_wake = 1;
 			st = HD_ETIMEDOUT;
 			break;
 		}

@@ -163,6 +163,10 @@ hd_task *hd_pool_next_result(hd_pool *p, int timeout_ms);
  * come any more (the pool is being freed). */
 hd_status hd_pool_take(hd_pool *p, unsigned index, hd_task **t, int timeout_ms);
 
+/* hd_pool_take's timeout for a driver that has other reasons to wake
+ * soon (transfers in flight): like 0, but no wake-up is asked for. */
+#define HD_POOL_NO_WAKE (-2)
+
 /* For a drive() worker: t (taken with hd_pool_take) is finished; it goes
  * to the results queue with status HD_OK. */
 void hd_pool_done(hd_pool *p, hd_task *t);

@@ -32,49 +32,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Pass 1: every row is read; taken rows are rendered and checked; keys
- * are noted.  Returns HD_OK, the reader's error (the file itself is
- * broken) or HD_EUSAGE (a row's attachment is an output). */
-static hd_status pass_validate(hd__wire *r, hd_error *err)
-{
-	json_t *rec = NULL;
-	hd_error e, kerr;
-	hd_status st;
+/* Rows checked by the workers, held until every earlier one is back, so
+ * that what is said of them comes in the order of the list. */
+struct hd__checked {
+	hd__job *head;	  /* by submission order */
+	uint64_t next;	  /* the next to process */
+	uint64_t seq;	  /* submitted */
+	int reporting;	  /* pass 2 of a refused run: report each row */
+	hd_status status; /* its first fatal error */
+	hd_error err;
+};
 
-	for (;;) {
-		hd__verdict v;
-		long row;
-		char *key, *id;
-
-		st = hd_source_next(r->src, &rec, err);
-		if (st != HD_OK || !rec)
-			return st;
-		row = hd_source_row(r->src);
-		r->stats.rows = row;
-		st = hd__wire_row_key(r, rec, row, &key, &id, &kerr, err);
-		if (st == HD_OK)
-			st = hd__filter_decide(r->filter, HD__PASS_VALIDATE,
-					       row, id, rec, &v, err);
-		if (st == HD_OK && v.take) {
-			r->stats.total++;
-			st = hd__wire_validate_row(r, rec, row, id, &kerr, &e);
-			if (st == HD_EUSAGE) {
-				if (err)
-					*err = e;
-			} else if (st != HD_OK) {
-				r->invalid_found++;
-				hd__wire_emit(r, HD_EVENT_INVALID_ROW, &e,
-					      NULL);
-				st = HD_OK;
-			}
-		}
-		free(key);
-		free(id);
-		json_decref(rec);
-		if (st != HD_OK)
-			return st;
-	}
-}
+static void checked_back(hd__wire *r, hd__job *j);
 
 /* Collects finished jobs; waits up to timeout_ms for the first. */
 static void drain(hd__wire *r, int timeout_ms)
@@ -82,11 +51,148 @@ static void drain(hd__wire *r, int timeout_ms)
 	hd_task *t;
 
 	while ((t = hd_pool_next_result(r->pool, timeout_ms)) != NULL) {
-		hd__wire_finish_job(r, (hd__job *)t);
+		hd__job *j = (hd__job *)t;
+		if (j->kind == HD__JOB_CHECK)
+			checked_back(r, j);
+		else
+			hd__wire_finish_job(r, j);
 		timeout_ms = 0;
 	}
-	hd__wire_check_stops(r);
+	/* a check pass goes on to its end: stops are for sending */
+	if (!r->checking)
+		hd__wire_check_stops(r);
 	hd__wire_progress(r);
+}
+
+/* What a checked row means to the pass it belongs to. */
+static void check_done(hd__wire *r, struct hd__checked *c, hd__job *j)
+{
+	hd__verdict v;
+	hd_error err;
+	hd_status st;
+
+	hd_error_clear(&err);
+	st = hd__filter_decide(r->filter,
+			       c->reporting ? HD__PASS_SEND : HD__PASS_VALIDATE,
+			       j->row, j->id, j->record, &v, &err);
+	if (st != HD_OK) {
+		if (c->status == HD_OK) {
+			c->status = st;
+			c->err = err;
+		}
+	} else if (!v.take) {
+		if (c->reporting)
+			hd__wire_record_simple(r, j->row, j->key, v.status,
+					       v.reason, 0);
+	} else if (j->status == HD_ROW_INVALID &&
+		   j->check_error.code == HD_EUSAGE) {
+		/* an attachment that is an output: the run is wrong */
+		if (c->status == HD_OK) {
+			c->status = HD_EUSAGE;
+			c->err = j->check_error;
+		}
+	} else if (c->reporting) {
+		char text[700] = "";
+		if (j->status == HD_ROW_INVALID)
+			hd_error_format(&j->check_error, text, sizeof(text));
+		hd__wire_record_simple(r, j->row, j->key,
+				       j->status == HD_ROW_INVALID
+					   ? HD_ROW_INVALID
+					   : HD_ROW_NOT_ATTEMPTED,
+				       text[0] ? text : NULL, 1);
+	} else {
+		r->stats.total++;
+		if (j->status == HD_ROW_INVALID) {
+			r->invalid_found++;
+			hd__wire_emit(r, HD_EVENT_INVALID_ROW, &j->check_error,
+				      NULL);
+		}
+	}
+	hd__job_free(j);
+}
+
+/* A checked row came back: processed in list order. */
+static void checked_back(hd__wire *r, hd__job *j)
+{
+	struct hd__checked *c = r->checking;
+	hd__job **p = &c->head;
+
+	while (*p && (*p)->seq_ < j->seq_)
+		p = &(*p)->next_;
+	j->next_ = *p;
+	*p = j;
+	while (c->head && c->head->seq_ == c->next) {
+		hd__job *h = c->head;
+		c->head = h->next_;
+		c->next++;
+		check_done(r, c, h);
+	}
+}
+
+/* Reads every row and has the workers render and check it (its key too);
+ * the coordinator only reads the file and decides.  Pass 1 notes keys and
+ * counts invalid rows; in pass 2 of a refused run it reports each row.
+ * Returns HD_OK, the reader's error (the file itself is broken) or the
+ * first fatal one of a row (HD_EUSAGE: an attachment is an output). */
+static hd_status pass_check(hd__wire *r, int reporting, hd_error *err)
+{
+	struct hd__checked c = {0};
+	json_t *rec = NULL;
+	hd_status st;
+
+	c.reporting = reporting;
+	r->checking = &c;
+	for (;;) {
+		hd__job *j;
+		long row;
+
+		drain(r, 0);
+		st = hd_source_next(r->src, &rec, err);
+		if (st != HD_OK || !rec)
+			break;
+		row = hd_source_row(r->src);
+		if (!reporting)
+			r->stats.rows = row;
+		if (hd__filter_outside(r->filter, row)) {
+			if (reporting)
+				hd__wire_record_simple(
+				    r, row, NULL, HD_ROW_SKIPPED,
+				    "outside --skip/--limit", 0);
+			json_decref(rec);
+			continue;
+		}
+		j = calloc(1, sizeof(*j));
+		if (!j) {
+			json_decref(rec);
+			st = hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+			break;
+		}
+		j->kind = HD__JOB_CHECK;
+		j->sender = &r->sender;
+		j->row = row;
+		j->line = hd_source_line(r->src);
+		j->record = rec;
+		j->seq_ = c.seq++;
+		rec = NULL;
+		while (hd_pool_submit(r->pool, &j->task, 100) != HD_OK)
+			drain(r, 0);
+	}
+	/* what is still out comes back (the pool runs until the end) */
+	while (c.next < c.seq)
+		drain(r, 100);
+	r->checking = NULL;
+	if (st == HD_OK && c.status != HD_OK) {
+		if (err)
+			*err = c.err;
+		st = c.status;
+	}
+	return st;
+}
+
+/* Pass 1: every row is read and checked on the workers; keys are noted. */
+static hd_status pass_validate(hd__wire *r, hd_error *err)
+{
+	return pass_check(r, 0, err);
 }
 
 /* Hands one taken row to the pool (or reports it, when the pool stopped
@@ -132,14 +238,14 @@ static hd_status pass_send(hd__wire *r, int refuse, hd_error *err)
 	if (st != HD_OK)
 		return st;
 	r->started = hd_monotonic();
-	if (!refuse) {
-		/* said once the list is known to be good: a refused run has
-		 * one line to say, its reason */
-		hd__wire_note(r, "recipient key: %s", r->key.desc);
-		st = hd__wire_start_pool(r, err);
-		if (st != HD_OK)
-			return st;
-	}
+	if (refuse)
+		return pass_check(r, 1, err);
+	/* said once the list is known to be good: a refused run has one
+	 * line to say, its reason */
+	hd__wire_note(r, "recipient key: %s", r->key.desc);
+	if (r->commit)
+		hd__commit_on_durable(r->commit, hd__engine_wake_all,
+				      r->engine);
 	for (;;) {
 		hd__verdict v;
 		long row;
@@ -160,18 +266,14 @@ static hd_status pass_send(hd__wire *r, int refuse, hd_error *err)
 		} else if (!v.take) {
 			hd__wire_record_simple(r, row, key, v.status, v.reason,
 					       0);
-		} else if (refuse || !id) {
-			hd_error e;
+		} else if (!id) {
+			/* no key: invalid (--skip-invalid got us here) */
 			char text[700];
-			if (hd__wire_validate_row(r, rec, row, id, &kerr, &e) !=
-			    HD_OK) {
-				hd_error_format(&e, text, sizeof(text));
-				hd__wire_record_simple(r, row, key,
-						       HD_ROW_INVALID, text, 1);
-			} else {
-				hd__wire_record_simple(
-				    r, row, key, HD_ROW_NOT_ATTEMPTED, NULL, 1);
-			}
+			hd__blame_row(hd_source_name(r->src), &kerr, row,
+				      hd_source_line(r->src));
+			hd_error_format(&kerr, text, sizeof(text));
+			hd__wire_record_simple(r, row, key, HD_ROW_INVALID,
+					       text, 1);
 		} else if (r->stopping) {
 			hd__wire_record_simple(r, row, key,
 					       HD_ROW_NOT_ATTEMPTED, NULL, 1);
@@ -355,15 +457,12 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 	json_t *first = NULL;
 	hd_status st;
 
-	memset(&r, 0, sizeof(r));
 	hd_error_clear(err);
 	/* once, on this thread, before any worker makes a handle */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0,
 				    "libcurl could not be initialised");
-	r.cfg = cfg;
-	r.now = hd__wall_clock();
-	hd__sender_init(&r.sender);
+	hd__wire_init(&r, cfg);
 	r.sender.dry = cfg->dry_run || cfg->check_only;
 	if (!cfg->template_path || !cfg->recipients_path)
 		st = hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
@@ -374,6 +473,9 @@ hd_status hd_run(const hd_run_config *cfg, hd_run_stats *stats, hd_error *err)
 				  "--smtp and --outbox exclude each other");
 	else
 		st = set_up(&r, cfg->one_pass ? &first : NULL, err);
+	/* the workers check the rows of pass 1 too */
+	if (st == HD_OK && !cfg->one_pass)
+		st = hd__wire_start_pool(&r, err);
 	if (st == HD_OK && !cfg->one_pass)
 		st = pass_validate(&r, err);
 	if (st != HD_OK && r.report && st != HD_EUSAGE && st != HD_ELOCKED &&

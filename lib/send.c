@@ -3,6 +3,7 @@
 
 #include "commit.h"
 #include "dest.h"
+#include "filter.h"
 #include "key.h"
 #include "retry.h"
 
@@ -245,23 +246,29 @@ void hd__job_dest_key(const hd_message *msg, int per_domain, char *out,
 static void check(hd__job *j)
 {
 	hd__sender *s = j->sender;
-	hd_error e;
+	hd_error *e = &j->check_error;
+	double due;
 
-	hd_error_clear(&e);
-	hd_error_clear(&j->check_error);
-	j->key_status = hd__key_of(s->keys, s->tmpl, j->record, j->row, &j->key,
-				   &j->id, &j->check_error);
-	if (j->key_status != HD_OK) {
+	hd_error_clear(e);
+	j->key_status =
+	    hd__key_of(s->keys, s->tmpl, j->record, j->row, &j->key, &j->id, e);
+	/* everything but the DKIM signatures, which no data can make fail
+	 * and which cost most */
+	hd_status st = j->key_status;
+
+	if (st == HD_OK)
+		st = hd__due_time(j->record, &due, e);
+	if (st == HD_OK)
+		st = hd_msgtmpl_check(s->tmpl, j->record, s->campaign, j->id,
+				      j->row, e);
+	if (st != HD_OK) {
 		j->status = HD_ROW_INVALID;
-		return;
+		if (e->code == HD_OK)
+			e->code = st;
+		hd__blame_row(s->source_name, e, j->row, j->line);
+	} else {
+		j->status = HD_ROW_DRY_RUN; /* valid */
 	}
-	if (hd_msgtmpl_build(s->tmpl, j->record, s->campaign, j->id, j->row,
-			     &j->msg, &e) != HD_OK) {
-		j->status = HD_ROW_INVALID;
-		j->check_error = e;
-		return;
-	}
-	j->status = HD_ROW_DRY_RUN; /* valid */
 }
 
 int hd__job_open(hd__job *j, double now)

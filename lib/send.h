@@ -151,7 +151,9 @@ typedef struct hd__job {
 	hd_status key_status;
 
 	/* the worker's, while it holds the job */
-	struct hd__job *next_; /* in its engine's list of waiting jobs */
+	struct hd__job *next_; /* in its engine's list of waiting jobs, or the
+				  coordinator's of checked ones */
+	uint64_t seq_;	       /* the coordinator's: a check job's number */
 	hd_message msg;	       /* rendered once, sent by every attempt */
 	hd_send_result res;    /* the last attempt's outcome */
 	double t0;	       /* monotonic, when the worker took it */

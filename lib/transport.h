@@ -114,6 +114,9 @@ typedef struct hd_transport_config {
 	 * (a second SIGINT/SIGTERM); a transport checks it while it waits,
 	 * e.g. from a curl progress callback.  May be NULL. */
 	const atomic_int *abort;
+	/* Every socket the transfers open, so that an abort can cut them
+	 * all, kept connections included (curl_abort.h).  May be NULL. */
+	struct hd__sockets *sockets;
 } hd_transport_config;
 
 typedef struct hd_transport {

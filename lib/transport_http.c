@@ -51,6 +51,9 @@
  */
 #define HTTP_MAXAGE_CONN 4L
 
+/* libcurl's receive buffer per handle (its default is 16 KiB). */
+#define HTTP_BUFFER_BYTES 4096L
+
 /* clang-format off */
 #define SNIPPET_MAX 200     /* printable characters of body in response */
 #define CAPTURE_MAX 1024    /* body bytes kept to make that snippet */
@@ -62,8 +65,25 @@
 #define MAX_SECRETS 16
 /* clang-format on */
 
+/* Values that must never show in a result text: pointers into the
+ * request, or into store for values derived from it. */
+struct secrets {
+	const char *p[MAX_SECRETS];
+	size_t n[MAX_SECRETS];
+	size_t count;
+	char store[1024];
+	size_t used;
+};
+
 struct http_conn {
 	CURL *curl;
+	/* One request, between start and finish. */
+	struct curl_slist *headers;
+	struct secrets secrets; /* points into the message being sent */
+	char host[256];
+	char dest[136];
+	size_t body_total;
+	int forbid;
 	const hd_transport_config *cfg; /* borrowed; outlives the worker */
 	long on_conn; /* messages sent over the current connection */
 	/* Filled during one transfer, cleared by send(). */
@@ -75,16 +95,6 @@ struct http_conn {
 	char reason[REASON_MAX];
 	char retry_after[RETRY_AFTER_RAW];
 	int has_retry_after;
-};
-
-/* Values that must never show in a result text: pointers into the
- * request, or into store for values derived from it. */
-struct secrets {
-	const char *p[MAX_SECRETS];
-	size_t n[MAX_SECRETS];
-	size_t count;
-	char store[1024];
-	size_t used;
 };
 
 /* ---- outcome tables ---------------------------------------------------- */
@@ -552,15 +562,9 @@ static hd_status http_open(const hd_transport_config *cfg, unsigned worker,
 
 	(void)worker;
 	*conn = NULL;
-	/* Reference-counted and thread-safe since 7.84.0 (libcurl built
-	 * "threadsafe", as Debian's is); close() gives it back. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0,
-				    "cannot initialise libcurl");
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->curl = curl_easy_init())) {
 		free(c);
-		curl_global_cleanup();
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0,
 				    "cannot create a curl handle");
 	}
@@ -575,9 +579,9 @@ static void http_close(void *conn)
 
 	if (!c)
 		return;
+	curl_slist_free_all(c->headers);
 	curl_easy_cleanup(c->curl);
 	free(c);
-	curl_global_cleanup();
 }
 
 /* Checks what libcurl cannot be trusted to refuse: a header line holding
@@ -688,6 +692,10 @@ static int set_options(struct http_conn *c, const hd_request *rq,
 	SET(CURLOPT_NOPROGRESS, 0L);
 	SET(CURLOPT_XFERINFOFUNCTION, hd__curl_abort_cb);
 	SET(CURLOPT_XFERINFODATA, c->cfg->abort);
+	/* a reply is read for its first CAPTURE_MAX bytes at most: a small
+	 * receive buffer keeps a thousand slots in a few megabytes */
+	SET(CURLOPT_BUFFERSIZE, HTTP_BUFFER_BYTES);
+	hd__sockets_use(h, c->cfg->sockets);
 	if (cfg->timeout_ms > 0)
 		SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
 	SET(CURLOPT_SSL_VERIFYPEER, cfg->insecure ? 0L : 1L);
@@ -748,34 +756,29 @@ static const char *reason_of(const struct http_conn *c, long code)
 	return "";
 }
 
-static void http_send(void *conn, const hd_message *msg, long row,
-		      hd_send_result *res)
+/* Sets the handle up for one request; NULL when it is over already. */
+static CURL *http_start(void *conn, const hd_message *msg, long row,
+			hd_send_result *res)
 {
 	struct http_conn *c = conn;
-	const struct curl_outcome *co;
-	struct curl_slist *headers = NULL;
-	struct secrets secrets;
-	char host[256], dest[136], text[1024];
-	const char *bad, *detail;
-	long connects = 0, code = 0, max, reqsize = 0;
-	curl_off_t uploaded = 0;
-	int forbid, reused, sent_all;
-	CURLcode rc;
+	const char *bad;
+	long max;
 
 	(void)row;
 	memset(res, 0, sizeof(*res));
 	res->retry_after = -1;
 	if (!c || !msg) {
 		fail(res, HD_EPERMANENT, "no connection or no message");
-		return;
+		return NULL;
 	}
 	if ((bad = bad_request(msg))) {
 		fail(res, HD_EPERMANENT, bad);
-		return;
+		return NULL;
 	}
-	collect_secrets(&msg->http, &secrets);
-	url_parts(msg->http.url, host, sizeof(host), dest, sizeof(dest),
-		  &secrets);
+	collect_secrets(&msg->http, &c->secrets);
+	url_parts(msg->http.url, c->host, sizeof(c->host), c->dest,
+		  sizeof(c->dest), &c->secrets);
+	c->body_total = msg->http.body_len;
 
 	c->errbuf[0] = '\0';
 	c->body_len = 0;
@@ -786,26 +789,42 @@ static void http_send(void *conn, const hd_message *msg, long row,
 	max = c->cfg->max_per_connection;
 	/* The Nth message on a connection is its last.  If libcurl opens a
 	 * new connection anyway, that one just ends early. */
-	forbid = max > 0 && c->on_conn + 1 >= max;
+	c->forbid = max > 0 && c->on_conn + 1 >= max;
 
 	curl_easy_reset(c->curl);
-	if (!(headers = build_headers(&msg->http)) ||
-	    !set_options(c, &msg->http, headers, forbid)) {
+	if (!(c->headers = build_headers(&msg->http)) ||
+	    !set_options(c, &msg->http, c->headers, c->forbid)) {
 		fail(res, HD_ETRANSIENT,
 		     "cannot set up the request (out of "
 		     "memory)");
-		goto out;
+		curl_slist_free_all(c->headers);
+		c->headers = NULL;
+		return NULL;
 	}
-	rc = curl_easy_perform(c->curl);
+	return c->curl;
+}
+
+/* Reads the request's outcome once the transfer is done. */
+static void http_finish(void *conn, CURLcode rc, hd_send_result *res)
+{
+	struct http_conn *c = conn;
+	const struct curl_outcome *co;
+	struct secrets *secrets = &c->secrets;
+	char text[1024];
+	const char *detail;
+	long connects = 0, code = 0, reqsize = 0;
+	curl_off_t uploaded = 0;
+	int reused, sent_all;
+
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &connects);
 	curl_easy_getinfo(c->curl, CURLINFO_SIZE_UPLOAD_T, &uploaded);
 	curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &reqsize);
 	reused = connects == 0;
-	c->on_conn = forbid ? 0 : reused ? c->on_conn + 1 : 1;
+	c->on_conn = c->forbid ? 0 : reused ? c->on_conn + 1 : 1;
 	/* the whole request, headers and body, was handed to the network */
-	sent_all = reqsize > 0 && uploaded == (curl_off_t)msg->http.body_len;
-	snprintf(res->dest, sizeof(res->dest), "%s", dest);
+	sent_all = reqsize > 0 && uploaded == (curl_off_t)c->body_total;
+	snprintf(res->dest, sizeof(res->dest), "%s", c->dest);
 
 	if (code >= 200) {
 		/* The server gave its verdict: that decides, even when the
@@ -813,7 +832,7 @@ static void http_send(void *conn, const hd_message *msg, long row,
 		const struct http_outcome *ho = find_http_outcome(code);
 		res->code = code;
 		clean_copy(res->response, sizeof(res->response), SNIPPET_MAX,
-			   c->body, c->body_len, c->body_more, &secrets);
+			   c->body, c->body_len, c->body_more, secrets);
 		if (c->has_retry_after) {
 			res->retry_after =
 			    hd__retry_after_parse(c->retry_after, time(NULL));
@@ -831,7 +850,7 @@ static void http_send(void *conn, const hd_message *msg, long row,
 					   : "");
 			clean_copy(res->error, sizeof(res->error),
 				   sizeof(res->error), text, strlen(text), 0,
-				   &secrets);
+				   secrets);
 		}
 		goto out;
 	}
@@ -858,7 +877,7 @@ static void http_send(void *conn, const hd_message *msg, long row,
 				 "reply (%s)",
 				 detail);
 		clean_copy(res->error, sizeof(res->error), sizeof(res->error),
-			   text, strlen(text), 0, &secrets);
+			   text, strlen(text), 0, secrets);
 		goto out;
 	}
 	co = find_curl_outcome(rc);
@@ -866,12 +885,13 @@ static void http_send(void *conn, const hd_message *msg, long row,
 	res->fatal = co ? co->fatal : 0;
 	if (rc == CURLE_PEER_FAILED_VERIFICATION)
 		snprintf(text, sizeof(text),
-			 "TLS certificate of %s not trusted: %s", host, detail);
+			 "TLS certificate of %s not trusted: %s", c->host,
+			 detail);
 	else
 		snprintf(text, sizeof(text), "%s: %s",
 			 co ? co->what : "transfer failed", detail);
 	clean_copy(res->error, sizeof(res->error), sizeof(res->error), text,
-		   strlen(text), 0, &secrets);
+		   strlen(text), 0, secrets);
 	if (rc == CURLE_COULDNT_RESOLVE_HOST)
 		res->unreachable = HD_UNREACH_RESOLVE;
 	else if (rc == CURLE_COULDNT_CONNECT ||
@@ -890,7 +910,17 @@ static void http_send(void *conn, const hd_message *msg, long row,
 	    c->header_bytes == 0 && uploaded == 0)
 		res->reconnect = 1;
 out:
-	curl_slist_free_all(headers);
+	curl_slist_free_all(c->headers);
+	c->headers = NULL;
+}
+
+static void http_send(void *conn, const hd_message *msg, long row,
+		      hd_send_result *res)
+{
+	CURL *h = http_start(conn, msg, row, res);
+
+	if (h)
+		http_finish(conn, curl_easy_perform(h), res);
 }
 
 const hd_transport hd_transport_http = {
@@ -899,4 +929,6 @@ const hd_transport hd_transport_http = {
     .open = http_open,
     .send = http_send,
     .close = http_close,
+    .start = http_start,
+    .finish = http_finish,
 };

@@ -72,7 +72,9 @@ struct smtp_conn {
 	long on_conn;	   /* attempts on the connection the handle keeps;
 			      0: it keeps none (or we know it closed) */
 	int fresh_next;	   /* the next attempt must open a new connection */
-	double timeout_s;  /* per attempt, for messages */
+	int forbid;	   /* this attempt closes its connection after */
+	struct curl_slist *rcpt; /* this attempt's recipients */
+	double timeout_s;	 /* per attempt, for messages */
 	char host[264];
 	char dest[136];
 	char *secrets[SMTP_NSECRETS]; /* redacted from every text returned */
@@ -480,6 +482,7 @@ static void smtp_close(void *conn)
 		    sock != CURL_SOCKET_BAD)
 			shutdown(sock, SHUT_RDWR);
 	}
+	curl_slist_free_all(c->rcpt);
 	if (c->curl)
 		curl_easy_cleanup(c->curl); /* sends QUIT on a kept session */
 	for (int i = 0; i < SMTP_NSECRETS; i++)
@@ -535,6 +538,11 @@ static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
 	SET(CURLOPT_NOPROGRESS, 0L);
 	SET(CURLOPT_XFERINFOFUNCTION, hd__curl_abort_cb);
 	SET(CURLOPT_XFERINFODATA, cfg->abort);
+	/* libcurl's defaults are 16 KiB to receive (replies are lines) and
+	 * 64 KiB to send, per handle: at -c 1000 that was 80 MB */
+	SET(CURLOPT_BUFFERSIZE, 4096L);
+	SET(CURLOPT_UPLOAD_BUFFERSIZE, 16384L); /* the least it takes */
+	hd__sockets_use(h, cfg->sockets);
 	SET(CURLOPT_MAXCONNECTS, 1L);
 	SET(CURLOPT_MAXAGE_CONN, SMTP_MAXAGE_CONN_S);
 	SET(CURLOPT_USE_SSL, u.use_ssl);
@@ -725,24 +733,23 @@ static hd_unreach unreachable(const struct smtp_conn *c, CURLcode cc,
 	return HD_REACHED;
 }
 
-static void smtp_send(void *conn, const hd_message *msg, long row,
-		      hd_send_result *res)
+/* Sets the handle up for one attempt; NULL when it is over already. */
+static CURL *smtp_start(void *conn, const hd_message *msg, long row,
+			hd_send_result *res)
 {
 	struct smtp_conn *c = conn;
 	struct curl_slist *rcpt = NULL, *tmp;
-	CURLcode cc;
-	long code = 0, nconnects = 0;
-	int forbid, fresh, reused, answered;
+	int fresh;
 
 	(void)row;
 	memset(res, 0, sizeof(*res));
 	res->retry_after = -1;
 	if (!c || !msg) {
 		fail_input(res, "no connection or message");
-		return;
+		return NULL;
 	}
 	if (check_message(msg, res) != 0)
-		return;
+		return NULL;
 	for (size_t i = 0; i < msg->email.nrcpt; i++) {
 		tmp = curl_slist_append(rcpt, msg->email.rcpt[i]);
 		if (!tmp) {
@@ -750,10 +757,11 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 			res->status = HD_ETRANSIENT;
 			textf(res->error, sizeof(res->error), "%s",
 			      hd_strerror(HD_ENOMEM));
-			return;
+			return NULL;
 		}
 		rcpt = tmp;
 	}
+	c->rcpt = rcpt;
 
 	c->data = msg->email.data;
 	c->len = msg->email.len;
@@ -767,25 +775,34 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 	c->errbuf[0] = '\0';
 	/* The Nth attempt on a connection closes it afterwards (QUIT), so
 	 * the next one opens a fresh connection. */
-	forbid = c->max_per_conn > 0 && c->on_conn + 1 >= c->max_per_conn;
+	c->forbid = c->max_per_conn > 0 && c->on_conn + 1 >= c->max_per_conn;
 	fresh = c->fresh_next;
 	curl_easy_setopt(c->curl, CURLOPT_MAIL_FROM, msg->email.from);
 	curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, rcpt);
 	curl_easy_setopt(c->curl, CURLOPT_INFILESIZE_LARGE,
 			 (curl_off_t)msg->email.len);
-	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, (long)forbid);
+	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, (long)c->forbid);
 	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, (long)fresh);
+	return c->curl;
+}
 
-	cc = curl_easy_perform(c->curl);
+/* Reads the attempt's outcome once the transfer is done. */
+static void smtp_finish(void *conn, CURLcode cc, hd_send_result *res)
+{
+	struct smtp_conn *c = conn;
+	long code = 0, nconnects = 0;
+	int forbid = c->forbid, reused, answered;
 
 	curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &nconnects);
 	curl_easy_setopt(c->curl, CURLOPT_MAIL_RCPT, NULL);
 	curl_easy_setopt(c->curl, CURLOPT_FORBID_REUSE, 0L);
 	curl_easy_setopt(c->curl, CURLOPT_FRESH_CONNECT, 0L);
-	curl_slist_free_all(rcpt);
+	curl_slist_free_all(c->rcpt);
+	c->rcpt = NULL;
 	c->data = NULL;
 
-	reused = nconnects == 0 && c->on_conn > 0;
+	reused = nconnects ==
+		 0; /* a kept connection (ours, or the multi handle's) */
 	c->on_conn = nconnects > 0 ? 1 : c->on_conn + 1;
 	c->fresh_next = 0;
 	snprintf(res->dest, sizeof(res->dest), "%s", c->dest);
@@ -831,10 +848,21 @@ static void smtp_send(void *conn, const hd_message *msg, long row,
 		c->on_conn = 0;
 }
 
+static void smtp_send(void *conn, const hd_message *msg, long row,
+		      hd_send_result *res)
+{
+	CURL *h = smtp_start(conn, msg, row, res);
+
+	if (h)
+		smtp_finish(conn, curl_easy_perform(h), res);
+}
+
 const hd_transport hd_transport_smtp = {
     .name = "smtp",
     .check = smtp_check,
     .open = smtp_open,
     .send = smtp_send,
     .close = smtp_close,
+    .start = smtp_start,
+    .finish = smtp_finish,
 };

@@ -151,30 +151,6 @@ hd_status hd__wire_row_key(hd__wire *r, json_t *rec, long row, char **key,
 	return HD_OK;
 }
 
-/* Renders one row on this thread to see whether it can be sent.  kerr
- * says why the row has no key when id is NULL. */
-hd_status hd__wire_validate_row(hd__wire *r, json_t *rec, long row,
-				const char *id, const hd_error *kerr,
-				hd_error *e)
-{
-	hd_status st;
-	double due;
-
-	hd_error_clear(e);
-	if (!id) {
-		*e = *kerr;
-		st = e->code ? e->code : HD_EMISSING;
-	} else if ((st = hd__due_time(rec, &due, e)) == HD_OK) {
-		/* everything but the DKIM signatures, which no data can make
-		 * fail and which cost most */
-		st = hd_msgtmpl_check(r->tmpl, rec, r->campaign, id, row, e);
-	}
-	if (st != HD_OK)
-		hd__blame_row(hd_source_name(r->src), e, row,
-			      hd_source_line(r->src));
-	return st;
-}
-
 void hd__wire_stop_taking(hd__wire *r, hd_status why, const char *msg)
 {
 	if (r->stopping)
@@ -205,6 +181,9 @@ void hd__wire_check_stops(hd__wire *r)
 		    "(interrupt again to abort them)");
 	if (sig >= 2 && !atomic_load(&r->sender.abort)) {
 		atomic_store(&r->sender.abort, 1);
+		/* in-flight transfers, kept connections and their QUITs end
+		 * now, whatever the servers do */
+		hd__sockets_cut(&r->sockets);
 		hd__wire_emit(
 		    r, HD_EVENT_NOTE, NULL,
 		    "interrupted again: aborting the sends in flight");
@@ -372,6 +351,7 @@ hd_status hd__wire_choose_transport(hd__wire *r, hd_error *err)
 	t->outbox_dir = cfg->outbox_dir;
 	t->verbose = cfg->verbose;
 	t->abort = &r->sender.abort;
+	t->sockets = &r->sockets;
 	if (kind == HD_MSG_HTTP && cfg->smtp_url)
 		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
 				    "--smtp needs an .eml template");
@@ -496,6 +476,15 @@ hd_status hd__wire_open_filter(hd__wire *r, hd__dedupe_mode dedupe,
 	return st;
 }
 
+void hd__wire_init(hd__wire *r, const hd_run_config *cfg)
+{
+	memset(r, 0, sizeof(*r));
+	r->cfg = cfg;
+	r->now = hd__wall_clock();
+	hd__sender_init(&r->sender);
+	hd__sockets_init(&r->sockets);
+}
+
 void hd__wire_cleanup(hd__wire *r)
 {
 	hd__wire_stop_pool(r);
@@ -506,6 +495,7 @@ void hd__wire_cleanup(hd__wire *r)
 	hd_source_free(r->src);
 	hd_msgtmpl_free(r->tmpl);
 	hd__sender_destroy(&r->sender);
+	hd__sockets_destroy(&r->sockets);
 }
 
 /* Ends the report and the journal; st is the run's status so far. */

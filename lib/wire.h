@@ -2,7 +2,8 @@
  * wire.h — what every run wires the same way (internal).
  *
  * SYNOPSIS
- *	hd__wire w;  (zeroed; w.cfg set; hd__sender_init(&w.sender))
+ *	hd__wire w;
+ *	hd__wire_init(&w, cfg);
  *	hd__wire_open_journal(&w, path, campaign, &err);
  *	... w.tmpl, w.src, hd__key_choose(&w.key ...) ...
  *	hd__wire_choose_transport(&w, &err);
@@ -35,6 +36,7 @@
 #define HD_WIRE_H
 
 #include "commit.h"
+#include "curl_abort.h"
 #include "dest.h"
 #include "engine.h"
 #include "filter.h"
@@ -62,7 +64,8 @@ typedef struct hd__wire {
 	hd__keyspec key;
 	int key_chosen;
 	hd_transport_config tcfg;
-	hd__sender sender; /* what the workers read */
+	hd__sockets sockets; /* every socket of the run's transfers */
+	hd__sender sender;   /* what the workers read */
 	char campaign[64];
 	double now; /* wall clock when the run started */
 	hd_run_stats stats;
@@ -72,7 +75,12 @@ typedef struct hd__wire {
 	hd_status stop_status;
 	char stop_msg[800];
 	int write_failed; /* handing a row to the committer failed */
+	struct hd__checked *checking; /* run.c's check pass going on, or NULL */
 } hd__wire;
+
+/* Zeroes r for cfg: the clock read, the sender and the socket registry
+ * made.  hd__wire_cleanup undoes it. */
+void hd__wire_init(hd__wire *r, const hd_run_config *cfg);
 
 /* Tells the caller (cfg->on_event). */
 void hd__wire_emit(hd__wire *r, hd_event_kind kind, const hd_error *e,
@@ -94,14 +102,6 @@ void hd__wire_record_simple(hd__wire *r, long row, const char *key,
  * row has none.  Fails only when out of memory. */
 hd_status hd__wire_row_key(hd__wire *r, json_t *rec, long row, char **key,
 			   char **id, hd_error *kerr, hd_error *err);
-
-/* Renders one row on this thread to see whether it can be sent (and
- * its send_at read): HD_OK, or the problem in *e naming the recipients
- * file, line, row and field; kerr says why the row has no key when id is
- * NULL.  HD_EUSAGE: an attachment of the row is an output. */
-hd_status hd__wire_validate_row(hd__wire *r, json_t *rec, long row,
-				const char *id, const hd_error *kerr,
-				hd_error *e);
 
 /* No more rows are taken (the first reason stays); stops the pool's
  * queue at once. */

@@ -1079,6 +1079,7 @@ int main(void)
 	    "HTTPS_PROXY", "all_proxy",	  "ALL_PROXY",
 	};
 	char script[1200];
+	int rc;
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_bad_messages),
@@ -1117,5 +1118,8 @@ int main(void)
 	for (size_t i = 0; i < sizeof(proxies) / sizeof(*proxies); i++)
 		unsetenv(proxies[i]);
 	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	curl_global_init(CURL_GLOBAL_DEFAULT); /* as hd_run does */
+	rc = cmocka_run_group_tests(tests, setup, teardown);
+	curl_global_cleanup();
+	return rc;
 }
