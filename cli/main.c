@@ -131,7 +131,22 @@ static int do_connect(struct options *o)
 	return exit_code_of(st);
 }
 
-static int do_run(struct options *o)
+/* herald send and check */
+static hd_status go_send(struct options *o, hd_run_stats *stats, hd_error *err)
+{
+	return hd_run(&o->run, stats, err);
+}
+
+/* herald consume: its run settings are o->run's, with the progress set */
+static hd_status go_consume(struct options *o, hd_run_stats *stats,
+			    hd_error *err)
+{
+	o->consume.run = o->run;
+	return hd_consume(&o->consume, stats, err);
+}
+
+static int do_run(struct options *o,
+		  hd_status (*go)(struct options *, hd_run_stats *, hd_error *))
 {
 	struct progress p;
 	hd_run_stats stats;
@@ -149,7 +164,7 @@ static int do_run(struct options *o)
 	o->run.event_ctx = &p;
 	install_signals();
 	memset(&stats, 0, sizeof(stats));
-	st = hd_run(&o->run, &stats, &err);
+	st = go(o, &stats, &err);
 	progress_end(&p);
 	if (st == HD_EINVALIDROWS) {
 		/* a refused run: the problems, then the verdict; one line
@@ -176,6 +191,42 @@ static int do_run(struct options *o)
 	return stats.failed || stats.invalid || stats.uncertain
 		   ? EXIT_SOME_FAILED
 		   : 0;
+}
+
+/* The problems a refused enqueue found, one line each. */
+static void enqueue_event(void *ctx, const hd_event *ev)
+{
+	const struct options *o = ctx;
+	char line[1200];
+
+	if (ev->kind != HD_EVENT_INVALID_ROW || !ev->error)
+		return;
+	(void)o;
+	hd_error_format(ev->error, line, sizeof(line));
+	fprintf(stderr, "herald: invalid: %s\n", line);
+}
+
+static int do_enqueue(struct options *o)
+{
+	hd_error err;
+	hd_status st;
+	long added = 0;
+
+	o->enqueue.run.on_event = enqueue_event;
+	o->enqueue.run.event_ctx = o;
+	st = hd_enqueue(&o->enqueue, &added, &err);
+	if (st != HD_OK) {
+		print_error(&err);
+		if (added > 0)
+			fprintf(stderr,
+				"herald: %ld entr%s added before that\n", added,
+				added == 1 ? "y was" : "ies were");
+		return exit_code_of(st);
+	}
+	if (!o->quiet)
+		fprintf(stderr, "herald: %ld entr%s added to %s\n", added,
+			added == 1 ? "y" : "ies", o->enqueue.url);
+	return 0;
 }
 
 static void unsubscribe_log(void *ctx, int is_error, const char *line)
@@ -230,8 +281,12 @@ int main(int argc, char **argv)
 		rc = report_command(&o);
 	} else if (o.cmd == CMD_UNSUBSCRIBE) {
 		rc = do_unsubscribe_server(&o);
+	} else if (o.cmd == CMD_CONSUME) {
+		rc = do_run(&o, go_consume);
+	} else if (o.cmd == CMD_ENQUEUE) {
+		rc = do_enqueue(&o);
 	} else {
-		rc = o.cmd == CMD_RENDER ? do_render(&o) : do_run(&o);
+		rc = o.cmd == CMD_RENDER ? do_render(&o) : do_run(&o, go_send);
 	}
 	options_free(&o);
 	if (rc == 0 && fflush(stdout) != 0)

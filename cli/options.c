@@ -70,6 +70,19 @@ enum opt_id {
 	O_OUTBOX_CLEAN,
 	O_CONNECT,
 	O_TRACE,
+	O_SHARD,
+	O_SHARD_COUNT,
+	O_ONE_PASS,
+	O_GROUP,
+	O_CONSUMER,
+	O_JOURNAL_DIR,
+	O_RESULTS,
+	O_DEAD_LETTER,
+	O_MAX_DELIVERIES,
+	O_CLAIM_IDLE,
+	O_EXIT_WHEN_IDLE,
+	O_REDIS_PASSWORD_FILE,
+	O_FIELD,
 	O__COUNT
 };
 
@@ -88,7 +101,9 @@ enum { G_NONE, G_DEST, G_PASSWORD, G__COUNT };
 #define RUN (CMD_SEND | CMD_CHECK | CMD_RENDER)
 #define SC (CMD_SEND | CMD_CHECK)
 #define US CMD_UNSUBSCRIBE
-#define ANY (CMD_SEND | CMD_CHECK | CMD_RENDER | CMD_REPORT | US)
+#define CON CMD_CONSUME
+#define ENQ CMD_ENQUEUE
+#define ANY (CMD_SEND | CMD_CHECK | CMD_RENDER | CMD_REPORT | US | CON | ENQ)
 /* Where send writes its report when -o does not say. */
 #define DEFAULT_REPORT "herald-report.jsonl"
 
@@ -103,44 +118,45 @@ static const struct option_def {
 	int group;	   /* G_* */
 	const char *help;
 } table[] = {
-    {O_TEMPLATE, "template", 't', "FILE", RUN, 0, G_NONE,
+    {O_TEMPLATE, "template", 't', "FILE", (RUN | CON | ENQ), 0, G_NONE,
      ".eml (email) or .http (HTTP request) template"},
-    {O_FORMAT, "format", 0, "csv|json|jsonl", RUN, 0, G_NONE,
+    {O_FORMAT, "format", 0, "csv|json|jsonl", (RUN | ENQ), 0, G_NONE,
      "recipients format; needed when RECIPIENTS is -"},
-    {O_DELIMITER, "delimiter", 0, "CHAR", RUN, 0, G_NONE,
+    {O_DELIMITER, "delimiter", 0, "CHAR", (RUN | ENQ), 0, G_NONE,
      "CSV field delimiter (default ','; 'tab' for a tab)"},
     {O_ENCODING, "encoding", 0, "NAME", RUN, 0, G_NONE,
      "the recipients file's character set when it is not UTF-8: an iconv "
      "name such as WINDOWS-1252, ISO-8859-15 or UTF-16 ('iconv -l' lists "
      "them)"},
-    {O_KEY, "key", 0, "FIELD|KEY", RUN, 0, G_NONE,
+    {O_KEY, "key", 0, "FIELD|KEY", (RUN | CON | ENQ), 0, G_NONE,
      "send, check: the field that identifies a recipient (default: the "
      "envelope recipients for .eml; an email or id field, else the whole "
      "record, for .http); render: the key of the row to show"},
-    {O_KEY_FIELD, "key-field", 0, "FIELD", RUN, 0, G_NONE,
+    {O_KEY_FIELD, "key-field", 0, "FIELD", (RUN | CON | ENQ), 0, G_NONE,
      "the field that identifies a recipient (same as send's --key)"},
     {O_ROW, "row", 0, "N", CMD_RENDER, 0, G_NONE,
      "the row to show (1-based, a CSV header not counted)"},
-    {O_SMTP, "smtp", 0, "URL", SC, 0, G_DEST,
+    {O_SMTP, "smtp", 0, "URL", (SC | CON), 0, G_DEST,
      "smtp://host[:port] or smtps://host[:port] (env HERALD_SMTP_URL)"},
-    {O_SMTP_USER, "smtp-user", 0, "USER", SC, 0, G_NONE,
+    {O_SMTP_USER, "smtp-user", 0, "USER", (SC | CON), 0, G_NONE,
      "SMTP AUTH user (env HERALD_SMTP_USER); the password comes from a "
      "config file, --smtp-password-file, --smtp-password-command or env "
      "HERALD_SMTP_PASSWORD, never from the command line"},
-    {O_PASSWORD_FILE, "smtp-password-file", 0, "FILE", SC, 0, G_PASSWORD,
+    {O_PASSWORD_FILE, "smtp-password-file", 0, "FILE", (SC | CON), 0,
+     G_PASSWORD,
      "read the SMTP password from FILE's first line (FILE must not be "
      "readable by others)"},
-    {O_PASSWORD_COMMAND, "smtp-password-command", 0, "CMD", SC, F_SECRET,
-     G_PASSWORD,
+    {O_PASSWORD_COMMAND, "smtp-password-command", 0, "CMD", (SC | CON),
+     F_SECRET, G_PASSWORD,
      "run CMD with /bin/sh -c and take the first line it prints as the "
      "SMTP password (like msmtp's passwordeval)"},
-    {O_PASSWORD, "smtp-password", 0, "PASSWORD", SC, F_SECRET | F_FILE_ONLY,
-     G_PASSWORD,
+    {O_PASSWORD, "smtp-password", 0, "PASSWORD", (SC | CON),
+     F_SECRET | F_FILE_ONLY, G_PASSWORD,
      "config file only (which others may then not read): the SMTP "
      "password"},
-    {O_ALLOW_PLAIN, "allow-plaintext-auth", 0, NULL, SC, 0, G_NONE,
+    {O_ALLOW_PLAIN, "allow-plaintext-auth", 0, NULL, (SC | CON), 0, G_NONE,
      "allow AUTH on a connection without TLS (refused by default)"},
-    {O_OUTBOX, "outbox", 0, "DIR", SC, 0, G_DEST,
+    {O_OUTBOX, "outbox", 0, "DIR", (SC | CON), 0, G_DEST,
      "write each message to DIR instead of sending (the default for .eml "
      "without --smtp: ./outbox)"},
     {O_OUTBOX_CLEAN, "outbox-clean", 0, NULL, CMD_SEND, 0, G_NONE,
@@ -148,78 +164,91 @@ static const struct option_def {
      ".http) first; without it such a folder is refused"},
     {O_DRY_RUN, "dry-run", 'n', NULL, CMD_SEND, 0, G_NONE,
      "render and validate everything, report dry-run, contact nobody"},
-    {O_CONCURRENCY, "concurrency", 'c', "N", CMD_SEND, 0, G_NONE,
+    {O_CONCURRENCY, "concurrency", 'c', "N", (CMD_SEND | CON), 0, G_NONE,
      "workers = most simultaneous connections (default 4)"},
-    {O_RATE, "rate", 'r', "RATE", CMD_SEND, 0, G_NONE,
+    {O_RATE, "rate", 'r', "RATE", (CMD_SEND | CON), 0, G_NONE,
      "most sends started per second, all workers together: 10, 10/s, "
      "600/min, 5000/hour (also /m, /h)"},
-    {O_RETRIES, "retries", 0, "N", CMD_SEND, 0, G_NONE,
+    {O_RETRIES, "retries", 0, "N", (CMD_SEND | CON), 0, G_NONE,
      "extra attempts after a transient failure (default 3)"},
-    {O_TIMEOUT, "timeout", 0, "SEC", SC, 0, G_NONE,
+    {O_TIMEOUT, "timeout", 0, "SEC", (SC | CON), 0, G_NONE,
      "per-attempt time limit (default 30)"},
-    {O_BACKOFF, "backoff", 0, "SEC", CMD_SEND, 0, G_NONE,
+    {O_BACKOFF, "backoff", 0, "SEC", (CMD_SEND | CON), 0, G_NONE,
      "first retry waits up to SEC (default 1), doubling each time, capped "
      "at 60"},
-    {O_REPORT, "report", 'o', "FILE", SC, 0, G_NONE,
+    {O_REPORT, "report", 'o', "FILE", (SC | CON), 0, G_NONE,
      "results report: .csv by extension, else JSON Lines; - for stdout "
      "(send's default: " DEFAULT_REPORT ")"},
     {O_JOURNAL, "journal", 0, "FILE", SC, 0, G_NONE,
      "record every attempt in FILE, held under a lock: a rerun skips the "
      "rows already sent and sends the rest"},
-    {O_ON_UNCERTAIN, "on-uncertain", 0, "resend|skip", SC, 0, G_NONE,
+    {O_ON_UNCERTAIN, "on-uncertain", 0, "resend|skip", (SC | CON), 0, G_NONE,
      "what a rerun does with rows an earlier run left uncertain (default "
      "resend)"},
     {O_ONLY_FAILED, "only-failed", 0, "REPORT", SC, 0, G_NONE,
      "take only the rows REPORT lists as failed or not-attempted (and "
      "uncertain, unless --on-uncertain skip)"},
-    {O_SKIP_INVALID, "skip-invalid", 0, NULL, SC, 0, G_NONE,
+    {O_ONE_PASS, "one-pass", 0, NULL, SC, 0, G_NONE,
+     "read the list once, as it comes (standard input is not copied): each "
+     "row is checked and sent by itself, invalid ones reported (as with "
+     "--skip-invalid); duplicates found among the last 65536 keys and by "
+     "the journal"},
+    {O_SKIP_INVALID, "skip-invalid", 0, NULL, (SC | ENQ), 0, G_NONE,
      "send the valid rows and report the invalid ones instead of refusing "
      "the run"},
     {O_LIMIT, "limit", 0, "N", SC, 0, G_NONE,
      "take at most N rows (after --skip)"},
     {O_SKIP, "skip", 0, "N", SC, 0, G_NONE, "leave out the first N rows"},
-    {O_REDIRECT, "redirect", 0, "ADDR|URL", RUN, 0, G_NONE,
+    {O_SHARD, "shard", 0, "K/N", SC, 0, G_NONE,
+     "take only the rows of shard K of N (K from 0), by a stable hash of "
+     "the key; default: from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID"},
+    {O_SHARD_COUNT, "shard-count", 0, "N", SC, 0, G_NONE,
+     "the number of shards when JOB_COMPLETION_INDEX gives K (env "
+     "HERALD_SHARD_COUNT)"},
+    {O_REDIRECT, "redirect", 0, "ADDR|URL", (RUN | CON | ENQ), 0, G_NONE,
      "deliver every message to this test address or URL instead, keeping "
      "the intended recipient in X-Original-To / X-Original-URL"},
-    {O_MAX_FAILURES, "max-failures", 0, "N", CMD_SEND, 0, G_NONE,
+    {O_MAX_FAILURES, "max-failures", 0, "N", (CMD_SEND | CON), 0, G_NONE,
      "stop after N failures in a row (default 20; 0: never; exit 75)"},
-    {O_MAX_PER_CONN, "max-per-connection", 0, "N", CMD_SEND, 0, G_NONE,
+    {O_MAX_PER_CONN, "max-per-connection", 0, "N", (CMD_SEND | CON), 0, G_NONE,
      "open a fresh connection after N messages"},
-    {O_MAX_RUNTIME, "max-runtime", 0, "DURATION", CMD_SEND, 0, G_NONE,
+    {O_MAX_RUNTIME, "max-runtime", 0, "DURATION", (CMD_SEND | CON), 0, G_NONE,
      "stop taking rows after this long: 90, 90s, 15m, 2h (exit 75)"},
-    {O_CAMPAIGN, "campaign", 0, "NAME", RUN, 0, G_NONE,
+    {O_CAMPAIGN, "campaign", 0, "NAME", (RUN | CON), 0, G_NONE,
      "names this send; seeds Message-IDs and Idempotency-Keys (default: "
      "the journal's, else one per run)"},
-    {O_ENV, "env", 0, "NAME", RUN, F_REPEAT, G_NONE,
+    {O_ENV, "env", 0, "NAME", (RUN | CON | ENQ), F_REPEAT, G_NONE,
      "let templates read environment variable NAME as {{env.NAME}} "
      "(repeatable)"},
-    {O_CACERT, "cacert", 0, "FILE", SC, 0, G_NONE,
+    {O_CACERT, "cacert", 0, "FILE", (SC | CON), 0, G_NONE,
      "trust the CAs in FILE for TLS"},
-    {O_INSECURE, "insecure", 0, NULL, SC, 0, G_NONE,
+    {O_INSECURE, "insecure", 0, NULL, (SC | CON), 0, G_NONE,
      "do not verify TLS certificates (never in production)"},
-    {O_STREAMS, "streams", 0, "N", CMD_SEND, 0, G_NONE,
+    {O_STREAMS, "streams", 0, "N", (CMD_SEND | CON), 0, G_NONE,
      "HTTP/2: up to N requests share one connection (-c 4 --streams 100: "
      "400 in flight over 4 connections)"},
-    {O_PER_HOST, "per-host", 0, "N", CMD_SEND, 0, G_NONE,
+    {O_PER_HOST, "per-host", 0, "N", (CMD_SEND | CON), 0, G_NONE,
      ".http: at most N requests in flight to one host and port"},
-    {O_PER_DOMAIN, "per-domain", 0, "N", CMD_SEND, 0, G_NONE,
+    {O_PER_DOMAIN, "per-domain", 0, "N", (CMD_SEND | CON), 0, G_NONE,
      ".eml: at most N messages in flight to one recipient domain"},
-    {O_DKIM, "dkim", 0, "ALG:SELECTOR:DOMAIN:KEYFILE", RUN, F_REPEAT, G_NONE,
+    {O_DKIM, "dkim", 0, "ALG:SELECTOR:DOMAIN:KEYFILE", (RUN | CON | ENQ),
+     F_REPEAT, G_NONE,
      "sign every email with DKIM (ALG rsa or ed25519; repeatable: one "
      "signature each); the key file must not be readable by others"},
-    {O_DKIM_OMIT, "dkim-omit", 0, "HEADER", RUN, F_REPEAT, G_NONE,
+    {O_DKIM_OMIT, "dkim-omit", 0, "HEADER", (RUN | CON | ENQ), F_REPEAT, G_NONE,
      "leave HEADER out of the DKIM signatures, for relays that rewrite it "
      "(e.g. Message-ID through Amazon SES; repeatable)"},
-    {O_UNSUB_SECRET, "unsubscribe-secret-file", 0, "FILE", RUN, 0, G_NONE,
+    {O_UNSUB_SECRET, "unsubscribe-secret-file", 0, "FILE", (RUN | CON | ENQ), 0,
+     G_NONE,
      "the secret that makes {{unsubscribe.token}} (the same file as "
      "unsubscribe-server's --secret-file)"},
-    {O_ENVELOPE_FROM, "envelope-from", 0, "ADDR", RUN, 0, G_NONE,
+    {O_ENVELOPE_FROM, "envelope-from", 0, "ADDR", (RUN | CON | ENQ), 0, G_NONE,
      "MAIL FROM (the bounce address) apart from From:; may use {{key}} and "
      "{{id}}: bounces+{{key}}@example.com"},
-    {O_SUPPRESS, "suppress", 0, "FILE", SC | US, 0, G_NONE,
+    {O_SUPPRESS, "suppress", 0, "FILE", (SC | US | CON), 0, G_NONE,
      "suppression list (one key or address a line): send and check skip "
      "the rows it holds; unsubscribe-server appends to it"},
-    {O_SUPPRESS_ADD, "suppress-add", 0, "FILE", CMD_SEND, 0, G_NONE,
+    {O_SUPPRESS_ADD, "suppress-add", 0, "FILE", (CMD_SEND | CON), 0, G_NONE,
      "append recipients refused as nonexistent (SMTP 5.1.1 ...) to FILE"},
     {O_LISTEN, "listen", 0, "ADDR:PORT", US, 0, G_NONE,
      "where to listen, e.g. 127.0.0.1:8025 or [::1]:8025 (port 0: any "
@@ -227,6 +256,36 @@ static const struct option_def {
     {O_SECRET_FILE, "secret-file", 0, "FILE", US, 0, G_NONE,
      "the secret the links were made with (send's "
      "--unsubscribe-secret-file)"},
+    {O_GROUP, "group", 0, "GROUP", CON, 0, G_NONE,
+     "the consumer group to read the stream through (created when "
+     "missing, from the stream's first entry)"},
+    {O_CONSUMER, "consumer", 0, "NAME", CON, 0, G_NONE,
+     "this consumer's name in the group, and its journal's file name "
+     "(default: the host name)"},
+    {O_JOURNAL_DIR, "journal-dir", 0, "DIR", CON, 0, G_NONE,
+     "required: DIR/NAME.journal is this consumer's journal; the other "
+     "consumers' journals there are read when their entries are taken "
+     "over"},
+    {O_RESULTS, "results", 0, "STREAM", CON, 0, G_NONE,
+     "add each entry's outcome (its report line) to STREAM, in the same "
+     "MULTI/EXEC as its XACK"},
+    {O_DEAD_LETTER, "dead-letter", 0, "STREAM", CON, 0, G_NONE,
+     "where entries go after --max-deliveries (default: the stream's "
+     "name with :dead)"},
+    {O_MAX_DELIVERIES, "max-deliveries", 0, "N", CON, 0, G_NONE,
+     "an entry delivered N times without success goes to the dead-letter "
+     "stream (default 5; 0: never)"},
+    {O_CLAIM_IDLE, "claim-idle", 0, "DURATION", CON, 0, G_NONE,
+     "take over entries another consumer left pending this long: 30s, 5m "
+     "(default 60s)"},
+    {O_EXIT_WHEN_IDLE, "exit-when-idle", 0, "DURATION", CON, 0, G_NONE,
+     "end (exit 0) once nothing came for this long, for cron"},
+    {O_REDIS_PASSWORD_FILE, "redis-password-file", 0, "FILE", CON | ENQ, 0,
+     G_NONE,
+     "read the Redis password from FILE's first line (FILE must not be "
+     "readable by others; else env HERALD_REDIS_PASSWORD)"},
+    {O_FIELD, "field", 0, "NAME", CON | ENQ, 0, G_NONE,
+     "the entries' field that holds the record as JSON (default record)"},
     {O_HTML, "html", 0, "FILE", CMD_REPORT, 0, G_NONE,
      "also write the summary as one self-contained HTML page with a "
      "timeline"},
@@ -239,10 +298,11 @@ static const struct option_def {
     {O_TRACE, "trace", 0, "FILE", SC, 0, G_NONE,
      "write the SMTP or HTTP conversation of every attempt to FILE, "
      "passwords and tokens masked (for debugging)"},
-    {O_QUIET, "quiet", 'q', NULL, RUN | US, 0, G_NONE, "print only errors"},
-    {O_VERBOSE, "verbose", 'v', NULL, RUN, 0, G_NONE,
+    {O_QUIET, "quiet", 'q', NULL, (RUN | US | CON | ENQ), 0, G_NONE,
+     "print only errors"},
+    {O_VERBOSE, "verbose", 'v', NULL, (RUN | CON), 0, G_NONE,
      "log every failed row, and each retry and slow-down as it is decided"},
-    {O_PROGRESS, "progress", 0, "auto|always|never", SC, 0, G_NONE,
+    {O_PROGRESS, "progress", 0, "auto|always|never", (SC | CON), 0, G_NONE,
      "progress line on stderr (auto: only on a terminal)"},
     {O_CONFIG, "config", 0, "FILE", ANY, F_NO_FILE, G_NONE,
      "read options from FILE: 'option = value' lines (env HERALD_CONFIG); "
@@ -274,6 +334,16 @@ static const struct command_def {
      "--suppress FILE",
      "answer one-click unsubscribe links (RFC 8058) behind a TLS reverse "
      "proxy"},
+    {"consume", CMD_CONSUME,
+     "herald consume redis://HOST[:PORT][/DB]/STREAM --group G -t TEMPLATE "
+     "--journal-dir DIR [options]",
+     "send one message per entry of a Redis stream, read through a "
+     "consumer group, until stopped"},
+    {"enqueue", CMD_ENQUEUE,
+     "herald enqueue [-t TEMPLATE] [options] redis://HOST[:PORT][/DB]/STREAM "
+     "RECIPIENTS",
+     "add one stream entry per recipient row (validated as check does "
+     "with -t)"},
     {"report", CMD_REPORT, "herald report [--html OUT] [options] REPORT",
      "summarise a results report: counts, latency, errors, slowest rows"},
     {"help", CMD_HELP, "herald help [COMMAND]",
@@ -785,6 +855,9 @@ static int apply(struct parser *p, const struct option_def *d, const char *v)
 	case O_SKIP_INVALID:
 		r->skip_invalid = 1;
 		break;
+	case O_ONE_PASS:
+		r->one_pass = 1;
+		break;
 	case O_LIMIT:
 		if (parse_long(v, 1, LONG_MAX, &r->limit))
 			return fail(
@@ -875,6 +948,64 @@ static int apply(struct parser *p, const struct option_def *d, const char *v)
 		break;
 	case O_SECRET_FILE:
 		o->unsub.secret_file = v;
+		break;
+	case O_SHARD:
+		o->shard_spec = v;
+		break;
+	case O_SHARD_COUNT:
+		if (parse_long(v, 1, 1000000, &o->shard_count))
+			return fail(p,
+				    "--shard-count takes 1 to 1000000, not "
+				    "'%s'",
+				    v);
+		break;
+	case O_GROUP:
+		o->consume.group = v;
+		break;
+	case O_CONSUMER:
+		o->consume.consumer = v;
+		break;
+	case O_JOURNAL_DIR:
+		o->consume.journal_dir = v;
+		break;
+	case O_RESULTS:
+		o->consume.results = v;
+		break;
+	case O_DEAD_LETTER:
+		o->consume.dead_letter = v;
+		break;
+	case O_MAX_DELIVERIES:
+		if (parse_long(v, 0, 1000000, &o->consume.max_deliveries))
+			return fail(p,
+				    "--max-deliveries takes a number from 0 "
+				    "(never), not '%s'",
+				    v);
+		if (o->consume.max_deliveries == 0)
+			o->consume.max_deliveries = -1;
+		break;
+	case O_CLAIM_IDLE:
+		if (parse_duration(v, &o->consume.claim_idle) ||
+		    o->consume.claim_idle < 0.05)
+			return fail(p,
+				    "--claim-idle takes 90, 90s, 15m or 2h "
+				    "(at least 0.05 s), not '%s'",
+				    v);
+		break;
+	case O_EXIT_WHEN_IDLE:
+		if (parse_duration(v, &o->consume.exit_when_idle) ||
+		    o->consume.exit_when_idle <= 0)
+			return fail(p,
+				    "--exit-when-idle takes 90, 90s, 15m or "
+				    "2h, not '%s'",
+				    v);
+		break;
+	case O_REDIS_PASSWORD_FILE:
+		o->redis_password_file = v;
+		break;
+	case O_FIELD:
+		if (!*v)
+			return fail(p, "--field needs a field name");
+		o->consume.field = o->enqueue.field = v;
 		break;
 	case O_MAX_PER_CONN:
 		if (parse_long(v, 1, LONG_MAX, &r->max_per_connection))
@@ -1058,7 +1189,8 @@ static int unknown_command(const struct parser *p, const char *name)
 			    near);
 	return fail(p,
 		    "unknown command '%s'; the commands are send, check, "
-		    "render, report, help, version, completion",
+		    "render, consume, enqueue, report, help, version, "
+		    "completion",
 		    name);
 }
 
@@ -1097,15 +1229,25 @@ static int parse_short(struct parser *p, int argc, char **argv, int *i)
 static int parse_argv(struct parser *p, int argc, char **argv, int first)
 {
 	struct options *o = p->o;
-	const char **positional = NULL;
+	/* the positional arguments a command takes, in order */
+	const char **slots[2] = {NULL, NULL};
+	size_t nslots = 1, used = 0;
 	int rc;
 
 	switch (o->cmd) {
 	case CMD_REPORT:
-		positional = &o->report_input;
+		slots[0] = &o->report_input;
+		break;
+	case CMD_CONSUME:
+		slots[0] = &o->consume.url;
+		break;
+	case CMD_ENQUEUE:
+		slots[0] = &o->enqueue.url;
+		slots[1] = &o->run.recipients_path;
+		nslots = 2;
 		break;
 	default:
-		positional = &o->run.recipients_path;
+		slots[0] = &o->run.recipients_path;
 		break;
 	}
 	for (int i = first; i < argc; i++) {
@@ -1113,22 +1255,27 @@ static int parse_argv(struct parser *p, int argc, char **argv, int first)
 		const struct option_def *d;
 
 		if (!strcmp(a, "--")) {
-			if (i + 1 < argc && !*positional)
-				*positional = argv[++i];
+			while (i + 1 < argc && used < nslots)
+				*slots[used++] = argv[++i];
 			if (i + 1 < argc)
 				return fail(p, "unexpected argument '%s'",
 					    argv[i + 1]);
 			break;
 		}
 		if (a[0] != '-' || !a[1]) {
-			if (*positional)
+			if (used == nslots && o->cmd == CMD_CONSUME)
+				return fail(p,
+					    "consume takes one stream URL; "
+					    "unexpected '%s'",
+					    a);
+			if (used == nslots)
 				return fail(p,
 					    "one %s file only; unexpected "
 					    "'%s'",
 					    o->cmd == CMD_REPORT ? "report"
 								 : "recipients",
 					    a);
-			*positional = a;
+			*slots[used++] = a;
 			continue;
 		}
 		if (a[1] != '-') {
@@ -1417,6 +1564,72 @@ static int is_email_template(const hd_run_config *r)
 	return n >= 4 && strcasecmp(r->template_path + n - 4, ".eml") == 0;
 }
 
+/* The Redis password: --redis-password-file, else HERALD_REDIS_PASSWORD,
+ * else none. */
+static int get_redis_password(struct options *o, const char **out)
+{
+	const char *env = getenv("HERALD_REDIS_PASSWORD");
+
+	*out = NULL;
+	if (o->redis_password_file) {
+		int rc = password_from_file(o->redis_password_file,
+					    &o->redis_password);
+		if (rc)
+			return rc;
+	} else if (env && *env) {
+		o->redis_password = strdup(env);
+	}
+	*out = o->redis_password;
+	return 0;
+}
+
+/* consume and enqueue, once every source is read. */
+static int finish_stream(struct parser *p)
+{
+	struct options *o = p->o;
+	hd_run_config *r = &o->run;
+	int rc;
+
+	if (o->cmd == CMD_ENQUEUE) {
+		if (!o->enqueue.url || !r->recipients_path)
+			return fail(p, "enqueue needs a stream URL and a "
+				       "RECIPIENTS file: herald enqueue "
+				       "redis://HOST/STREAM FILE");
+		if (!strcmp(r->recipients_path, "-") && !r->format)
+			return fail(p, "reading standard input needs --format "
+				       "csv|json|jsonl");
+		rc = get_redis_password(o, &o->enqueue.password);
+		o->enqueue.run = *r;
+		return rc;
+	}
+	if (!o->consume.url)
+		return fail(p, "consume needs a stream URL: herald consume "
+			       "redis://HOST[:PORT][/DB]/STREAM --group G -t "
+			       "TEMPLATE --journal-dir DIR");
+	if (!r->template_path)
+		return fail(p, "-t TEMPLATE is required");
+	if (!o->consume.group)
+		return fail(p, "--group GROUP is required");
+	if (!o->consume.journal_dir)
+		return fail(p, "--journal-dir DIR is required: an entry is "
+			       "acknowledged only once its outcome is in the "
+			       "journal");
+	/* as for send: the environment's SMTP server is for .eml only */
+	if (!r->smtp_url && !r->outbox_dir && is_email_template(r))
+		r->smtp_url = getenv("HERALD_SMTP_URL");
+	if (!r->smtp_user && is_email_template(r))
+		r->smtp_user = getenv("HERALD_SMTP_USER");
+	if (r->smtp_url) {
+		rc = get_password(o);
+		if (rc)
+			return rc;
+		r->smtp_password = o->password;
+	}
+	rc = get_redis_password(o, &o->consume.password);
+	o->consume.run = *r;
+	return rc;
+}
+
 /* What a command needs once every source is read. */
 static int finish(struct parser *p)
 {
@@ -1441,6 +1654,8 @@ static int finish(struct parser *p)
 				       "--secret-file and --suppress");
 		return 0;
 	}
+	if (o->cmd & (CMD_CONSUME | CMD_ENQUEUE))
+		return finish_stream(p);
 	r->check_only = o->cmd == CMD_CHECK;
 	if (!r->template_path)
 		return fail(p, "-t TEMPLATE is required");
@@ -1451,6 +1666,15 @@ static int finish(struct parser *p)
 			       "csv|json|jsonl");
 	if (o->cmd == CMD_RENDER && !o->render_row == !o->render_key)
 		return fail(p, "render needs --row N or --key K");
+	if (o->cmd & (CMD_SEND | CMD_CHECK)) {
+		hd_shard sh;
+		hd_error e;
+		if (hd_shard_choose(o->shard_spec, o->shard_count, getenv, &sh,
+				    &e) != HD_OK)
+			return fail(p, "%s", e.msg);
+		r->shard_index = sh.index;
+		r->shard_count = sh.count;
+	}
 	/* the environment comes last: only when nothing chose where
 	 * messages go, and only for email (a .http template names its own
 	 * URLs: an SMTP server in the environment is not for it) */
@@ -1486,8 +1710,9 @@ int options_parse(int argc, char **argv, struct options *o)
 	o->run.mail.dkim_omit = o->dkim_omit;
 	if (argc < 2)
 		return fail(&p, "a command is needed: send, check, render, "
-				"report or unsubscribe-server ('herald help' "
-				"lists them)");
+				"consume, enqueue, report or "
+				"unsubscribe-server ('herald help' lists "
+				"them)");
 	p.cmd_name = argv[1];
 	/* before the command: only help and version */
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
@@ -1548,6 +1773,8 @@ void options_free(struct options *o)
 {
 	password_wipe(o->password);
 	o->password = NULL;
+	password_wipe(o->redis_password);
+	o->redis_password = NULL;
 	if (o->config_text) {
 		/* it may hold smtp-password */
 		memset(o->config_text, 0, CONFIG_MAX + 1);

@@ -32,6 +32,8 @@ enum command {
 	CMD_VERSION = 32,
 	CMD_COMPLETION = 64,
 	CMD_UNSUBSCRIBE = 128, /* herald unsubscribe-server */
+	CMD_CONSUME = 256,     /* herald consume */
+	CMD_ENQUEUE = 512,     /* herald enqueue */
 };
 
 enum progress_mode { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_NEVER };
@@ -47,13 +49,19 @@ struct options {
 	const char *dkim[MAX_DKIM];
 	const char *dkim_omit[MAX_DKIM_OMIT];
 	hd_unsubscribe_config unsub; /* herald unsubscribe-server */
-	char *password; /* read from a file, a command, the config or the
-			   environment; wiped and freed */
+	hd_consume_config consume;   /* herald consume (its run: o->run) */
+	hd_enqueue_config enqueue;   /* herald enqueue (its run: o->run) */
+	const char *redis_password_file;
+	char *redis_password; /* wiped and freed */
+	char *password;	      /* read from a file, a command, the config or the
+				 environment; wiped and freed */
 	const char *password_file;
 	const char *password_command;
 	const char *config_password; /* smtp-password in the config file */
 	const char *config_path;
-	char *config_text; /* the config file; values point into it */
+	char *config_text;	/* the config file; values point into it */
+	const char *shard_spec; /* --shard K/N */
+	long shard_count;	/* --shard-count N; 0: not given */
 	long render_row;
 	const char *render_key;
 	const char *html_path; /* report --html */

@@ -23,7 +23,7 @@
 #define COMMIT_BATCH 256
 #define COMMIT_LINGER_MS 20
 
-enum kind { K_ROW, K_START, K_RETRY, K_END };
+enum kind { K_ROW, K_START, K_RETRY, K_END, K_MARK };
 
 struct item {
 	struct item *next;
@@ -88,6 +88,12 @@ static int write_batch(hd__commit *c, struct item *it, uint64_t *top)
 	*top = 0;
 	for (; it; it = it->next) {
 		hd_status st = HD_OK;
+		if (it->kind == K_MARK) {
+			/* durable with this batch's flush, which covers
+			 * everything queued before it */
+			*top = it->seq;
+			continue;
+		}
 		if (it->kind == K_ROW && c->report && c->status == HD_OK &&
 		    hd_report_write(c->report, &it->row) != HD_OK)
 			fail(c, HD_EIO, NULL, "writing the report failed");
@@ -164,7 +170,7 @@ static void *committer(void *arg)
 		pthread_mutex_lock(&c->mu);
 		if (!ok)
 			c->journal_failed = 1;
-		else if (top > c->durable_seq)
+		else if (top > c->durable_seq && !c->journal_failed)
 			c->durable_seq = top;
 		pthread_cond_broadcast(&c->durable);
 		if (c->on_durable && (top || !ok)) {
@@ -323,6 +329,18 @@ int hd__commit_durable(hd__commit *c, uint64_t seq)
 	r = c->durable_seq >= seq ? 1 : c->journal_failed ? -1 : 0;
 	pthread_mutex_unlock(&c->mu);
 	return r;
+}
+
+hd_status hd__commit_mark(hd__commit *c, uint64_t *seq)
+{
+	struct item *it = calloc(1, sizeof(*it));
+
+	*seq = 0;
+	if (!it)
+		return HD_ENOMEM;
+	it->kind = K_MARK;
+	*seq = enqueue(c, it);
+	return HD_OK;
 }
 
 void hd__commit_on_durable(hd__commit *c, void (*fn)(void *), void *ctx)

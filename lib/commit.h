@@ -66,9 +66,15 @@ hd_status hd__commit_begin(hd__commit *c, long row, const char *id,
 hd_status hd__commit_begin_async(hd__commit *c, long row, const char *id,
 				 int attempt, uint64_t *seq);
 
-/* 1 when the start numbered seq is on disk, 0 not yet, -1 never (the
- * journal cannot be written). */
+/* 1 when the start (or mark) numbered seq is on disk, 0 not yet, -1
+ * never (the journal cannot be written). */
 int hd__commit_durable(hd__commit *c, uint64_t seq);
+
+/* A marker after everything queued so far: *seq is its number, and once
+ * hd__commit_durable(c, *seq) says 1, every journal record queued before
+ * the mark (by any thread) is on disk.  herald consume acknowledges an
+ * entry only then.  HD_OK, HD_ENOMEM. */
+hd_status hd__commit_mark(hd__commit *c, uint64_t *seq);
 
 /* fn(ctx) is called after every batch that made starts durable (or
  * failed), from the committer thread, outside any lock: to wake event

@@ -306,6 +306,81 @@ size_t hd_keyset_count(const hd_keyset *k)
 	return k->s.n;
 }
 
+int hd_keyset_remove(hd_keyset *k, const char *key, size_t len)
+{
+	struct sset *s = &k->s;
+	uint64_t h = hd_key_hash(key, len);
+	size_t mask = s->cap - 1, i, j;
+
+	if (!s->cap)
+		return 0;
+	for (i = h & mask; s->slot[i].key; i = (i + 1) & mask)
+		if (s->slot[i].h == h && s->slot[i].len == len &&
+		    memcmp(s->slot[i].key, key, len) == 0)
+			break;
+	if (!s->slot[i].key)
+		return 0;
+	free(s->slot[i].key);
+	s->slot[i].key = NULL;
+	s->n--;
+	/* backward shift: later entries of the probe run move up, so no
+	 * lookup stops at the hole */
+	for (j = (i + 1) & mask; s->slot[j].key; j = (j + 1) & mask) {
+		size_t home = s->slot[j].h & mask;
+		/* j's entry may move to i when its home is not in (i, j] */
+		if (i <= j ? (home <= i || home > j)
+			   : (home <= i && home > j)) {
+			s->slot[i] = s->slot[j];
+			s->slot[j].key = NULL;
+			i = j;
+		}
+	}
+	return 1;
+}
+
+struct hd_recent {
+	hd_keyset *now, *before;
+	size_t keep;
+};
+
+hd_recent *hd_recent_new(size_t keep)
+{
+	hd_recent *r = calloc(1, sizeof(*r));
+
+	if (!r || !(r->now = hd_keyset_new()) ||
+	    !(r->before = hd_keyset_new())) {
+		hd_recent_free(r);
+		return NULL;
+	}
+	r->keep = keep ? keep : 1;
+	return r;
+}
+
+void hd_recent_free(hd_recent *r)
+{
+	if (!r)
+		return;
+	hd_keyset_free(r->now);
+	hd_keyset_free(r->before);
+	free(r);
+}
+
+int hd_recent_seen(hd_recent *r, const char *key, size_t len)
+{
+	if (hd_keyset_has(r->now, key, len) ||
+	    hd_keyset_has(r->before, key, len))
+		return 1;
+	if (hd_keyset_count(r->now) >= r->keep) {
+		hd_keyset *fresh = hd_keyset_new();
+		if (!fresh)
+			return -1;
+		hd_keyset_free(r->before);
+		r->before = r->now;
+		r->now = fresh;
+	}
+	return hd_keyset_add(r->now, key, len) < 0 ? -1 : 0;
+}
+
 size_t hd_dedupe_suspects(const hd_dedupe *d)
 {
 	return d->suspects.n;

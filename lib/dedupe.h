@@ -56,5 +56,25 @@ void hd_keyset_free(hd_keyset *k);
 int hd_keyset_add(hd_keyset *k, const char *key, size_t len);
 int hd_keyset_has(const hd_keyset *k, const char *key, size_t len);
 size_t hd_keyset_count(const hd_keyset *k);
+/* 1 when removed, 0 when it was not there. */
+int hd_keyset_remove(hd_keyset *k, const char *key, size_t len);
+
+/*
+ * The keys seen lately, exactly, for a run that reads its list once (no
+ * first pass to note every key): a key is a repeat when it is among the
+ * last `keep` distinct keys at least (and at most 2 * keep): two
+ * generations of exact sets, the older dropped when the newer is full.
+ * Memory is bounded by 2 * keep keys, whatever the list's length; an
+ * older repeat is not found here (the journal finds it when it was sent).
+ */
+typedef struct hd_recent hd_recent;
+
+#define HD_RECENT_KEYS 65536 /* what a one-pass run keeps */
+
+hd_recent *hd_recent_new(size_t keep);
+void hd_recent_free(hd_recent *r);
+/* 1 when key was seen lately, 0 when not (it is noted now), -1 out of
+ * memory. */
+int hd_recent_seen(hd_recent *r, const char *key, size_t len);
 
 #endif

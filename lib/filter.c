@@ -2,6 +2,8 @@
 #include "filter.h"
 
 #include "dedupe.h"
+#include "ratelimit.h"
+#include "shard.h"
 #include "source.h"
 #include "suppress.h"
 
@@ -15,9 +17,10 @@
 
 struct hd__filter {
 	hd__filter_config cfg;
-	hd_dedupe *dedupe;
-	hd_keyset *only; /* --only-failed: rows to send again */
-	hd_keyset *held; /* --only-failed: uncertain rows held back */
+	hd_dedupe *dedupe; /* HD__DEDUPE_PASSES */
+	hd_recent *recent; /* HD__DEDUPE_RECENT */
+	hd_keyset *only;   /* --only-failed: rows to send again */
+	hd_keyset *held;   /* --only-failed: uncertain rows held back */
 	char only_name[256];
 };
 
@@ -34,7 +37,8 @@ static const char *unguard(const char *s)
 
 static hd_status read_only_failed(hd__filter *f, hd_error *err)
 {
-	hd_source_opts so = {HD_FORMAT_AUTO, 0, NULL};
+
+	hd_source_opts so = {.format = HD_FORMAT_AUTO};
 	const char *path = f->cfg.only_failed;
 	hd_source *src = NULL;
 	json_t *rec = NULL;
@@ -191,7 +195,18 @@ hd_status hd__filter_new(const hd__filter_config *cfg, hd__filter **out,
 	hd_status st = HD_OK;
 
 	*out = NULL;
-	if (!f || !(f->dedupe = hd_dedupe_new())) {
+	if (cfg->shard_count < 0 ||
+	    (cfg->shard_count > 0 &&
+	     (cfg->shard_index < 0 || cfg->shard_index >= cfg->shard_count)))
+		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
+				    "no shard %ld of %ld (K counts from 0)",
+				    cfg->shard_index, cfg->shard_count);
+	if (f && cfg->dedupe == HD__DEDUPE_PASSES)
+		f->dedupe = hd_dedupe_new();
+	else if (f && cfg->dedupe == HD__DEDUPE_RECENT)
+		f->recent = hd_recent_new(HD_RECENT_KEYS);
+	if (!f ||
+	    (cfg->dedupe != HD__DEDUPE_NONE && !f->dedupe && !f->recent)) {
 		free(f);
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
 	}
@@ -211,6 +226,7 @@ void hd__filter_free(hd__filter *f)
 	if (!f)
 		return;
 	hd_dedupe_free(f->dedupe);
+	hd_recent_free(f->recent);
 	hd_keyset_free(f->only);
 	hd_keyset_free(f->held);
 	free(f);
@@ -318,6 +334,14 @@ hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
 		leave_out(v, HD_ROW_SKIPPED, "outside --skip/--limit");
 		return HD_OK;
 	}
+	if (f->cfg.shard_count > 1) {
+		long k = hd__shard_of(id, row, f->cfg.shard_count);
+		if (k != f->cfg.shard_index) {
+			leave_out(v, HD_ROW_SKIPPED, "shard %ld/%ld", k,
+				  f->cfg.shard_count);
+			return HD_OK;
+		}
+	}
 	if (!id)
 		return HD_OK;
 	if (f->cfg.journal && by_journal(f, id, v, &st, err))
@@ -343,13 +367,25 @@ hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
 				  f->only_name);
 		return HD_OK;
 	}
-	if (hd__due_time(record, &due, NULL) == HD_OK && due > f->cfg.now) {
+	if (hd__due_time(record, &due, NULL) == HD_OK &&
+	    due > (pass == HD__PASS_ONE ? hd__wall_clock() : f->cfg.now)) {
 		json_t *at = json_object_get(record, DUE_FIELD);
 		leave_out(v, HD_ROW_SKIPPED, "not due until %.60s",
 			  json_string_value(at));
+		v->later = 1;
 		return HD_OK;
 	}
 	/* last: only rows that would otherwise go count as first of a key */
+	if (pass == HD__PASS_ONE) {
+		int seen =
+		    f->recent ? hd_recent_seen(f->recent, id, strlen(id)) : 0;
+		if (seen < 0)
+			return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+		if (seen)
+			leave_out(v, HD_ROW_SKIPPED,
+				  "duplicate key: a recent row has it");
+		return HD_OK;
+	}
 	if (pass == HD__PASS_VALIDATE) {
 		if (hd_dedupe_note(f->dedupe, id, strlen(id)) != HD_OK)
 			return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);

@@ -7,6 +7,8 @@
  * In this order, the first that applies wins:
  *
  *   outside --skip/--limit     skipped    "outside --skip/--limit"
+ *   another shard (--shard)    skipped    "shard K/N": K is the row's
+ *                                         shard (shard.h)
  *   the journal: sent          skipped    "sent earlier, <time>"
  *   the journal: uncertain     uncertain  "held back: ..." with
  *                                         --on-uncertain skip; taken
@@ -18,13 +20,27 @@
  *                                         back like the journal's
  *                                         uncertain rows
  *   send_at in the future      skipped    "not due until <send_at>"
+ *                                         (verdict.later: a stream
+ *                                         hands it out again)
  *   duplicate key              skipped    "duplicate key: ..."
+ *
+ * A row with no key is taken (validation reports it) unless it is outside
+ * the range or in another shard.
  *
  * Every decision but the last is a pure function of the row, its key and
  * the run's fixed settings (the clock is read once, when the run starts),
  * so both passes take the same rows.  The duplicate check needs both: the
  * validation pass notes every taken key, the sending pass finds the
  * repeats (dedupe.h says how memory stays flat).
+ *
+ * A run that reads once (HD__PASS_ONE) decides each row when it comes:
+ * with HD__DEDUPE_RECENT a key is a duplicate when it is among the last
+ * HD_RECENT_KEYS keys taken (dedupe.h, hd_recent); older repeats are
+ * found by a live journal when the first was sent (journal.h, LIVE).
+ * HD__DEDUPE_NONE leaves repeats to the journal and the caller: herald
+ * consume holds an entry back while another with its key is in flight.
+ * The clock is read at every decision in such a run, which may last for
+ * days.
  *
  * Not thread-safe: the coordinating thread alone calls it.
  */
@@ -50,17 +66,28 @@ typedef struct hd__filter_config {
 	const char *suppress_name;	    /* its path, for the reason */
 	const hd__keyspec *keys; /* how report keys become identities */
 	double now;		 /* the run's start, seconds since the epoch */
+	long shard_index, shard_count; /* --shard K/N; count 0: none */
+	int dedupe;		       /* hd__dedupe_mode */
 } hd__filter_config;
+
+/* How duplicate keys are found. */
+typedef enum hd__dedupe_mode {
+	HD__DEDUPE_PASSES = 0, /* two passes: every repeat, exactly */
+	HD__DEDUPE_RECENT,     /* one pass: repeats among the recent keys */
+	HD__DEDUPE_NONE,       /* not here (the journal, the caller) */
+} hd__dedupe_mode;
 
 typedef enum hd__pass {
 	HD__PASS_VALIDATE = 1, /* the first pass: notes keys */
 	HD__PASS_SEND = 2,     /* the second: finds duplicates */
+	HD__PASS_ONE = 3,      /* the only pass: decides as rows come */
 } hd__pass;
 
 /* What to do with one row. */
 typedef struct hd__verdict {
 	int take;	      /* 1: validate (pass 1) or send (pass 2) it */
 	int resend;	      /* taken although it may have arrived before */
+	int later;	      /* not taken yet: not due (send_at) */
 	hd_row_status status; /* when not taken: how the report shows it */
 	char reason[400];     /* when not taken: why, for the report; when
 				 resend: what the earlier run left */

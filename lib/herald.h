@@ -292,6 +292,15 @@ typedef struct hd_run_config {
 	/* where recipients refused as nonexistent (SMTP 5.1.1 ...) are
 	 * appended; NULL: nowhere */
 	const char *suppress_add_path;
+	/* --shard K/N (hd_shard_choose): only the rows of shard
+	 * shard_index (from 0) of shard_count are taken, the others are
+	 * skipped "shard K/N"; shard_count 0: every row */
+	long shard_index, shard_count;
+	/* --one-pass: the list is read once, as it comes (standard input
+	 * is not copied): each row is validated on the workers and sent or
+	 * reported invalid by itself (as with skip_invalid), duplicates are
+	 * found among the recent keys and by the journal */
+	int one_pass;
 } hd_run_config;
 
 /*
@@ -352,6 +361,102 @@ hd_status hd_connect_check(const hd_run_config *cfg, hd_error *err);
  */
 hd_status hd_render(const hd_run_config *cfg, long row, const char *key,
 		    char **data, size_t *len, char **envelope, hd_error *err);
+
+/* ------------------------------------------------------------------ */
+/* herald consume / enqueue: send tasks from a Redis stream             */
+/* ------------------------------------------------------------------ */
+
+typedef struct hd_consume_config {
+	/* the template, where messages go, rates, retries, timeouts, the
+	 * report (-o, optional), the key, the campaign, --on-uncertain,
+	 * --suppress; not: the recipients file, the journal path (see
+	 * journal_dir), skip, limit, shard, only_failed, one_pass */
+	hd_run_config run;
+	const char *url;	 /* redis://[USER@]HOST[:PORT][/DB]/STREAM */
+	const char *password;	 /* the Redis password, or NULL; never logged */
+	const char *group;	 /* the consumer group (created if missing) */
+	const char *consumer;	 /* this consumer's name; NULL: the host's */
+	const char *journal_dir; /* required: DIR/CONSUMER.journal is this
+				    consumer's; the others' are read when
+				    their entries are taken over */
+	const char *results;	 /* stream for outcomes; NULL: none */
+	const char *dead_letter; /* NULL: STREAM:dead */
+	const char *field;	 /* the entries' record field; NULL:
+				    "record" */
+	long max_deliveries;	 /* 0: 5; < 0: no limit */
+	double claim_idle;	 /* seconds; 0: 60 */
+	double exit_when_idle;	 /* seconds with nothing to do that end
+				    the run; 0: never */
+} hd_consume_config;
+
+/*
+ * herald consume: takes entries from a Redis stream through a consumer
+ * group and sends one message per entry, as herald send does per row, until
+ * a signal, run.max_runtime or exit_when_idle says to stop; then it lets the
+ * sends in flight end and records them.  Every outcome is in the journal
+ * before the entry is acknowledged (XACK, with the outcome added to the
+ * results stream in the same MULTI/EXEC); a transient failure is left
+ * pending so that it comes back; after max_deliveries an entry goes to the
+ * dead-letter stream.  Returns as hd_run, plus:
+ *   HD_EUSAGE        no group or journal_dir, a bad consumer name
+ *   HD_ECONFIG       a bad URL, the password refused
+ *   HD_ELOCKED       another process is this consumer (its journal)
+ *   HD_EINTERRUPTED  stopped by a signal with entries left for later, or
+ *                    the server went away: the entries held stay pending
+ */
+hd_status hd_consume(const hd_consume_config *cfg, hd_run_stats *stats,
+		     hd_error *err);
+
+typedef struct hd_enqueue_config {
+	/* recipients_path, format, delimiter; with template_path, every row
+	 * is validated as herald check does first (key_field, env_names,
+	 * skip_invalid, redirect, mail apply) */
+	hd_run_config run;
+	const char *url;      /* redis://[USER@]HOST[:PORT][/DB]/STREAM */
+	const char *password; /* or NULL */
+	const char *field;    /* NULL: "record" */
+} hd_enqueue_config;
+
+/*
+ * herald enqueue: adds one stream entry per row of the recipients file,
+ * the row as a JSON object in the field.  With a template, nothing is
+ * added when a row is invalid (HD_EINVALIDROWS, every problem reported
+ * through run.on_event) unless skip_invalid, which leaves the invalid
+ * rows out.  *added counts the entries added.  Errors as hd_run and
+ * hd_consume's connection errors.
+ */
+hd_status hd_enqueue(const hd_enqueue_config *cfg, long *added, hd_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Shards: one list split over machines with no coordination            */
+/* ------------------------------------------------------------------ */
+
+/* Which shard a process takes. */
+typedef struct hd_shard {
+	long index;	/* K, counted from 0 */
+	long count;	/* N; 0: no sharding, every row */
+	char from[200]; /* where K/N came from, for a note */
+} hd_shard;
+
+/*
+ * Finds the process's shard, first found wins:
+ *   1. spec, from --shard: "K/N", K counted from 0 (0 <= K < N);
+ *   2. JOB_COMPLETION_INDEX (a Kubernetes indexed Job, counted from 0)
+ *      is K; N is count (--shard-count), else HERALD_SHARD_COUNT (the
+ *      Job's completions: Kubernetes does not put it in the environment);
+ *   3. SLURM_ARRAY_TASK_ID (a Slurm job array): K is (ID - MIN) / STEP
+ *      with SLURM_ARRAY_TASK_MIN and SLURM_ARRAY_TASK_STEP (1 when not
+ *      set), N is SLURM_ARRAY_TASK_COUNT, so --array=1-8 and --array=0-7
+ *      both give shards 0..7 of 8; an array with gaps (--array=1,3,7)
+ *      cannot be mapped and is refused;
+ *   4. none: out->count 0, every row.
+ * count (--shard-count, 0 when not given) must agree with whatever gives
+ * N.  env reads a variable (getenv; tests pass their own).  HD_OK, or
+ * HD_EUSAGE with err saying what is wrong and how to say it right.
+ */
+hd_status hd_shard_choose(const char *spec, long count,
+			  char *(*env)(const char *name), hd_shard *out,
+			  hd_error *err);
 
 /* ------------------------------------------------------------------ */
 /* herald unsubscribe-server                                            */

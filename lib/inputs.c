@@ -27,6 +27,7 @@ hd_status hd__inputs_open(const hd_run_config *cfg, const hd_msgtmpl_opts *mo,
 	so.format = format_of(cfg->format);
 	so.delimiter = cfg->delimiter;
 	so.encoding = cfg->encoding;
+	so.once = cfg->one_pass;
 	if ((int)so.format < 0)
 		return hd_error_set(err, HD_EUSAGE, NULL, 0, 0,
 				    "--format must be csv, json or jsonl");

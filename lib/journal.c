@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,15 +30,28 @@ struct slot {
 #define V_STARTED 0x10 /* the deciding record is a "start" */
 #define V_OFFSET(v) ((v) >> 8)
 
+/* A record in pending, for the live index: its key's hash, what it says
+ * (hd__jstate and V_STARTED) and where in pending it starts. */
+struct pend {
+	uint64_t h, v;
+	size_t rel;
+};
+
 struct hd_journal {
 	int fd;
 	int writable;
 	char path[256];
 	char campaign[64];
-	struct slot *slot;
-	size_t cap, n;
-	hd_buf pending; /* records not yet written */
-	int failed;	/* a write or sync failed: nothing more goes */
+	struct slot *slot; /* live: under mu */
+	size_t cap, n;	   /* live: under mu */
+	hd_buf pending;	   /* records not yet written */
+	int failed;	   /* a write or sync failed: nothing more goes */
+	int live;	   /* flushed records go into the index */
+	off_t end;	   /* where the next write lands (O_APPEND) */
+	struct pend *pend; /* live: the records in pending */
+	size_t npend, pend_cap;
+	pthread_mutex_t mu; /* live: the index, between the committer's
+			       flush and the coordinator's lookups */
 };
 
 /* ---- the index --------------------------------------------------------- */
@@ -320,6 +334,7 @@ hd_status hd__journal_open(const char *path, int writable, const char *campaign,
 	*out = NULL;
 	if (!j)
 		return hd_error_set(err, HD_ENOMEM, path, 0, 0, NULL);
+	pthread_mutex_init(&j->mu, NULL);
 	snprintf(j->path, sizeof(j->path), "%s", path);
 	j->writable = writable;
 	j->fd = open(path,
@@ -379,12 +394,25 @@ hd_status hd__journal_open(const char *path, int writable, const char *campaign,
 				  "cannot repair the journal's last line: %s",
 				  strerror(errno));
 out:
+	if (st == HD_OK && j->fd >= 0) {
+		off_t e = lseek(j->fd, 0, SEEK_END);
+		if (e < 0)
+			st = hd_error_set(err, HD_ECREATE, path, 0, 0,
+					  "cannot seek in the journal: %s",
+					  strerror(errno));
+		j->end = e;
+	}
 	if (st != HD_OK) {
 		hd__journal_close(j, NULL);
 		return st;
 	}
 	*out = j;
 	return HD_OK;
+}
+
+void hd__journal_live(hd_journal *j)
+{
+	j->live = 1;
 }
 
 const char *hd__journal_campaign(const hd_journal *j)
@@ -428,16 +456,21 @@ hd_status hd__journal_lookup(hd_journal *j, const char *id, hd__jinfo *info,
 	struct slot *s;
 	hd_buf line = HD_BUF_INIT;
 	json_t *rec = NULL;
-	uint64_t v;
+	uint64_t v, rv;
 	hd_status st;
 
 	memset(info, 0, sizeof(*info));
+	if (j->live)
+		pthread_mutex_lock(&j->mu);
 	s = table_find(j, hd_key_hash(id, strlen(id)));
+	v = s ? s->v : 0;
+	if (j->live)
+		pthread_mutex_unlock(&j->mu);
 	if (!s)
 		return HD_OK;
-	st = read_line_at(j, (off_t)V_OFFSET(s->v), &line);
+	st = read_line_at(j, (off_t)V_OFFSET(v), &line);
 	if (st == HD_OK &&
-	    parse_record(line.data ? line.data : "", line.len, &v, &rec) != 0)
+	    parse_record(line.data ? line.data : "", line.len, &rv, &rec) != 0)
 		st = HD_EIO;
 	hd_buf_free(&line);
 	if (st != HD_OK)
@@ -447,8 +480,8 @@ hd_status hd__journal_lookup(hd_journal *j, const char *id, hd__jinfo *info,
 	if (strcmp(json_string_value(json_object_get(rec, "key")), id) == 0) {
 		json_t *at = json_object_get(rec, "at");
 		json_t *e = json_object_get(rec, "error");
-		info->state = V_STATE(s->v);
-		info->started_only = (s->v & V_STARTED) != 0;
+		info->state = V_STATE(v);
+		info->started_only = (v & V_STARTED) != 0;
 		if (json_is_string(at))
 			snprintf(info->at, sizeof(info->at), "%s",
 				 json_string_value(at));
@@ -462,14 +495,35 @@ hd_status hd__journal_lookup(hd_journal *j, const char *id, hd__jinfo *info,
 
 /* ---- appending ----------------------------------------------------------- */
 
-static hd_status add(hd_journal *j, json_t *o)
+/* Appends record o (taken) for identity id, which it says v of. */
+static hd_status add(hd_journal *j, json_t *o, const char *id, uint64_t v)
 {
 	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	size_t rel = j->pending.len;
 	hd_status st = s ? hd_buf_printf(&j->pending, "%s\n", s) : HD_ENOMEM;
 
 	free(s);
 	json_decref(o);
-	return st;
+	if (st != HD_OK || !j->live || V_STATE(v) == HD__J_NONE)
+		return st;
+	if (j->npend == j->pend_cap) {
+		size_t cap = j->pend_cap ? j->pend_cap * 2 : 64;
+		struct pend *p = realloc(j->pend, cap * sizeof(*p));
+		if (!p) {
+			/* the index misses it; the file has it: a lookup
+			 * errs towards "not sent", the journal's start
+			 * before it towards "uncertain" */
+			j->pending.len = rel;
+			return HD_ENOMEM;
+		}
+		j->pend = p;
+		j->pend_cap = cap;
+	}
+	j->pend[j->npend].h = hd_key_hash(id, strlen(id));
+	j->pend[j->npend].v = v;
+	j->pend[j->npend].rel = rel;
+	j->npend++;
+	return HD_OK;
 }
 
 static json_t *str_or_null(const char *s)
@@ -489,7 +543,9 @@ static hd_status add_attempt(hd_journal *j, const char *kind, long row,
 	json_object_set_new(o, "key", json_string(id));
 	json_object_set_new(o, "attempt", json_integer(attempt));
 	json_object_set_new(o, "at", json_string(ts));
-	return add(j, o);
+	return add(j, o, id,
+		   strcmp(kind, "start") == 0 ? HD__J_UNCERTAIN | V_STARTED
+					      : HD__J_FAILED);
 }
 
 hd_status hd__journal_add_start(hd_journal *j, long row, const char *id,
@@ -520,7 +576,21 @@ hd_status hd__journal_add_end(hd_journal *j, const hd_report_row *r,
 	json_object_set_new(o, "message_id", str_or_null(r->message_id));
 	json_object_set_new(o, "error", str_or_null(r->error));
 	json_object_set_new(o, "at", json_string(ts));
-	return add(j, o);
+	return add(j, o, id, state_of_status(hd_row_status_name(r->status)));
+}
+
+/* The records just written go into the index (live journals). */
+static void index_written(hd_journal *j)
+{
+	pthread_mutex_lock(&j->mu);
+	for (size_t i = 0; i < j->npend; i++) {
+		uint64_t off = (uint64_t)j->end + j->pend[i].rel;
+		/* out of memory: that key is not found, as if it were
+		 * new; its start in the file still says uncertain to the
+		 * next run */
+		(void)table_put(j, j->pend[i].h, off << 8 | j->pend[i].v);
+	}
+	pthread_mutex_unlock(&j->mu);
 }
 
 hd_status hd__journal_flush(hd_journal *j, int sync, hd_error *err)
@@ -530,6 +600,10 @@ hd_status hd__journal_flush(hd_journal *j, int sync, hd_error *err)
 	if (j->pending.len &&
 	    write_all(j, j->pending.data, j->pending.len) != HD_OK)
 		j->failed = 1;
+	if (!j->failed && j->live)
+		index_written(j);
+	j->end += (off_t)j->pending.len;
+	j->npend = 0;
 	hd_buf_reset(&j->pending);
 	if (!j->failed && sync && fdatasync(j->fd) != 0)
 		j->failed = 1;
@@ -551,7 +625,9 @@ hd_status hd__journal_close(hd_journal *j, hd_error *err)
 	if (j->fd >= 0)
 		close(j->fd); /* drops the lock */
 	hd_buf_free(&j->pending);
+	free(j->pend);
 	free(j->slot);
+	pthread_mutex_destroy(&j->mu);
 	free(j);
 	return st;
 }

@@ -42,9 +42,19 @@
  *	exactly, so a hash collision can never skip a row.  A first run
  *	(an empty journal) keeps nothing.
  *
+ * LIVE
+ *	A run that reads its list twice looks keys up in what the journal
+ *	held when it was opened: a row is decided once, by what earlier runs
+ *	did.  A long-lived run (herald consume, whose entries may come back
+ *	or repeat a key) calls hd__journal_live: from then on every flushed
+ *	record goes into the index too, so a lookup sees what this run
+ *	recorded, once it is on disk.
+ *
  * THREAD-SAFETY
- *	None: the coordinating thread looks keys up before the sending
- *	starts; afterwards the committer thread alone appends.
+ *	Lookups on the coordinating thread; appends and flushes on the
+ *	committer thread alone.  Without live, the index does not change
+ *	after opening; with live, a mutex (a leaf) guards it between the
+ *	committer's flush and the lookups.
  */
 #ifndef HD_JOURNAL_H
 #define HD_JOURNAL_H
@@ -83,6 +93,10 @@ typedef struct hd__jinfo {
 hd_status hd__journal_open(const char *path, int writable, const char *campaign,
 			   const char *new_campaign, hd_journal **out,
 			   hd_error *err);
+
+/* Flushed records go into the index from now on (LIVE).  Before the
+ * committer starts. */
+void hd__journal_live(hd_journal *j);
 
 /* The campaign the journal belongs to. */
 const char *hd__journal_campaign(const hd_journal *j);

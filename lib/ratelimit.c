@@ -34,6 +34,14 @@ double hd_monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double hd__wall_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 hd_status hd_sleep_abortable(double secs, const atomic_int *abort)
 {
 	double end = hd_monotonic() + secs;

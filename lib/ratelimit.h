@@ -51,6 +51,9 @@ void hd_ratelimit_state(hd_ratelimit *rl, double *rate, double *pause);
 /* Seconds on the monotonic clock. */
 double hd_monotonic(void);
 
+/* Seconds since the epoch (the wall clock), now. */
+double hd__wall_clock(void);
+
 /* Sleeps secs, waking early (HD_EINTERRUPTED) when *abort turns non-zero. */
 hd_status hd_sleep_abortable(double secs, const atomic_int *abort);
 

@@ -68,6 +68,11 @@ hd_status hd_report_close(hd_report *r, hd_error *err);
  * is allowed. */
 void hd_report_abandon(hd_report *r);
 
+/* The JSON Lines report's line for row, without the line end
+ * (malloc'd; NULL when out of memory): what herald consume writes to its
+ * results stream. */
+char *hd__report_line(const hd_report_row *row);
+
 /* Formats t (seconds since the epoch) as 2026-11-27T13:45:10.123Z. */
 void hd_format_timestamp(double t, char out[32]);
 

@@ -42,7 +42,8 @@ static int starts_like_csv(const char *path)
 hd_status hd_report_reader_open(const char *path, hd_report_reader **out,
 				hd_error *err)
 {
-	hd_source_opts o = {HD_FORMAT_JSONL, ',', NULL};
+
+	hd_source_opts o = {.format = HD_FORMAT_JSONL, .delimiter = ','};
 	hd_report_reader *r;
 	hd_status st;
 

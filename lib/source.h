@@ -2,7 +2,7 @@
  * source.h — streaming recipient readers (CSV, JSON array, JSON Lines).
  *
  * SYNOPSIS
- *	hd_source_opts o = {HD_FORMAT_AUTO, 0, NULL};
+ *	hd_source_opts o = {.format = HD_FORMAT_AUTO};
  *	hd_source *s;
  *	json_t *rec;
  *
@@ -69,6 +69,13 @@
  *	"-" is standard input: it is first copied to an unlinked temporary
  *	file in $TMPDIR (default /tmp) so it can be read twice.  A path that
  *	is not a regular file (a FIFO, /dev/fd/N) is copied the same way.
+ *	With opts.once it is read as it comes instead, with no copy, and
+ *	cannot be rewound (a one-pass run, which never needs to).
+ *
+ *	Inside, a source is a table of operations (next, rewind, ack, where)
+ *	with each kind's state private to its file: source_int.h says how
+ *	the files (source_file.c, source_csv.c, source_json.c) and a Redis
+ *	stream (source_stream.c) fit it.
  *
  * LIMITS
  *	HD_SOURCE_MAX_FIELD bytes per CSV field, HD_SOURCE_MAX_FIELDS fields
@@ -125,6 +132,8 @@ typedef struct hd_source_opts {
 	hd_format format;     /* HD_FORMAT_AUTO needs a known extension */
 	char delimiter;	      /* CSV; 0 means ','.  Any ASCII byte but '"', CR,
 				 LF and NUL (tab and ';' are common) */
+	int once;	      /* standard input or a pipe is read as it comes,
+				 not spooled: the source cannot be rewound */
 	const char *encoding; /* NULL or "UTF-8": the file is UTF-8; else an
 				 iconv(3) name ("WINDOWS-1252", "UTF-16"):
 				 the file is converted to UTF-8, into an
@@ -157,7 +166,9 @@ long hd_source_row(const hd_source *s);
 /* File line where the record last returned starts; 0 before the first. */
 long hd_source_line(const hd_source *s);
 
-/* Back to the first record for another pass, clearing any error. */
+/* Back to the first record for another pass, clearing any error.
+ * HD_EUSAGE for a source that can be read once only (opts.once, a
+ * stream). */
 hd_status hd_source_rewind(hd_source *s, hd_error *err);
 
 /* The path as given, or "<stdin>". */

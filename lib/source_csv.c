@@ -18,6 +18,7 @@
 #include "source_int.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,36 @@ enum state {
 	ST_CR,	   /* a CR outside quotes: LF must follow */
 };
 
+/* One field of the current record: bytes rec[off..off+len). */
+typedef struct hd__csv_field {
+	size_t off, len;
+	long line, column; /* where the field starts (its quote if quoted) */
+	int quoted;
+} hd__csv_field;
+
+/* A CSV source's state. */
+struct csv {
+	hd__reader rd;
+	char delim;
+	unsigned char cls[256]; /* byte classes, depend on the delimiter */
+	hd_buf rec;		/* the record's field bytes back to back */
+	hd__csv_field *fields;
+	size_t nfields, fields_cap;
+	long rec_line;		   /* line where the record starts */
+	long end_line, end_column; /* where it ends (line break or EOF) */
+	int have_header;
+	hd_buf keys; /* header names, each NUL-terminated */
+	size_t *key_off, *key_len;
+	size_t nkeys;
+	size_t ntrail;	   /* unnamed columns after the last named one */
+	size_t *alias_off; /* per column: offset of its alias in keys, or
+			      SIZE_MAX when it has none */
+	json_t *columns;   /* [[name, alias or null], ...] of the first
+			      header read; kept across rewinds */
+	long delim_lines;  /* lines of delimiters alone passed over */
+	long delim_line;   /* the first of them */
+};
+
 /* The UTF-8 sequence being checked. */
 struct u8 {
 	unsigned need;	      /* continuation bytes still expected */
@@ -41,7 +72,7 @@ struct u8 {
 	long line, column;    /* where its first byte is */
 };
 
-static void set_classes(hd_source *s)
+static void set_classes(struct csv *s)
 {
 	int c;
 
@@ -54,7 +85,7 @@ static void set_classes(hd_source *s)
 	s->cls[(unsigned char)s->delim] |= C_UNQ;
 }
 
-void hd__csv_reset(hd_source *s)
+static void reset(struct csv *s)
 {
 	set_classes(s);
 	s->have_header = 0;
@@ -67,8 +98,13 @@ void hd__csv_reset(hd_source *s)
 	hd_buf_reset(&s->keys);
 }
 
-void hd__csv_free(hd_source *s)
+static void csv_free(void *state)
 {
+	struct csv *s = state;
+
+	if (!s)
+		return;
+	hd__reader_free(&s->rd);
 	hd_buf_free(&s->rec);
 	hd_buf_free(&s->keys);
 	free(s->fields);
@@ -76,30 +112,28 @@ void hd__csv_free(hd_source *s)
 	free(s->key_len);
 	free(s->alias_off);
 	json_decref(s->columns);
-	s->columns = NULL;
-	s->fields = NULL;
-	s->key_off = s->key_len = s->alias_off = NULL;
+	free(s);
 }
 
 /* The row an error belongs to: 0 while reading the header. */
-static long err_row(const hd_source *s)
+static long err_row(const struct csv *s)
 {
-	return s->have_header ? s->row + 1 : 0;
+	return s->have_header ? s->rd.row + 1 : 0;
 }
 
 /* Fails at (line, column), naming the header field of the field being
  * read when there is one. */
-static hd_status csv_fail(hd_source *s, hd_error *err, hd_status code,
+static hd_status csv_fail(struct csv *s, hd_error *err, hd_status code,
 			  long line, long column, const char *fmt, ...)
     HD_PRINTF(6, 7);
 
-static hd_status csv_fail(hd_source *s, hd_error *err, hd_status code,
+static hd_status csv_fail(struct csv *s, hd_error *err, hd_status code,
 			  long line, long column, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	hd_error_vset(err, code, s->name, line, column, fmt, ap);
+	hd_error_vset(err, code, s->rd.name, line, column, fmt, ap);
 	va_end(ap);
 	err->row = err_row(s);
 	if (s->have_header && s->nfields > 0 && s->nfields <= s->nkeys)
@@ -109,20 +143,20 @@ static hd_status csv_fail(hd_source *s, hd_error *err, hd_status code,
 }
 
 /* Starts field number nfields at buffer index i. */
-static hd_status field_start(hd_source *s, size_t i, int quoted, hd_error *err)
+static hd_status field_start(struct csv *s, size_t i, int quoted, hd_error *err)
 {
 	hd__csv_field *f;
 
 	if (s->nfields >= HD_SOURCE_MAX_FIELDS)
-		return hd__source_fail(s, err, HD_ELIMIT, s->cur_line,
-				       hd__source_col(s, i), err_row(s),
+		return hd__reader_fail(&s->rd, err, HD_ELIMIT, s->rd.cur_line,
+				       hd__reader_col(&s->rd, i), err_row(s),
 				       "a record has more than %d fields",
 				       HD_SOURCE_MAX_FIELDS);
 	if (s->nfields == s->fields_cap) {
 		size_t cap = s->fields_cap ? s->fields_cap * 2 : 16;
 		f = realloc(s->fields, cap * sizeof(*f));
 		if (!f)
-			return hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0,
+			return hd__reader_fail(&s->rd, err, HD_ENOMEM, 0, 0, 0,
 					       NULL);
 		s->fields = f;
 		s->fields_cap = cap;
@@ -130,13 +164,13 @@ static hd_status field_start(hd_source *s, size_t i, int quoted, hd_error *err)
 	f = &s->fields[s->nfields++];
 	f->off = s->rec.len;
 	f->len = 0;
-	f->line = s->cur_line;
-	f->column = hd__source_col(s, i);
+	f->line = s->rd.cur_line;
+	f->column = hd__reader_col(&s->rd, i);
 	f->quoted = quoted;
 	return HD_OK;
 }
 
-static void field_end(hd_source *s)
+static void field_end(struct csv *s)
 {
 	hd__csv_field *f = &s->fields[s->nfields - 1];
 
@@ -144,7 +178,8 @@ static void field_end(hd_source *s)
 }
 
 /* Appends n bytes to the current field, within the limits. */
-static hd_status field_add(hd_source *s, const char *p, size_t n, hd_error *err)
+static hd_status field_add(struct csv *s, const char *p, size_t n,
+			   hd_error *err)
 {
 	const hd__csv_field *f = &s->fields[s->nfields - 1];
 
@@ -155,16 +190,16 @@ static hd_status field_add(hd_source *s, const char *p, size_t n, hd_error *err)
 		return csv_fail(s, err, HD_ELIMIT, f->line, f->column,
 				"record longer than 16 MiB");
 	if (hd_buf_append(&s->rec, p, n) != HD_OK)
-		return hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+		return hd__reader_fail(&s->rd, err, HD_ENOMEM, 0, 0, 0, NULL);
 	return HD_OK;
 }
 
 /* Checks the lead byte c of a UTF-8 sequence at buffer index i. */
-static hd_status u8_lead(hd_source *s, struct u8 *u, unsigned char c, size_t i,
+static hd_status u8_lead(struct csv *s, struct u8 *u, unsigned char c, size_t i,
 			 hd_error *err)
 {
-	u->line = s->cur_line;
-	u->column = hd__source_col(s, i);
+	u->line = s->rd.cur_line;
+	u->column = hd__reader_col(&s->rd, i);
 	u->lo = 0x80;
 	u->hi = 0xBF;
 	if (c >= 0xC2 && c <= 0xDF) {
@@ -191,7 +226,7 @@ static hd_status u8_lead(hd_source *s, struct u8 *u, unsigned char c, size_t i,
 /* A UTF-8 sequence whose lead byte is p[0] (>= 0x80), at buffer index i:
  * checks and appends the bytes of it that are in the buffer (*used of
  * them); u carries what is still expected into the next chunk. */
-static hd_status u8_seq(hd_source *s, struct u8 *u, const unsigned char *p,
+static hd_status u8_seq(struct csv *s, struct u8 *u, const unsigned char *p,
 			const unsigned char *e, size_t i, size_t *used,
 			hd_error *err)
 {
@@ -214,12 +249,12 @@ static hd_status u8_seq(hd_source *s, struct u8 *u, const unsigned char *p,
 
 /* The record ended with the '\n' at buffer index i; its content ends at
  * column end_col of the current line. */
-static hd_status record_done(hd_source *s, size_t i, long end_col)
+static hd_status record_done(struct csv *s, size_t i, long end_col)
 {
-	s->end_line = s->cur_line;
+	s->end_line = s->rd.cur_line;
 	s->end_column = end_col;
-	hd__source_newline(s, i);
-	s->pos = i + 1;
+	hd__reader_newline(&s->rd, i);
+	s->rd.pos = i + 1;
 	return HD_OK;
 }
 
@@ -227,7 +262,7 @@ static hd_status record_done(hd_source *s, size_t i, long end_col)
  * Reads one record into s->rec / s->fields.  HD_OK with nfields == 0 at
  * the end of the file.
  */
-static hd_status read_record(hd_source *s, hd_error *err)
+static hd_status read_record(struct csv *s, hd_error *err)
 {
 	const unsigned char delim = (unsigned char)s->delim;
 	enum state st = ST_RECORD;
@@ -242,17 +277,17 @@ static hd_status read_record(hd_source *s, hd_error *err)
 		const unsigned char *b, *p, *e;
 		size_t i;
 
-		if (s->pos == s->end) {
-			rc = hd__source_fill(s, err);
+		if (s->rd.pos == s->rd.end) {
+			rc = hd__reader_fill(&s->rd, err);
 			if (rc != HD_OK)
 				return rc;
-			if (s->pos == s->end)
+			if (s->rd.pos == s->rd.end)
 				break;
 		}
-		b = (const unsigned char *)s->buf;
-		i = s->pos;
+		b = (const unsigned char *)s->rd.buf;
+		i = s->rd.pos;
 		p = b + i;
-		e = b + s->end;
+		e = b + s->rd.end;
 		while (p < e) {
 			unsigned char c = *p;
 			i = (size_t)(p - b);
@@ -272,13 +307,13 @@ static hd_status read_record(hd_source *s, hd_error *err)
 			}
 			switch (st) {
 			case ST_RECORD:
-				s->rec_line = s->cur_line;
+				s->rec_line = s->rd.cur_line;
 				/* fall through */
 			case ST_FIELD:
 				if (c == '"') {
 					rc = field_start(s, i, 1, err);
-					q_line = s->cur_line;
-					q_col = hd__source_col(s, i);
+					q_line = s->rd.cur_line;
+					q_col = hd__reader_col(&s->rd, i);
 					st = ST_QUO;
 					p++;
 				} else {
@@ -305,25 +340,26 @@ static hd_status read_record(hd_source *s, hd_error *err)
 					st = ST_FIELD;
 				} else if (c == '\r') {
 					field_end(s);
-					cr_line = s->cur_line;
-					cr_col = hd__source_col(s, i);
+					cr_line = s->rd.cur_line;
+					cr_col = hd__reader_col(&s->rd, i);
 					st = ST_CR;
 				} else if (c == '\n') {
 					field_end(s);
 					return record_done(
-					    s, i, hd__source_col(s, i));
+					    s, i, hd__reader_col(&s->rd, i));
 				} else if (c == '"') {
 					return csv_fail(
-					    s, err, HD_EPARSE, s->cur_line,
-					    hd__source_col(s, i),
+					    s, err, HD_EPARSE, s->rd.cur_line,
+					    hd__reader_col(&s->rd, i),
 					    "quote inside an unquoted field "
 					    "(quote the whole field and "
 					    "double the quote: \"a "
 					    "\"\"b\"\"\")");
 				} else if (c == 0) {
 					return csv_fail(
-					    s, err, HD_EPARSE, s->cur_line,
-					    hd__source_col(s, i), "NUL byte");
+					    s, err, HD_EPARSE, s->rd.cur_line,
+					    hd__reader_col(&s->rd, i),
+					    "NUL byte");
 				} else {
 					size_t k;
 					rc = u8_seq(s, &u, p, e, i, &k, err);
@@ -354,11 +390,12 @@ static hd_status read_record(hd_source *s, hd_error *err)
 						       err);
 					if (rc != HD_OK)
 						return rc;
-					hd__source_newline(s, i);
+					hd__reader_newline(&s->rd, i);
 				} else if (c == 0) {
 					return csv_fail(
-					    s, err, HD_EPARSE, s->cur_line,
-					    hd__source_col(s, i), "NUL byte");
+					    s, err, HD_EPARSE, s->rd.cur_line,
+					    hd__reader_col(&s->rd, i),
+					    "NUL byte");
 				} else {
 					size_t k;
 					rc = u8_seq(s, &u, p, e, i, &k, err);
@@ -381,17 +418,17 @@ static hd_status read_record(hd_source *s, hd_error *err)
 					st = ST_FIELD;
 				} else if (c == '\r') {
 					field_end(s);
-					cr_line = s->cur_line;
-					cr_col = hd__source_col(s, i);
+					cr_line = s->rd.cur_line;
+					cr_col = hd__reader_col(&s->rd, i);
 					st = ST_CR;
 				} else if (c == '\n') {
 					field_end(s);
 					return record_done(
-					    s, i, hd__source_col(s, i));
+					    s, i, hd__reader_col(&s->rd, i));
 				} else {
 					return csv_fail(
-					    s, err, HD_EPARSE, s->cur_line,
-					    hd__source_col(s, i),
+					    s, err, HD_EPARSE, s->rd.cur_line,
+					    hd__reader_col(&s->rd, i),
 					    "unexpected character after "
 					    "the closing quote (expected "
 					    "the delimiter or a line end)");
@@ -407,12 +444,12 @@ static hd_status read_record(hd_source *s, hd_error *err)
 				return record_done(s, i, cr_col);
 			}
 		}
-		s->pos = s->end;
+		s->rd.pos = s->rd.end;
 	}
 
 	/* End of the file. */
-	s->end_line = s->cur_line;
-	s->end_column = hd__source_col(s, s->pos);
+	s->end_line = s->rd.cur_line;
+	s->end_column = hd__reader_col(&s->rd, s->rd.pos);
 	if (u.need)
 		return csv_fail(s, err, HD_EUTF8, u.line, u.column,
 				"invalid UTF-8 (truncated sequence)");
@@ -421,7 +458,7 @@ static hd_status read_record(hd_source *s, hd_error *err)
 		return HD_OK;
 	case ST_FIELD:
 		/* "a,b," then EOF: the last field is empty. */
-		rc = field_start(s, s->pos, 0, err);
+		rc = field_start(s, s->rd.pos, 0, err);
 		if (rc != HD_OK)
 			return rc;
 		field_end(s);
@@ -441,7 +478,7 @@ static hd_status read_record(hd_source *s, hd_error *err)
 /* The bytes of field f.  The record buffer has no memory at all until a
  * byte was appended, and a record of empty fields appends none, so an
  * empty field may have no address to offset from. */
-static const char *field_data(const hd_source *s, const hd__csv_field *f)
+static const char *field_data(const struct csv *s, const hd__csv_field *f)
 {
 	return s->rec.data ? s->rec.data + f->off : "";
 }
@@ -450,7 +487,7 @@ static const char *field_data(const hd_source *s, const hd__csv_field *f)
  * blanks), or made only of delimiters (a spreadsheet row whose cells
  * were cleared: unquoted fields of blanks).  Passed over, so a stray
  * line is not a ragged row; the second kind is counted for a note. */
-static int is_blank(hd_source *s)
+static int is_blank(struct csv *s)
 {
 	for (size_t i = 0; i < s->nfields; i++) {
 		const hd__csv_field *f = &s->fields[i];
@@ -470,7 +507,7 @@ static int is_blank(hd_source *s)
 /* A spreadsheet's first line "sep=X" (Excel writes it to name the
  * delimiter): refused with what to do, rather than taken for a header of
  * one column that no tag finds. */
-static hd_status sep_line(hd_source *s, hd_error *err)
+static hd_status sep_line(struct csv *s, hd_error *err)
 {
 	const hd__csv_field *f = &s->fields[0];
 	const char *d = field_data(s, f);
@@ -488,11 +525,11 @@ static hd_status sep_line(hd_source *s, hd_error *err)
 	if (sep < 0x20 || sep >= 0x7f)
 		sep = '?';
 	if (sep == s->delim)
-		return hd__source_fail(s, err, HD_EPARSE, 1, 1, 0,
+		return hd__reader_fail(&s->rd, err, HD_EPARSE, 1, 1, 0,
 				       "line 1 is a spreadsheet's 'sep=%c' "
 				       "line: remove it",
 				       sep);
-	return hd__source_fail(s, err, HD_EPARSE, 1, 1, 0,
+	return hd__reader_fail(&s->rd, err, HD_EPARSE, 1, 1, 0,
 			       "line 1 is a spreadsheet's 'sep=%c' line: "
 			       "remove it and give '%c' as the delimiter",
 			       sep, sep);
@@ -543,7 +580,7 @@ hd_status hd_source_alias_of(const char *p, size_t n, hd_buf *out, size_t *len)
 }
 
 /* The first header read, kept for hd_source_column(): [[name, alias]]. */
-static hd_status keep_columns(hd_source *s)
+static hd_status keep_columns(struct csv *s)
 {
 	json_t *cols = json_array();
 
@@ -566,7 +603,7 @@ static hd_status keep_columns(hd_source *s)
 }
 
 /* Gives each column that needs one an alias, unless it would clash. */
-static hd_status set_aliases(hd_source *s, json_t *seen, size_t n)
+static hd_status set_aliases(struct csv *s, json_t *seen, size_t n)
 {
 	hd_buf tmp = HD_BUF_INIT;
 
@@ -604,7 +641,7 @@ static hd_status set_aliases(hd_source *s, json_t *seen, size_t n)
 /* Takes the record just read as the header: names must be non-empty and
  * distinct, but for unnamed columns at the end (passed over while their
  * cells are empty). */
-static hd_status set_header(hd_source *s, hd_error *err)
+static hd_status set_header(struct csv *s, hd_error *err)
 {
 	json_t *seen = NULL;
 	size_t n = s->nfields, k, *off, *len, *aoff;
@@ -624,7 +661,7 @@ static hd_status set_header(hd_source *s, hd_error *err)
 		s->alias_off = aoff;
 	seen = json_object();
 	if (!off || !len || !aoff || !seen) {
-		rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+		rc = hd__reader_fail(&s->rd, err, HD_ENOMEM, 0, 0, 0, NULL);
 		goto out;
 	}
 	hd_buf_reset(&s->keys);
@@ -634,16 +671,16 @@ static hd_status set_header(hd_source *s, hd_error *err)
 		json_t *prev;
 
 		if (f->len == 0) {
-			rc = hd__source_fail(
-			    s, err, HD_EPARSE, f->line, f->column, 0,
+			rc = hd__reader_fail(
+			    &s->rd, err, HD_EPARSE, f->line, f->column, 0,
 			    "empty header name in column %zu", k + 1);
 			goto out;
 		}
 		/* invisible, and then no tag finds the column */
 		if (f->len >= 3 &&
 		    memcmp(field_data(s, f), "\xEF\xBB\xBF", 3) == 0) {
-			rc = hd__source_fail(
-			    s, err, HD_EPARSE, f->line, f->column, 0,
+			rc = hd__reader_fail(
+			    &s->rd, err, HD_EPARSE, f->line, f->column, 0,
 			    "header name in column %zu starts with a byte "
 			    "order mark (U+FEFF): were two files joined?",
 			    k + 1);
@@ -654,14 +691,15 @@ static hd_status set_header(hd_source *s, hd_error *err)
 		if (hd_buf_append(&s->keys, field_data(s, f), f->len) !=
 			HD_OK ||
 		    hd_buf_putc(&s->keys, '\0') != HD_OK) {
-			rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+			rc = hd__reader_fail(&s->rd, err, HD_ENOMEM, 0, 0, 0,
+					     NULL);
 			goto out;
 		}
 		name = s->keys.data + off[k];
 		prev = json_object_get(seen, name);
 		if (prev) {
-			rc = hd__source_fail(
-			    s, err, HD_EPARSE, f->line, f->column, 0,
+			rc = hd__reader_fail(
+			    &s->rd, err, HD_EPARSE, f->line, f->column, 0,
 			    "duplicate header name '%.100s' in columns "
 			    "%lld and %zu",
 			    name, (long long)json_integer_value(prev), k + 1);
@@ -670,14 +708,15 @@ static hd_status set_header(hd_source *s, hd_error *err)
 		}
 		if (json_object_set_new_nocheck(
 			seen, name, json_integer((json_int_t)k + 1)) != 0) {
-			rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+			rc = hd__reader_fail(&s->rd, err, HD_ENOMEM, 0, 0, 0,
+					     NULL);
 			goto out;
 		}
 	}
 	s->nkeys = n;
 	if (set_aliases(s, seen, n) != HD_OK ||
 	    (!s->columns && keep_columns(s) != HD_OK)) {
-		rc = hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+		rc = hd__reader_fail(&s->rd, err, HD_ENOMEM, 0, 0, 0, NULL);
 		goto out;
 	}
 	s->have_header = 1;
@@ -687,7 +726,7 @@ out:
 }
 
 /* The record as an object of strings keyed by the header. */
-static hd_status build(hd_source *s, json_t **record, hd_error *err)
+static hd_status build(struct csv *s, json_t **record, hd_error *err)
 {
 	json_t *obj = json_object();
 	size_t k;
@@ -707,10 +746,28 @@ static hd_status build(hd_source *s, json_t **record, hd_error *err)
 	return HD_OK;
 nomem:
 	json_decref(obj);
-	return hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+	return hd__reader_fail(&s->rd, err, HD_ENOMEM, 0, 0, 0, NULL);
 }
 
-hd_status hd__csv_next(hd_source *s, json_t **record, hd_error *err)
+static hd_status next_record(struct csv *s, json_t **record, long *line,
+			     hd_error *err);
+
+static hd_status csv_next(void *state, json_t **record, long *line,
+			  hd_error *err)
+{
+	struct csv *s = state;
+	hd_status rc = hd__reader_check_start(&s->rd, err);
+
+	if (rc != HD_OK)
+		return rc;
+	rc = next_record(s, record, line, err);
+	if (rc == HD_EUTF8)
+		hd__reader_encoding_hint(&s->rd, err);
+	return rc;
+}
+
+static hd_status next_record(struct csv *s, json_t **record, long *line,
+			     hd_error *err)
 {
 	hd_status rc;
 
@@ -738,8 +795,9 @@ hd_status hd__csv_next(hd_source *s, json_t **record, hd_error *err)
 		if (k >= s->nkeys + s->ntrail)
 			break;
 		if (f->len || f->quoted)
-			return hd__source_fail(
-			    s, err, HD_EPARSE, f->line, f->column, s->row + 1,
+			return hd__reader_fail(
+			    &s->rd, err, HD_EPARSE, f->line, f->column,
+			    s->rd.row + 1,
 			    "a value in column %zu, which has no name in the "
 			    "header",
 			    k + 1);
@@ -750,9 +808,9 @@ hd_status hd__csv_next(hd_source *s, json_t **record, hd_error *err)
 		int more = s->nfields > s->nkeys;
 		const hd__csv_field *f =
 		    more ? &s->fields[s->nkeys + s->ntrail] : NULL;
-		return hd__source_fail(
-		    s, err, HD_EPARSE, more ? f->line : s->end_line,
-		    more ? f->column : s->end_column, s->row + 1,
+		return hd__reader_fail(
+		    &s->rd, err, HD_EPARSE, more ? f->line : s->end_line,
+		    more ? f->column : s->end_column, s->rd.row + 1,
 		    "record has %zu field%s, the header has "
 		    "%zu (record starts at line %ld)",
 		    s->nfields, s->nfields == 1 ? "" : "s",
@@ -761,7 +819,79 @@ hd_status hd__csv_next(hd_source *s, json_t **record, hd_error *err)
 	rc = build(s, record, err);
 	if (rc != HD_OK)
 		return rc;
-	s->row++;
-	s->line = s->rec_line;
+	s->rd.row++;
+	*line = s->rec_line;
 	return HD_OK;
 }
+
+static hd_status csv_rewind(void *state, hd_error *err)
+{
+	struct csv *s = state;
+
+	reset(s);
+	return hd__reader_rewind(&s->rd, err);
+}
+
+static void csv_on_wait(void *state, int (*fn)(void *ctx), void *ctx)
+{
+	struct csv *s = state;
+
+	hd__reader_on_wait(&s->rd, fn, ctx);
+}
+
+static size_t csv_held(const void *state)
+{
+	const struct csv *s = state;
+
+	return HD__READ_CHUNK + s->rec.cap + s->keys.cap +
+	       s->fields_cap * sizeof(hd__csv_field) +
+	       s->nkeys * 2 * sizeof(size_t);
+}
+
+hd_status hd__csv_open(const hd__reader *r, char delim, void **state,
+		       hd_error *err)
+{
+	struct csv *s = calloc(1, sizeof(*s));
+
+	*state = NULL;
+	if (!s) {
+		hd__reader rd = *r;
+		hd__reader_free(&rd);
+		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	}
+	s->rd = *r;
+	s->delim = delim;
+	hd_buf_init(&s->rec);
+	hd_buf_init(&s->keys);
+	reset(s);
+	*state = s;
+	return HD_OK;
+}
+
+const json_t *hd__csv_columns(const void *state)
+{
+	const struct csv *s = state;
+
+	return s ? s->columns : NULL;
+}
+
+void hd__csv_passed_over(const void *state, hd_source_leftovers *out)
+{
+	const struct csv *s = state;
+
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return;
+	out->delimiter_lines = s->delim_lines;
+	out->first_line = s->delim_line;
+	out->unnamed = s->have_header || s->columns ? s->ntrail : 0;
+}
+
+const hd__source_ops hd__source_csv = {
+    .name = "CSV",
+    .next = csv_next,
+    .rewind = csv_rewind,
+    .on_wait = csv_on_wait,
+    .held = csv_held,
+    .free = csv_free,
+};

@@ -20,6 +20,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+/* A JSON or JSON Lines source's state. */
+struct json {
+	hd__reader rd;
+	int lines;		     /* JSON Lines, not one array */
+	int jphase;		     /* where the array reader is, below */
+	long jend_line, jend_column; /* just after the last element */
+	hd_buf elem;		     /* bytes of the current element or line */
+	long line;		     /* where the record handed out starts */
+};
+
 /* Phases of the array reader. */
 enum {
 	J_BEFORE, /* before the '[' */
@@ -253,7 +265,7 @@ static const char *type_name(const json_t *v)
 /* Parses s->elem, an array element or a line whose first byte is at
  * (line0, col0), and when it is a valid record hands it out as the next
  * row. */
-static hd_status parse_record(hd_source *s, long line0, long col0,
+static hd_status parse_record(struct json *s, long line0, long col0,
 			      json_t **record, hd_error *err)
 {
 	json_t *v = NULL, *x;
@@ -267,35 +279,35 @@ static hd_status parse_record(hd_source *s, long line0, long col0,
 				  &v, &off, &e);
 	if (rc != HD_OK) {
 		map_pos(s->elem.data, off, line0, col0, &line, &col);
-		return hd__source_fail(s, err, rc, line, col, s->row + 1, "%s",
-				       e.msg);
+		return hd__reader_fail(&s->rd, err, rc, line, col,
+				       s->rd.row + 1, "%s", e.msg);
 	}
 	if (!json_is_object(v)) {
-		if (s->format == HD_FORMAT_JSON)
-			rc = hd__source_fail(s, err, HD_EPARSE, line0, col0,
-					     s->row + 1,
+		if (!s->lines)
+			rc = hd__reader_fail(&s->rd, err, HD_EPARSE, line0,
+					     col0, s->rd.row + 1,
 					     "array element %ld is %s, not an "
 					     "object",
-					     s->row + 1, type_name(v));
+					     s->rd.row + 1, type_name(v));
 		else
-			rc = hd__source_fail(
-			    s, err, HD_EPARSE, line0, col0, s->row + 1,
+			rc = hd__reader_fail(
+			    &s->rd, err, HD_EPARSE, line0, col0, s->rd.row + 1,
 			    "the line holds %s, not an object", type_name(v));
 		json_decref(v);
 		return rc;
 	}
 	if (json_object_size(v) > HD_SOURCE_MAX_FIELDS) {
-		rc = hd__source_fail(s, err, HD_ELIMIT, line0, col0, s->row + 1,
-				     "a record has more than %d fields",
-				     HD_SOURCE_MAX_FIELDS);
+		rc = hd__reader_fail(
+		    &s->rd, err, HD_ELIMIT, line0, col0, s->rd.row + 1,
+		    "a record has more than %d fields", HD_SOURCE_MAX_FIELDS);
 		json_decref(v);
 		return rc;
 	}
 	json_object_foreach(v, key, x)
 	{
 		if (has_nul(x)) {
-			rc = hd__source_fail(s, err, HD_EPARSE, line0, col0,
-					     s->row + 1,
+			rc = hd__reader_fail(&s->rd, err, HD_EPARSE, line0,
+					     col0, s->rd.row + 1,
 					     "string holds a NUL character "
 					     "(\\u0000)");
 			hd_error_set_field(err, key);
@@ -304,40 +316,46 @@ static hd_status parse_record(hd_source *s, long line0, long col0,
 		}
 	}
 	*record = v;
-	s->row++;
+	s->rd.row++;
 	s->line = line0;
 	return HD_OK;
 }
 
-void hd__json_reset(hd_source *s)
+static void reset(struct json *s)
 {
 	s->jphase = J_BEFORE;
 	s->jend_line = s->jend_column = 0;
 	hd_buf_reset(&s->elem);
 }
 
-void hd__json_free(hd_source *s)
+static void json_free(void *state)
 {
+	struct json *s = state;
+
+	if (!s)
+		return;
+	hd__reader_free(&s->rd);
 	hd_buf_free(&s->elem);
+	free(s);
 }
 
 /* Appends buf[from..to) to the element, within the record limit. */
-static hd_status elem_add(hd_source *s, size_t from, size_t to, long line0,
+static hd_status elem_add(struct json *s, size_t from, size_t to, long line0,
 			  long col0, const char *what, hd_error *err)
 {
 	if (s->elem.len + (to - from) > (size_t)HD_SOURCE_MAX_RECORD)
-		return hd__source_fail(s, err, HD_ELIMIT, line0, col0,
-				       s->row + 1, "%s longer than 16 MiB",
+		return hd__reader_fail(&s->rd, err, HD_ELIMIT, line0, col0,
+				       s->rd.row + 1, "%s longer than 16 MiB",
 				       what);
-	if (hd_buf_append(&s->elem, s->buf + from, to - from) != HD_OK)
-		return hd__source_fail(s, err, HD_ENOMEM, 0, 0, 0, NULL);
+	if (hd_buf_append(&s->elem, s->rd.buf + from, to - from) != HD_OK)
+		return hd__reader_fail(&s->rd, err, HD_ENOMEM, 0, 0, 0, NULL);
 	return HD_OK;
 }
 
-/* Cuts out the element that starts at s->buf[s->pos] and parses it. */
-static hd_status element(hd_source *s, json_t **record, hd_error *err)
+/* Cuts out the element that starts at s->rd.buf[s->rd.pos] and parses it. */
+static hd_status element(struct json *s, json_t **record, hd_error *err)
 {
-	long line0 = s->cur_line, col0 = hd__source_col(s, s->pos);
+	long line0 = s->rd.cur_line, col0 = hd__reader_col(&s->rd, s->rd.pos);
 	int depth = 0, in_str = 0, esc = 0, done = 0;
 	/* Bit d set: level d+1 was opened by '{'.  A closer that does not
 	 * match ends the element there, so jansson reports the mismatch
@@ -349,16 +367,16 @@ static hd_status element(hd_source *s, json_t **record, hd_error *err)
 	while (!done) {
 		size_t i, from;
 
-		if (s->pos == s->end) {
-			rc = hd__source_fill(s, err);
+		if (s->rd.pos == s->rd.end) {
+			rc = hd__reader_fill(&s->rd, err);
 			if (rc != HD_OK)
 				return rc;
-			if (s->pos == s->end)
+			if (s->rd.pos == s->rd.end)
 				break; /* EOF: jansson says what is missing */
 		}
-		from = s->pos;
-		for (i = from; i < s->end && !done; i++) {
-			unsigned char c = (unsigned char)s->buf[i];
+		from = s->rd.pos;
+		for (i = from; i < s->rd.end && !done; i++) {
+			unsigned char c = (unsigned char)s->rd.buf[i];
 
 			if (in_str) {
 				if (esc) {
@@ -370,7 +388,7 @@ static hd_status element(hd_source *s, json_t **record, hd_error *err)
 					done = depth == 0;
 				} else if (c < 0x20) {
 					if (c == '\n')
-						hd__source_newline(s, i);
+						hd__reader_newline(&s->rd, i);
 					done = 1;
 				}
 				continue;
@@ -413,7 +431,7 @@ static hd_status element(hd_source *s, json_t **record, hd_error *err)
 					i--; /* the end of a bare value */
 					done = 1;
 				} else if (c == '\n') {
-					hd__source_newline(s, i);
+					hd__reader_newline(&s->rd, i);
 				}
 				break;
 			default:
@@ -423,18 +441,18 @@ static hd_status element(hd_source *s, json_t **record, hd_error *err)
 		rc = elem_add(s, from, i, line0, col0, "array element", err);
 		if (rc != HD_OK)
 			return rc;
-		s->pos = i;
+		s->rd.pos = i;
 	}
 	rc = parse_record(s, line0, col0, record, err);
 	if (rc != HD_OK)
 		return rc;
-	s->jend_line = s->cur_line;
-	s->jend_column = hd__source_col(s, s->pos);
+	s->jend_line = s->rd.cur_line;
+	s->jend_column = hd__reader_col(&s->rd, s->rd.pos);
 	s->jphase = J_AFTER;
 	return HD_OK;
 }
 
-hd_status hd__json_next(hd_source *s, json_t **record, hd_error *err)
+static hd_status array_next(struct json *s, json_t **record, hd_error *err)
 {
 	hd_status rc;
 
@@ -442,43 +460,44 @@ hd_status hd__json_next(hd_source *s, json_t **record, hd_error *err)
 		unsigned char c;
 		long line, col;
 
-		if (s->pos == s->end) {
-			rc = hd__source_fill(s, err);
+		if (s->rd.pos == s->rd.end) {
+			rc = hd__reader_fill(&s->rd, err);
 			if (rc != HD_OK)
 				return rc;
-			if (s->pos == s->end)
+			if (s->rd.pos == s->rd.end)
 				break;
 		}
-		c = (unsigned char)s->buf[s->pos];
+		c = (unsigned char)s->rd.buf[s->rd.pos];
 		if (is_ws(c)) {
 			if (c == '\n')
-				hd__source_newline(s, s->pos);
-			s->pos++;
+				hd__reader_newline(&s->rd, s->rd.pos);
+			s->rd.pos++;
 			continue;
 		}
-		line = s->cur_line;
-		col = hd__source_col(s, s->pos);
+		line = s->rd.cur_line;
+		col = hd__reader_col(&s->rd, s->rd.pos);
 		switch (s->jphase) {
 		case J_BEFORE:
 			if (c != '[')
-				return hd__source_fail(
-				    s, err, HD_EPARSE, line, col, 0,
+				return hd__reader_fail(
+				    &s->rd, err, HD_EPARSE, line, col, 0,
 				    "expected '[': a JSON recipients file "
 				    "is an array of objects (one object "
 				    "per line is .jsonl)");
 			s->jphase = J_FIRST;
-			s->pos++;
+			s->rd.pos++;
 			continue;
 		case J_FIRST:
 		case J_NEXT:
 			if (c == ']' && s->jphase == J_FIRST) {
 				s->jphase = J_DONE;
-				s->pos++;
+				s->rd.pos++;
 				continue;
 			}
 			if (c == ']' || c == ',' || c == '}')
-				return hd__source_fail(
-				    s, err, HD_EPARSE, line, col, s->row + 1,
+				return hd__reader_fail(
+				    &s->rd, err, HD_EPARSE, line, col,
+				    s->rd.row + 1,
 				    "expected an object, found '%c'%s", c,
 				    c == ']' ? " (a ',' too many before it)"
 					     : "");
@@ -486,25 +505,25 @@ hd_status hd__json_next(hd_source *s, json_t **record, hd_error *err)
 		case J_AFTER:
 			if (c == ',') {
 				s->jphase = J_NEXT;
-				s->pos++;
+				s->rd.pos++;
 				continue;
 			}
 			if (c == ']') {
 				s->jphase = J_DONE;
-				s->pos++;
+				s->rd.pos++;
 				continue;
 			}
 			/* Like a compiler's "expected ';'": the comma is
 			 * missing right after the element. */
-			return hd__source_fail(
-			    s, err, HD_EPARSE, s->jend_line, s->jend_column,
-			    s->row + 1,
+			return hd__reader_fail(
+			    &s->rd, err, HD_EPARSE, s->jend_line,
+			    s->jend_column, s->rd.row + 1,
 			    "missing ',' or ']' after this array element "
 			    "(found '%c' at line %ld, column %ld)",
 			    c >= 0x20 && c < 0x7f ? c : '?', line, col);
 		default:
-			return hd__source_fail(
-			    s, err, HD_EPARSE, line, col, 0,
+			return hd__reader_fail(
+			    &s->rd, err, HD_EPARSE, line, col, 0,
 			    "unexpected data after the closing ']'");
 		}
 	}
@@ -514,19 +533,20 @@ hd_status hd__json_next(hd_source *s, json_t **record, hd_error *err)
 	case J_DONE:
 		return HD_OK; /* no recipients at all is source.c's call */
 	default:
-		return hd__source_fail(s, err, HD_EPARSE, s->cur_line,
-				       hd__source_col(s, s->pos), 0,
+		return hd__reader_fail(&s->rd, err, HD_EPARSE, s->rd.cur_line,
+				       hd__reader_col(&s->rd, s->rd.pos), 0,
 				       "unexpected end of file: the array is "
 				       "not closed with ']'");
 	}
 }
 
-hd_status hd__jsonl_next(hd_source *s, json_t **record, hd_error *err)
+static hd_status lines_next(struct json *s, json_t **record, hd_error *err)
 {
 	hd_status rc;
 
 	for (;;) {
-		long line0 = s->cur_line, col0 = hd__source_col(s, s->pos);
+		long line0 = s->rd.cur_line,
+		     col0 = hd__reader_col(&s->rd, s->rd.pos);
 		int got_lf = 0;
 		size_t k;
 
@@ -535,23 +555,24 @@ hd_status hd__jsonl_next(hd_source *s, json_t **record, hd_error *err)
 			const char *p, *nl;
 			size_t to;
 
-			if (s->pos == s->end) {
-				rc = hd__source_fill(s, err);
+			if (s->rd.pos == s->rd.end) {
+				rc = hd__reader_fill(&s->rd, err);
 				if (rc != HD_OK)
 					return rc;
-				if (s->pos == s->end)
+				if (s->rd.pos == s->rd.end)
 					break;
 			}
-			p = s->buf + s->pos;
-			nl = memchr(p, '\n', s->end - s->pos);
-			to = nl ? (size_t)(nl - s->buf) : s->end;
-			rc = elem_add(s, s->pos, to, line0, col0, "line", err);
+			p = s->rd.buf + s->rd.pos;
+			nl = memchr(p, '\n', s->rd.end - s->rd.pos);
+			to = nl ? (size_t)(nl - s->rd.buf) : s->rd.end;
+			rc = elem_add(s, s->rd.pos, to, line0, col0, "line",
+				      err);
 			if (rc != HD_OK)
 				return rc;
-			s->pos = to;
+			s->rd.pos = to;
 			if (nl) {
-				hd__source_newline(s, to);
-				s->pos = to + 1;
+				hd__reader_newline(&s->rd, to);
+				s->rd.pos = to + 1;
 				got_lf = 1;
 			}
 		}
@@ -565,3 +586,92 @@ hd_status hd__jsonl_next(hd_source *s, json_t **record, hd_error *err)
 		return parse_record(s, line0, col0, record, err);
 	}
 }
+
+static hd_status json_next(void *state, json_t **record, long *line,
+			   hd_error *err)
+{
+	struct json *s = state;
+	hd_status rc = hd__reader_check_start(&s->rd, err);
+
+	if (rc != HD_OK)
+		return rc;
+	rc = s->lines ? lines_next(s, record, err) : array_next(s, record, err);
+	if (rc == HD_EUTF8)
+		hd__reader_encoding_hint(&s->rd, err);
+	if (rc == HD_OK && *record)
+		*line = s->line;
+	return rc;
+}
+
+static hd_status json_rewind(void *state, hd_error *err)
+{
+	struct json *s = state;
+
+	reset(s);
+	return hd__reader_rewind(&s->rd, err);
+}
+
+static void json_on_wait(void *state, int (*fn)(void *ctx), void *ctx)
+{
+	struct json *s = state;
+
+	hd__reader_on_wait(&s->rd, fn, ctx);
+}
+
+static size_t json_held(const void *state)
+{
+	const struct json *s = state;
+
+	return HD__READ_CHUNK + s->elem.cap;
+}
+
+static hd_status open_json(const hd__reader *r, int lines, void **state,
+			   hd_error *err)
+{
+	struct json *s = calloc(1, sizeof(*s));
+
+	*state = NULL;
+	if (!s) {
+		hd__reader rd = *r;
+		hd__reader_free(&rd);
+		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	}
+	s->rd = *r;
+	s->lines = lines;
+	hd_buf_init(&s->elem);
+	reset(s);
+	*state = s;
+	return HD_OK;
+}
+
+hd_status hd__json_open(const hd__reader *r, char delim, void **state,
+			hd_error *err)
+{
+	(void)delim;
+	return open_json(r, 0, state, err);
+}
+
+hd_status hd__jsonl_open(const hd__reader *r, char delim, void **state,
+			 hd_error *err)
+{
+	(void)delim;
+	return open_json(r, 1, state, err);
+}
+
+const hd__source_ops hd__source_json = {
+    .name = "JSON",
+    .next = json_next,
+    .rewind = json_rewind,
+    .on_wait = json_on_wait,
+    .held = json_held,
+    .free = json_free,
+};
+
+const hd__source_ops hd__source_jsonl = {
+    .name = "JSON Lines",
+    .next = json_next,
+    .rewind = json_rewind,
+    .on_wait = json_on_wait,
+    .held = json_held,
+    .free = json_free,
+};

@@ -29,7 +29,7 @@ expect_eq "$missing" "" "every option of the option table is documented in heral
 n=$("$HERALD" completion options | wc -l | tr -d ' ')
 if [ "$n" -gt 30 ]; then ok "the table has $n options"; else bad "the table lists $n options"; fi
 # every command too
-for c in send check render report help version completion; do
+for c in send check render consume enqueue report help version completion; do
   grep -q "^\\.It Cm $c" "$M/herald.1" || bad "herald.1 lacks the command $c"
 done
 ok "herald.1 documents every command"

@@ -96,6 +96,65 @@ static void keys_differing_only_late_are_distinct(void **state)
 	hd_dedupe_free(NULL);
 }
 
+/* Removing keys keeps every other key findable (backward shift). */
+static void keyset_remove_keeps_the_rest(void **state)
+{
+	hd_keyset *k = hd_keyset_new();
+	char key[64];
+
+	(void)state;
+	for (int i = 0; i < 5000; i++) {
+		int n = snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(hd_keyset_add(k, key, (size_t)n), 1);
+	}
+	for (int i = 0; i < 5000; i += 3) {
+		int n = snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(hd_keyset_remove(k, key, (size_t)n), 1);
+		assert_int_equal(hd_keyset_remove(k, key, (size_t)n), 0);
+	}
+	for (int i = 0; i < 5000; i++) {
+		int n = snprintf(key, sizeof(key), "k%d", i);
+		assert_int_equal(hd_keyset_has(k, key, (size_t)n), i % 3 != 0);
+	}
+	assert_int_equal(hd_keyset_count(k), 5000 - 1667);
+	/* and they can come back */
+	assert_int_equal(hd_keyset_add(k, "k0", 2), 1);
+	assert_int_equal(hd_keyset_has(k, "k0", 2), 1);
+	assert_int_equal(hd_keyset_remove(k, "zz", 2), 0);
+	hd_keyset_free(k);
+}
+
+/* A one-pass run's recent keys: repeats within `keep` are found, memory
+ * stays within two generations. */
+static void recent_keys_are_remembered_for_a_while(void **state)
+{
+	hd_recent *r = hd_recent_new(100);
+	char key[64];
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(hd_recent_seen(r, "a@x", 3), 0);
+	assert_int_equal(hd_recent_seen(r, "a@x", 3), 1);
+	for (int i = 0; i < 99; i++) {
+		int n = snprintf(key, sizeof(key), "u%d@x", i);
+		assert_int_equal(hd_recent_seen(r, key, (size_t)n), 0);
+	}
+	/* a@x and the 99 after it: still known */
+	assert_int_equal(hd_recent_seen(r, "a@x", 3), 1);
+	for (int i = 0; i < 250; i++) {
+		int n = snprintf(key, sizeof(key), "v%d@x", i);
+		assert_int_equal(hd_recent_seen(r, key, (size_t)n), 0);
+	}
+	/* 250 keys later: forgotten, taken as new */
+	assert_int_equal(hd_recent_seen(r, "a@x", 3), 0);
+	/* the last 100 are always known */
+	for (int i = 150; i < 250; i++) {
+		int n = snprintf(key, sizeof(key), "v%d@x", i);
+		assert_int_equal(hd_recent_seen(r, key, (size_t)n), 1);
+	}
+	hd_recent_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -103,6 +162,8 @@ int main(void)
 	    cmocka_unit_test(many_unique_keys_have_few_suspects),
 	    cmocka_unit_test(the_filter_grows_with_the_list),
 	    cmocka_unit_test(keys_differing_only_late_are_distinct),
+	    cmocka_unit_test(keyset_remove_keeps_the_rest),
+	    cmocka_unit_test(recent_keys_are_remembered_for_a_while),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include "servers/spawn.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/wait.h>
 
 /* cmocka needs these first. */
@@ -281,6 +282,102 @@ static void test_many(void **state)
 	hd__journal_close(j, NULL);
 }
 
+/* Live: what this run flushes is found by its own lookups; without live,
+ * lookups see what the journal held when it was opened. */
+static void test_live(void **state)
+{
+	hd_journal *j;
+	hd_error e;
+
+	(void)state;
+	j = open_rw("c6");
+	hd__journal_add_start(j, 1, "a@x", 1, 1764756000.0);
+	assert_int_equal(hd__journal_flush(j, 1, &e), HD_OK);
+	assert_int_equal(look(j, "a@x").state, HD__J_NONE);
+	hd__journal_close(j, NULL);
+
+	j = open_rw(NULL);
+	hd__journal_live(j);
+	assert_int_equal(look(j, "a@x").state, HD__J_UNCERTAIN); /* opened */
+	hd__journal_add_start(j, 2, "b@x", 1, 1764756000.0);
+	/* not on disk yet: not known */
+	assert_int_equal(look(j, "b@x").state, HD__J_NONE);
+	assert_int_equal(hd__journal_flush(j, 1, &e), HD_OK);
+	assert_int_equal(look(j, "b@x").state, HD__J_UNCERTAIN);
+	assert_int_equal(look(j, "b@x").started_only, 1);
+	hd__journal_add_retry(j, 2, "b@x", 1, 1764756000.0);
+	hd__journal_add_start(j, 3, "c@x", 1, 1764756000.0);
+	end_row(j, 3, "c@x", HD_ROW_SENT, NULL);
+	end_row(j, 1, "a@x", HD_ROW_FAILED, "refused");
+	assert_int_equal(hd__journal_flush(j, 0, &e), HD_OK);
+	assert_int_equal(look(j, "b@x").state, HD__J_FAILED);
+	assert_int_equal(look(j, "c@x").state, HD__J_SENT);
+	assert_string_equal(look(j, "c@x").at, "2025-12-03T10:00:00.500Z");
+	assert_int_equal(look(j, "a@x").state, HD__J_FAILED);
+	assert_string_equal(look(j, "a@x").error, "refused");
+	/* "sent" stays */
+	hd__journal_add_start(j, 4, "c@x", 1, 1764756000.0);
+	assert_int_equal(hd__journal_flush(j, 0, &e), HD_OK);
+	assert_int_equal(look(j, "c@x").state, HD__J_SENT);
+	assert_int_equal(hd__journal_keys(j), 3);
+	hd__journal_close(j, NULL);
+
+	/* and the file says the same to the next run */
+	j = open_rw(NULL);
+	assert_int_equal(look(j, "b@x").state, HD__J_FAILED);
+	assert_int_equal(look(j, "c@x").state, HD__J_SENT);
+	hd__journal_close(j, NULL);
+}
+
+struct looker {
+	hd_journal *j;
+	int stop; /* under the journal's own ordering: atomic below */
+	long seen_sent;
+};
+
+static void *look_loop(void *arg)
+{
+	struct looker *l = arg;
+	char id[64];
+
+	while (!__atomic_load_n(&l->stop, __ATOMIC_ACQUIRE)) {
+		for (int i = 0; i < 500; i += 7) {
+			hd__jinfo ji;
+			snprintf(id, sizeof(id), "user%d@x", i);
+			assert_int_equal(
+			    hd__journal_lookup(l->j, id, &ji, NULL), HD_OK);
+			l->seen_sent += ji.state == HD__J_SENT;
+		}
+	}
+	return NULL;
+}
+
+/* Lookups on one thread while another appends and flushes (TSan). */
+static void test_live_threads(void **state)
+{
+	struct looker l = {0};
+	pthread_t t;
+	char id[64];
+
+	(void)state;
+	l.j = open_rw("c7");
+	hd__journal_live(l.j);
+	assert_int_equal(pthread_create(&t, NULL, look_loop, &l), 0);
+	for (int i = 0; i < 500; i++) {
+		snprintf(id, sizeof(id), "user%d@x", i);
+		hd__journal_add_start(l.j, i + 1, id, 1, 1764756000.0);
+		end_row(l.j, i + 1, id, HD_ROW_SENT, NULL);
+		assert_int_equal(hd__journal_flush(l.j, 0, NULL), HD_OK);
+	}
+	__atomic_store_n(&l.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(t, NULL);
+	for (int i = 0; i < 500; i++) {
+		snprintf(id, sizeof(id), "user%d@x", i);
+		assert_int_equal(look(l.j, id).state, HD__J_SENT);
+	}
+	hd__journal_close(l.j, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +387,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_foreign, setup),
 	    cmocka_unit_test_setup(test_lock, setup),
 	    cmocka_unit_test_setup(test_many, setup),
+	    cmocka_unit_test_setup(test_live, setup),
+	    cmocka_unit_test_setup(test_live_threads, setup),
 	};
 	int rc;
 

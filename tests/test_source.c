@@ -115,7 +115,7 @@ static hd_status drain(hd_source *s, json_t **arr, hd_error *err)
 static hd_status read_path(const char *path, hd_format fmt, char delim,
 			   json_t **arr, hd_error *err)
 {
-	hd_source_opts o = {fmt, delim, NULL};
+	hd_source_opts o = {.format = fmt, .delimiter = delim};
 	hd_source *s = NULL;
 	hd_status rc;
 
@@ -681,7 +681,7 @@ static void test_encodings_and_leftovers(void **state)
 static hd_status read_encoded(const char *name, const char *data, size_t n,
 			      const char *encoding, json_t **arr, hd_error *err)
 {
-	hd_source_opts o = {HD_FORMAT_AUTO, 0, encoding};
+	hd_source_opts o = {.format = HD_FORMAT_AUTO, .encoding = encoding};
 	hd_source *s;
 	hd_status rc;
 
@@ -774,7 +774,7 @@ static void test_spreadsheet_leftovers(void **state)
 	static const char one[] = HEAD;
 	static const char all[] = HEAD ",,,,\nb@x,Bob,b@y,2\n , ,\t,,\n";
 #undef HEAD
-	hd_source_opts o = {HD_FORMAT_AUTO, 0, NULL};
+	hd_source_opts o = {.format = HD_FORMAT_AUTO};
 	hd_source_leftovers lo;
 	hd_source *s;
 	hd_error e;
@@ -925,7 +925,7 @@ static void test_limits(void **state)
 
 static void test_open_errors(void **state)
 {
-	hd_source_opts o = {HD_FORMAT_AUTO, 0, NULL};
+	hd_source_opts o = {.format = HD_FORMAT_AUTO};
 	hd_source *s = (hd_source *)&o; /* must be reset to NULL */
 	hd_error e;
 	const char *path;
@@ -1148,7 +1148,7 @@ static void test_jsonl_errors(void **state)
 static json_t *read_rows(const char *path, hd_format fmt, char delim,
 			 const long *lines, size_t n)
 {
-	hd_source_opts o = {fmt, delim, NULL};
+	hd_source_opts o = {.format = fmt, .delimiter = delim};
 	hd_source *s;
 	hd_error e;
 	json_t *arr = json_array(), *rec;
@@ -1343,7 +1343,7 @@ static int pipe_with(const char *data, size_t n)
 
 static void test_stdin(void **state)
 {
-	hd_source_opts o = {HD_FORMAT_CSV, ';', NULL};
+	hd_source_opts o = {.format = HD_FORMAT_CSV, .delimiter = ';'};
 	hd_source *s;
 	hd_error e;
 	json_t *arr, *arr2;
@@ -1400,6 +1400,37 @@ static void test_stdin(void **state)
 	}
 }
 
+/* opts.once: standard input read as it comes, no copy, no second pass. */
+static void test_once(void **state)
+{
+	hd_source_opts o = {.format = HD_FORMAT_JSONL, .once = 1};
+	hd_source *s;
+	hd_error e;
+	json_t *arr;
+	int in;
+
+	(void)state;
+	in = pipe_with(LIT("{\"a\":1}\n\n{\"a\":2}\n"));
+	assert_int_equal(hd__source_open_fd(in, "<stdin>", &o, &s, &e), HD_OK);
+	close(in); /* the source reads its own duplicate */
+	assert_int_equal(hd__source_can_rewind(s), 0);
+	assert_int_equal(drain(s, &arr, &e), HD_OK);
+	assert_json(arr, "[{\"a\":1},{\"a\":2}]");
+	assert_int_equal(hd_source_line(s), 3);
+	json_decref(arr);
+	assert_int_equal(hd_source_rewind(s, &e), HD_EUSAGE);
+	assert_non_null(strstr(e.msg, "once"));
+	hd_source_free(s);
+
+	/* a file can go back */
+	o.once = 0;
+	in = pipe_with(LIT("{\"a\":1}\n"));
+	assert_int_equal(hd__source_open_fd(in, "<stdin>", &o, &s, &e), HD_OK);
+	close(in);
+	assert_int_equal(hd__source_can_rewind(s), 1);
+	hd_source_free(s);
+}
+
 /* A child that writes a header line (when not NULL) and then 'a' bytes
  * without end into a pipe; *child is its pid.  It exits when the reader
  * closes the pipe, and its exit status is the number of MiB it wrote. */
@@ -1429,7 +1460,8 @@ static int endless_line(const char *header, pid_t *child)
 }
 
 /* A pipe that never sends a line break: the spool stops inside the line,
- * so neither memory nor the temporary file grows with it. */
+ * so neither memory nor the temporary file grows with it; read as it
+ * comes (once), the record limits stop it. */
 static void test_endless_line(void **state)
 {
 	static const struct {
@@ -1443,19 +1475,24 @@ static void test_endless_line(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		hd_source_opts o = {cases[i].fmt, 0, NULL};
+	for (size_t i = 0; i < 2 * sizeof(cases) / sizeof(cases[0]); i++) {
+		int once = i >= sizeof(cases) / sizeof(cases[0]);
+		hd_source_opts o = {.format = cases[i % 3].fmt, .once = once};
 		hd_source *s;
 		hd_error e;
 		json_t *arr;
 		pid_t child;
-		int in = endless_line(cases[i].header, &child), status;
+		int in = endless_line(cases[i % 3].header, &child), status;
 
 		assert_int_equal(hd__source_open_fd(in, "<stdin>", &o, &s, &e),
 				 HD_OK);
 		close(in);
-		assert_int_equal(drain(s, &arr, &e), cases[i].code);
-		assert_int_equal(e.line, cases[i].header ? 2 : 1);
+		assert_int_equal(drain(s, &arr, &e), cases[i % 3].code);
+		assert_int_equal(e.line, cases[i % 3].header ? 2 : 1);
+		if (once)
+			assert_true(hd__source_buffer_bytes(s) <=
+				    (size_t)(2 * HD_SOURCE_MAX_RECORD +
+					     HD__READ_CHUNK));
 		json_decref(arr);
 		hd_source_free(s);
 		assert_int_equal(waitpid(child, &status, 0), child);
@@ -1696,6 +1733,7 @@ int main(void)
 	    cmocka_unit_test(test_json_good),
 	    cmocka_unit_test(test_rewind),
 	    cmocka_unit_test(test_stdin),
+	    cmocka_unit_test(test_once),
 	    cmocka_unit_test(test_encodings_and_leftovers),
 	    cmocka_unit_test(test_other_encodings),
 	    cmocka_unit_test(test_spreadsheet_leftovers),

@@ -817,8 +817,7 @@ static void test_no_credentials(void **state)
 	assert_null(strstr(res.response, "s3cr3t"));
 	assert_null(strstr(res.response, "k3y-abc"));
 	/* the body echoed first, then the headers */
-	assert_memory_equal(res.response,
-			    "token *** and key *** Host: ", 27);
+	assert_memory_equal(res.response, "token *** and key *** Host: ", 27);
 	assert_non_null(strstr(res.response, "Authorization: ***"));
 	assert_non_null(strstr(res.response, "X-Api-Key: ***"));
 
@@ -831,8 +830,7 @@ static void test_no_credentials(void **state)
 	assert_int_equal(res.status, HD_OK);
 	assert_null(strstr(res.response, "hunter2"));
 	assert_null(strstr(res.response, "YW5uOmh1bnRlcjIheA=="));
-	assert_non_null(
-	    strstr(res.response, "Authorization: Basic ***"));
+	assert_non_null(strstr(res.response, "Authorization: Basic ***"));
 	assert_memory_equal(res.response, "pw *** Host", 11);
 	hd_transport_http.close(conn);
 }
