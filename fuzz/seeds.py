@@ -215,5 +215,50 @@ for i, v in enumerate(values):
     for shape in range(6):
         put("url", bytes([shape]) + str(v).encode("utf-8", "surrogatepass"))
 
+# ---- journals and reports, in the shapes herald writes them ---------------
+AT = '"at":"2026-12-03T16:19:43.923Z"'
+HEAD = '{"herald_journal":1,"campaign":"run-b2eaf2af39235ff9",' \
+       '"created":"2026-12-03T16:19:43.000Z"}'
+STATUSES = ["sent", "failed", "invalid", "skipped", "dry-run",
+            "not-attempted", "uncertain"]
+jlines = [HEAD]
+for i, st in enumerate(STATUSES, 1):
+    key = "u%d@example.com" % i
+    jlines.append('{"start":%d,"key":"%s","attempt":1,%s}' % (i, key, AT))
+    if i % 2:
+        jlines.append('{"retry":%d,"key":"%s","attempt":2,%s}' % (i, key, AT))
+    if i != 4:  # one left started only: uncertain
+        jlines.append('{"end":%d,"key":"%s","status":"%s","code":250,'
+                      '"message_id":"<%d@example.com>","error":%s,%s}'
+                      % (i, key, st, i, "null" if st == "sent"
+                         else '"4.2.0 try later"', AT))
+journal = "\n".join(jlines) + "\n"
+put("journal", journal)
+put("journal", journal[:-20])  # a torn last line
+put("journal", HEAD + "\n")
+put("journal", "")
+put("journal", journal.replace('"herald_journal":1', '"herald_journal":9'))
+put("journal", HEAD + "\n" + '{"end":1,"key":"Zo\u00eb@example.com",'
+    '"status":"sent",' + AT + "}\n")
+
+rlines = []
+for i, st in enumerate(STATUSES, 1):
+    rlines.append('{"row":%d,"key":"u%d@example.com","status":"%s",'
+                  '"attempts":%d,"code":%s,"response":"250 ok","error":%s,'
+                  '"ms":%d,%s,"message_id":"<%d@example.com>"}'
+                  % (i, i, st, i % 3, "250" if i % 2 else "null",
+                     "null" if st == "sent" else '"refused"', 10 * i, AT, i))
+put("report", b"\x00" + ("\n".join(rlines) + "\n").encode())
+put("report", b"\x00" + rlines[0].encode())  # no final line break
+csv = ["row,key,status,attempts,code,response,error,failure,ms,at,"
+       "message_id"]
+for i, st in enumerate(STATUSES, 1):
+    csv.append("%d,u%d@example.com,%s,1,550,\"'=HYPERLINK(\"\"x\"\")\","
+               "'+refused,transient,%d,2026-12-03T16:19:43.923Z,<%d@x>"
+               % (i, i, st, i, i))
+put("report", b"\x01" + ("\r\n".join(csv) + "\r\n").encode())
+put("report", b"\x01" + (csv[0] + "\n").encode())
+put("report", b"\x00" + ("\n".join(csv) + "\n").encode())
+
 for h in sorted(counts):
     print("seeds: %-12s %5d" % (h, counts[h]))

@@ -99,7 +99,8 @@ hd_status hd_report_reader_open(const char *path, hd_report_reader **out,
 				hd_error *err);
 /* HD_OK with *row filled (strings valid until the next call), or HD_OK
  * with row->row == 0 and row->status == 0 at the end; HD_EPARSE naming
- * file:line on a malformed line */
+ * file:line on a malformed line (HD_EUTF8 when it is not UTF-8, HD_ELIMIT
+ * when it is too long) */
 hd_status hd_report_reader_next(hd_report_reader *r, hd_report_row *row,
 				hd_error *err);
 void hd_report_reader_free(hd_report_reader *r);
