@@ -197,9 +197,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const hd_status load_codes[] = {HD_ETEMPLATE, HD_ELIMIT,
 					       HD_EUTF8, HD_ENOENT};
 	static const hd_status usage_codes[] = {HD_EUSAGE};
+	/* HD_EPARSE: a .http JSON body that is not JSON once rendered */
 	static const hd_status build_codes[] = {
-	    HD_EMISSING, HD_EINVAL, HD_EADDRESS, HD_EUTF8,
-	    HD_EHEADER,	 HD_ELIMIT, HD_ETEMPLATE};
+	    HD_EMISSING, HD_EINVAL, HD_EADDRESS,  HD_EUTF8,
+	    HD_EHEADER,	 HD_ELIMIT, HD_ETEMPLATE, HD_EPARSE};
 	static const char *const env[] = {"FUZZ_TOKEN", "FUZZ_PLAIN"};
 	const uint8_t *text, *rest = NULL, *part, *next;
 	size_t tlen, rlen = 0, plen, nlen;

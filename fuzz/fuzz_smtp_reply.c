@@ -9,11 +9,15 @@
  *
  * Promises checked: the kept text is NUL-terminated, within
  * HD__SMTP_REPLY_MAX, and its code a reply code (or 0); after redaction
- * the text is printable ASCII and holds none of the secrets (unless a
- * secret is made of the bytes redaction writes, '*' and '?').
+ * the text is printable ASCII or valid UTF-8 (no controls, C1 included)
+ * and holds none of the secrets of HD__REDACT_MIN bytes or more (shorter
+ * ones are left on purpose: masking a password "e" would blot out every
+ * 'e' and show it), unless a secret is made of the bytes redaction
+ * writes, '*' and '?'.
  */
 #include "encode.h"
 #include "fuzz.h"
+#include "redact.h"
 #include "smtp_reply.h"
 
 #include <stdio.h>
@@ -22,7 +26,7 @@
 
 static int plain_secret(const char *s)
 {
-	return s[0] && !strpbrk(s, "*?");
+	return strlen(s) >= HD__REDACT_MIN && !strpbrk(s, "*?");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -62,10 +66,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, r.text, r.len + 1);
 	hd__smtp_redact(text, secrets, 3);
 	FUZZ_ASSERT(strlen(text) <= r.len, "redaction grew the text");
-	for (const char *q = text; *q; q++)
-		FUZZ_ASSERT(*q >= 0x20 && *q <= 0x7e,
+	for (const char *q = text; *q; q++) {
+		size_t u = (unsigned char)*q >= 0x80
+			       ? hd__redact_utf8_len(q, strlen(q))
+			       : 0;
+		FUZZ_ASSERT((*q >= 0x20 && *q <= 0x7e) || u > 0,
 			    "byte 0x%02x left in '%s'", (unsigned char)*q,
 			    text);
+		if (u > 0)
+			q += u - 1;
+	}
 	for (int i = 0; i < 3; i++)
 		FUZZ_ASSERT(
 		    !plain_secret(secrets[i]) || !strstr(text, secrets[i]),

@@ -63,7 +63,8 @@ void hd_msgtmpl_free(hd_msgtmpl *t);
  * when given, and its DKIM signatures, made over the finished bytes, come
  * first in out->email.data: those bytes are exactly what is sent.  On
  * failure out is left empty and err says which tag, template line and
- * row.  Thread-safe for one t and distinct records. */
+ * row (HD_EPARSE: a JSON body that is not JSON once rendered).
+ * Thread-safe for one t and distinct records. */
 hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
 			   const char *campaign, const char *key, long row,
 			   hd_message *out, hd_error *err);
