@@ -235,7 +235,7 @@ case "$err" in *"retry:"*|*"slowing down"*) bad "without -v: retries told";; *) 
 # a reply's UTF-8 stays UTF-8 in the report
 printf 'POST %s\nContent-Type: application/json\n\n{"msg": "Empf\303\244nger unbekannt \342\200\224 {{name}}"}\n' "$B/echo?code=422&run=utf8" >utf8.http
 run_herald send -t utf8.http --retries 0 -o utf8.jsonl l3.csv
-expect_match "$(jrows utf8.jsonl 'rows[0]["response"]')" '^\{"msg": "Empfänger unbekannt — User 1"' "HTTP: a UTF-8 reply stays UTF-8 in the report"
+expect_match "$(jrows utf8.jsonl '[r for r in rows if r["row"] == 1][0]["response"]')" '^\{"msg": "Empfänger unbekannt — User 1"' "HTTP: a UTF-8 reply stays UTF-8 in the report"
 
 # a 429 once, then success: sent at attempt 2, after the wait
 tmpl f429.http "$B/flaky?fail=1&code=429&run=f429"
