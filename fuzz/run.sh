@@ -12,8 +12,8 @@
 #                 WORK/corpus/NAME    what libFuzzer found; kept between runs
 #                 WORK/crashers/NAME  crash-*, leak-*, timeout-*, oom-* inputs
 #                 WORK/logs/NAME.log  the whole libFuzzer output
-#   HARNESS     csv json jsonl template message address retry_after
-#               smtp_reply url journal report (default: all)
+#   HARNESS     csv json json_check jsonl template message address
+#               retry_after smtp_reply url journal report (default: all)
 #
 # Prints one line per harness (executions, coverage, features) and exits 1
 # when any harness found something: a crash, a sanitizer report, a broken
@@ -33,8 +33,8 @@ shift $((OPTIND - 1))
 work=${work:-$build/fuzz-work}
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] ||
-  harnesses=(csv json jsonl template message address retry_after smtp_reply url
-             journal report)
+  harnesses=(csv json json_check jsonl template message address retry_after
+             smtp_reply url journal report)
 
 rm -rf "$work/seeds"
 python3 fuzz/seeds.py "$work/seeds" >"$work.seeds.log" 2>&1 || {

@@ -100,6 +100,7 @@ for path in suite:
     data = read(path)
     put("json", data)
     put("json", b"[" + data + b"]")
+    put("json_check", data)
     put("jsonl", data)
     put("jsonl", data + b"\n" + data)
 for path in corpus("csv-spectrum", "json", "*.json"):

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include "escape.h"
+#include "json_check.h"
 #include "message_int.h"
 
 #include <ctype.h>
@@ -265,6 +266,8 @@ static hd_status check_json_body(const hd_msgtmpl *t, const struct http_tmpl *h,
 
 	if (h->body_escape != hd_escape_json || len == 0)
 		return HD_OK;
+	if (hd__json_check(body, len) == HD_JSON_VALID)
+		return HD_OK; /* jansson would build a tree only to free it */
 	v = json_loadb(body, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 	if (v) {
 		json_decref(v);

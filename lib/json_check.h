@@ -1,0 +1,30 @@
+/*
+ * json_check.h — is a rendered body JSON?  Decided without building it.
+ *
+ * Every row's .http body with a JSON Content-Type is checked once
+ * rendered.  Parsing it with jansson builds a tree only to free it, which
+ * cost a tenth of herald's CPU on a fast sink; this scanner walks the text
+ * once, allocates nothing, and answers for the cases it is sure of.
+ *
+ * The rules are jansson's with JSON_DECODE_ANY | JSON_ALLOW_NUL (one value
+ * of any kind, whitespace around it), so that "valid" here never disagrees
+ * with the parser that gives the error message.  Where jansson goes beyond
+ * RFC 8259 or refuses what the RFC allows (integers past 64 bits, numbers
+ * with an exponent that may overflow, NUL in a key or a raw NUL byte,
+ * nesting past its depth limit, bytes that are not UTF-8), the answer is
+ * HD_JSON_UNSURE and the caller asks jansson.
+ */
+#ifndef HERALD_JSON_CHECK_H
+#define HERALD_JSON_CHECK_H
+
+#include <stddef.h>
+
+enum hd_json_verdict {
+	HD_JSON_INVALID = 0, /* jansson refuses it too */
+	HD_JSON_VALID = 1,   /* jansson accepts it too */
+	HD_JSON_UNSURE = -1, /* ask jansson */
+};
+
+enum hd_json_verdict hd__json_check(const char *s, size_t n);
+
+#endif
