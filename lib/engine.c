@@ -357,6 +357,8 @@ static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
 			more = take(w, p, now);
 		if (!more && w->held == 0)
 			break;
+		/* taking renders the rows taken: the clock moved */
+		now = hd_monotonic();
 		next = advance(w, now);
 		ms = next <= now ? 0 : (int)((next - now) * 1000.0) + 1;
 		if (ms > MAX_WAIT_MS)

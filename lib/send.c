@@ -356,7 +356,9 @@ int hd__job_try_start(hd__job *j, double now, double *wake)
 		double dat = j->dest ? hd__dest_reserve(s->dests, j->dest) : 0;
 		j->booked = 1;
 		j->not_before = at > dat ? at : dat;
-		if (j->not_before > now) {
+		/* the pacers answer "now" by their own clock, read after
+		 * ours: only a slot later than both is a wait */
+		if (j->not_before > now && j->not_before > hd_monotonic()) {
 			*wake = j->not_before;
 			return HD__JOB_WAIT;
 		}
