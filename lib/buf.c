@@ -60,11 +60,28 @@ hd_status hd_buf_printf(hd_buf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return HD_EINVAL;
+	/* most lines fit in the room there is: one pass then */
+	if (b->cap > b->len + 1) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		n = vsnprintf(b->data + b->len, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->data[b->len] = '\0';
+			return HD_EINVAL;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return HD_OK;
+		}
+		b->data[b->len] = '\0';
+	} else {
+		va_start(ap, fmt);
+		n = vsnprintf(NULL, 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return HD_EINVAL;
+	}
 	if (hd_buf_reserve(b, (size_t)n) != HD_OK)
 		return HD_ENOMEM;
 	va_start(ap, fmt);

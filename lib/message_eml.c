@@ -554,17 +554,25 @@ static hd_status read_attachment(const hd_msgtmpl *t, const char *rel,
 /* Appends s with every line ending made CRLF and a final CRLF. */
 static hd_status append_crlf(hd_buf *out, const char *s, size_t n)
 {
-	hd_status st = HD_OK;
+	const char *p = s, *end = s + n, *nl;
 
-	for (size_t i = 0; st == HD_OK && i < n; i++) {
-		if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
-			st = hd_buf_putc(out, '\r');
-		if (st == HD_OK)
-			st = hd_buf_putc(out, s[i]);
+	/* a line at a time: the body is most of the message */
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		size_t len = (size_t)(nl - p);
+		int has_cr = nl > s && nl[-1] == '\r';
+
+		if (hd_buf_reserve(out, len + 2) != HD_OK)
+			return HD_ENOMEM;
+		hd_buf_append(out, p, has_cr ? len - 1 : len);
+		hd_buf_append(out, "\r\n", 2);
+		p = nl + 1;
 	}
-	if (st == HD_OK && (n == 0 || s[n - 1] != '\n'))
-		st = hd_buf_append(out, "\r\n", 2);
-	return st;
+	if (p < end || n == 0) {
+		if (hd_buf_append(out, p, (size_t)(end - p)) != HD_OK)
+			return HD_ENOMEM;
+		return hd_buf_append(out, "\r\n", 2);
+	}
+	return HD_OK;
 }
 
 /* Writes a text part: its Content-Type and transfer encoding headers, the
