@@ -8,18 +8,7 @@ set -e
 . "$(dirname "$0")/lib/it.sh"
 cd "$TMP"
 
-fault_start() {
-  local name=$1; shift
-  rm -f "$name.port" "$name.stats"
-  "$PYTHON" "$SRC/tests/servers/smtp_fault.py" --port-file "$name.port" --stats "$name.stats" "$@" >"$name.log" 2>&1 &
-  echo $! >"$name.pid"
-  cleanup_hooks+=("kill $(cat "$name.pid") 2>/dev/null")
-  for _ in $(seq 200); do [ -s "$name.port" ] && break; sleep 0.05; done
-  PORT=$(head -1 "$name.port")
-  [ -n "$PORT" ] || { echo "smtp_fault.py did not start:"; cat "$name.log"; exit 1; }
-}
-fault_stop() { kill "$(cat "$1.pid")" 2>/dev/null || true; wait "$(cat "$1.pid")" 2>/dev/null || true; }
-stat() { "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1.stats" "$2"; }
+. "$SRC/tests/lib/fault.sh"
 
 printf 'email\nann@example.com\nbob@example.com\ncy@example.com\ndee@example.com\n' >l.csv
 printf 'From: news@example.com\nTo: {{email}}\nSubject: hi\n\nHello\n' >m.eml
@@ -32,7 +21,7 @@ connect() {
 }
 
 # ---- every step answered: exit 0, each step a line, no DATA ---------------
-fault_start ok --auth
+fault_start smtp_fault.py ok --auth
 connect
 expect_eq "$rc" 0 "all steps: exit 0"
 for s in "dns: " "tcp: connected" "smtp: greeting: 220" "smtp: EHLO: 250" "auth: 235" \
@@ -41,18 +30,18 @@ for s in "dns: " "tcp: connected" "smtp: greeting: 220" "smtp: EHLO: 250" "auth:
 done
 expect_eq "$(grep -c 'row 4:' <<<"$err" || true)" 0 "all steps: the first three rows only"
 expect_eq "$(grep -c 'FAILED' <<<"$err" || true)" 0 "all steps: nothing failed"
-expect_eq "$(stat ok 'd["received"]')" "{}" "all steps: the server got no message (no DATA)"
+expect_eq "$(server_stat ok 'd["received"]')" "{}" "all steps: the server got no message (no DATA)"
 expect_eq "$(grep -c 's3cret-pw' <<<"$err$out" || true)" 0 "all steps: the password is never shown"
 fault_stop ok
 
 # ---- refused at each step: the step named, the exit code of a send --------
 # step  exit  what the FAILED line names
 while read -r step code name; do
-  fault_start "$step" --auth --refuse "$step"
+  fault_start smtp_fault.py "$step" --auth --refuse "$step"
   connect
   expect_eq "$rc" "$code" "$step refused: exit $code"
   expect_match "$(grep FAILED <<<"$err" | head -1)" "FAILED: $name" "$step refused: the failing step is named ($(grep FAILED <<<"$err" | head -1))"
-  expect_eq "$(stat "$step" 'd["received"]')" "{}" "$step refused: no message sent"
+  expect_eq "$(server_stat "$step" 'd["received"]')" "{}" "$step refused: no message sent"
   fault_stop "$step"
 done <<'EOF'
 greeting 75 smtp: greeting: 554

@@ -35,25 +35,7 @@ PY
 )
 sets=(--set "TLSPORT=$TLSP")
 for i in $(seq 10); do v=H$i; sets+=(--set "H$i=${!v}"); done
-mkdir -p nginx
-"$PYTHON" "$SRC/tests/http_nginx.py" --nginx "$NGINX" --dir "$TMP/nginx" \
-  --conf "$SRC/tests/servers/nginx-engine.conf.in" "${sets[@]}" \
-  --port-file nginx.port 2>nginx.err &
-launcher=$!
-cleanup_hooks+=("kill $launcher 2>/dev/null; wait $launcher 2>/dev/null")
-cleanup_hooks+=("[ -s '$TMP/nginx/nginx.pid' ] && kill \$(cat '$TMP/nginx/nginx.pid') 2>/dev/null")
-for i in $(seq 300); do
-  [ -s nginx.port ] && break
-  kill -0 "$launcher" 2>/dev/null || break
-  sleep 0.05
-done
-if [ ! -s nginx.port ]; then
-  echo "FAIL: nginx did not start:" >&2
-  cat nginx.err "$TMP/nginx/error.log" >&2 2>/dev/null || true
-  exit 1
-fi
-P=$(tr -d '\n' <nginx.port)
-ACCESS=$TMP/nginx/access.log
+nginx_start --conf "$SRC/tests/servers/nginx-engine.conf.in" "${sets[@]}"
 
 # the silent host: accepts connections (the kernel does) and never answers
 "$PYTHON" - "$SILENT" <<'PY' &

@@ -14,24 +14,7 @@ if [ ! -x "$NGINX" ]; then
   exit 77
 fi
 
-"$PYTHON" "$SRC/tests/http_nginx.py" --nginx "$NGINX" --dir "$TMP/nginx" \
-  --port-file nginx.port 2>nginx.err &
-launcher=$!
-cleanup_hooks+=("kill $launcher 2>/dev/null; wait $launcher 2>/dev/null")
-# should the launcher be gone, its nginx must not outlive the test
-cleanup_hooks+=("[ -s '$TMP/nginx/nginx.pid' ] && kill \$(cat '$TMP/nginx/nginx.pid') 2>/dev/null")
-for i in $(seq 300); do
-  [ -s nginx.port ] && break
-  kill -0 "$launcher" 2>/dev/null || break
-  sleep 0.05
-done
-if [ ! -s nginx.port ]; then
-  echo "FAIL: nginx did not start:" >&2
-  cat nginx.err "$TMP/nginx/error.log" >&2 2>/dev/null || true
-  exit 1
-fi
-P=$(tr -d '\n' <nginx.port)
-ACCESS=$TMP/nginx/access.log
+nginx_start
 
 "$PYTHON" - l500.csv 500 <<'PY'
 import sys

@@ -22,20 +22,7 @@ Hello {{name}}.
 EOF
 printf 'name,email\nAnn,ann@example.com\nBob,bob@example.com\nCy,cy@example.com\nDi,di@example.com\n' >l4.csv
 
-# fault_start SCRIPT NAME ARGS...: starts tests/servers/SCRIPT; sets PORT
-fault_start() {
-  local script=$1 name=$2; shift 2
-  rm -f "$name.port" "$name.stats"
-  "$PYTHON" "$SRC/tests/servers/$script" --port-file "$name.port" --stats "$name.stats" "$@" >"$name.log" 2>&1 &
-  echo $! >"$name.pid"
-  cleanup_hooks+=("kill $(cat "$name.pid") 2>/dev/null")
-  for _ in $(seq 100); do [ -s "$name.port" ] && break; sleep 0.05; done
-  PORT=$(head -1 "$name.port")
-  [ -n "$PORT" ] || { echo "$script did not start:"; cat "$name.log"; exit 1; }
-}
-fault_stop() { kill "$(cat "$1.pid")" 2>/dev/null || true; wait "$(cat "$1.pid")" 2>/dev/null || true; }
-# stat NAME EXPR: EXPR over the stats dict d
-stat() { "$PYTHON" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1.stats" "$2"; }
+. "$SRC/tests/lib/fault.sh"
 # outcome REPORT: [(status, attempts)] of rows 1..4, in row order
 outcome() { jrows "$1" '[(r["status"], r["attempts"]) for r in sorted(rows, key=lambda r: r["row"])]'; }
 
@@ -52,8 +39,8 @@ for mode in stall drop; do
     expect_eq "$rc" 0 "SMTP $mode at $step: exit 0"
     expect_eq "$(outcome "$n.jsonl")" "[('sent', 1), ('sent', 2), ('sent', 1), ('sent', 1)]" "SMTP $mode at $step: transient, retried, sent"
     expect_eq "$(jrows "$n.jsonl" 'all(r["code"] == 250 and r["error"] is None for r in rows)')" True "SMTP $mode at $step: every row's code is its own 250"
-    expect_eq "$(stat "$n" 'sorted(set(d["received"].values()))')" "[1]" "SMTP $mode at $step: the server got each message once"
-    expect_eq "$(stat "$n" 'len(d["received"])')" 4 "SMTP $mode at $step: all 4 messages arrived"
+    expect_eq "$(server_stat "$n" 'sorted(set(d["received"].values()))')" "[1]" "SMTP $mode at $step: the server got each message once"
+    expect_eq "$(server_stat "$n" 'len(d["received"])')" 4 "SMTP $mode at $step: all 4 messages arrived"
   done
   # after the final ".": the message may be delivered; never again
   n=smtp-$mode-dot
@@ -66,7 +53,7 @@ for mode in stall drop; do
   if [ $mode = stall ]; then want="sent, no reply within 1 s"; else want="sent, the connection was lost before the reply"; fi
   expect_match "$(jrows "$n.jsonl" '[r["error"] for r in rows if r["row"] == 2][0]')" "^$want" "SMTP $mode after the dot: the error says why"
   expect_eq "$(jrows "$n.jsonl" '[r["code"] for r in rows if r["row"] == 2][0]')" None "SMTP $mode after the dot: no code (no reply came)"
-  expect_eq "$(stat "$n" 'sorted(set(d["received"].values()))')" "[1]" "SMTP $mode after the dot: the server got each message once"
+  expect_eq "$(server_stat "$n" 'sorted(set(d["received"].values()))')" "[1]" "SMTP $mode after the dot: the server got each message once"
   expect_match "$err" "1 row uncertain" "SMTP $mode after the dot: the summary says so"
 done
 
@@ -76,7 +63,7 @@ n=smtp-sig
 fault_start smtp_fault.py "$n" --stall dot --after 1
 "$HERALD" send -t t.eml --smtp "smtp://127.0.0.1:$PORT" -c 1 -o "$n.jsonl" l4.csv >"$n.out" 2>"$n.err" &
 hpid=$!
-for _ in $(seq 100); do [ "$(stat "$n" 'len(d["received"])')" -ge 2 ] && break; sleep 0.05; done
+for _ in $(seq 100); do [ "$(server_stat "$n" 'len(d["received"])')" -ge 2 ] && break; sleep 0.05; done
 kill -INT $hpid; sleep 0.2; kill -INT $hpid
 wait $hpid && rc=0 || rc=$?
 fault_stop "$n"
@@ -117,7 +104,7 @@ http_case() {
   fault_stop "$n"
   rm -f "$n.list.jsonl"
   expect_eq "$(outcome "$n.jsonl")" "$want" "HTTP $mode at $step ($tmpl): outcome"
-  expect_eq "$(stat "$n" 'max(d["received"].values())')" 1 "HTTP $mode at $step ($tmpl): the server got no request twice"
+  expect_eq "$(server_stat "$n" 'max(d["received"].values())')" 1 "HTTP $mode at $step ($tmpl): the server got no request twice"
 }
 RETRIED="[('sent', 1), ('sent', 2), ('sent', 1), ('sent', 1)]"
 UNCERTAIN="[('sent', 1), ('uncertain', 1), ('sent', 1), ('sent', 1)]"

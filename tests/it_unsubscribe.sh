@@ -78,28 +78,17 @@ expect_eq "$(sort -u supp.txt)" "ann@example.com"$'\n'"bob@example.com" "the sup
 NGINX=${NGINX:-/usr/sbin/nginx}
 if [ -x "$NGINX" ]; then
   sh "$SRC/tests/servers/make_certs.sh" certs >/dev/null 2>&1
-  "$PYTHON" "$SRC/tests/http_nginx.py" --nginx "$NGINX" --dir "$TMP/nginx" \
-    --port-file nginx.port --conf "$SRC/tests/servers/nginx-unsubscribe.conf.in" \
-    --set "CERTS=$TMP/certs" --set "UPSTREAM=${UNSUB_URL#http://}" 2>nginx.err &
-  echo $! >nginx.pid
-  cleanup_hooks+=("kill $(cat nginx.pid) 2>/dev/null")
-  # should the launcher be gone, its nginx must not outlive the test
-  cleanup_hooks+=("[ -s '$TMP/nginx/nginx.pid' ] && kill \$(cat '$TMP/nginx/nginx.pid') 2>/dev/null")
-  for _ in $(seq 200); do [ -s nginx.port ] && break; sleep 0.05; done
-  P=$(tr -d '\n' <nginx.port 2>/dev/null || true)
-  if [ -n "$P" ]; then
-    PROXY="https://localhost:$P"
-    pcode() { local m=$1 u=$2; shift 2; curl -s --cacert certs/ca.pem -o body.html -w '%{http_code}' -X "$m" "$@" "$u"; }
-    expect_eq "$(pcode GET "$PROXY/u/$carol")" 200 "through the TLS proxy: GET 200"
-    expect_eq "$(grep -c carol supp.txt)" 0 "and carol is not suppressed by it"
-    expect_eq "$(pcode POST "$PROXY/u/$carol" --data 'List-Unsubscribe=One-Click')" 200 "through the TLS proxy: one-click POST 200"
-    expect_eq "$(tail -1 supp.txt)" "carol@example.com" "carol appended"
-    expect_eq "$(pcode POST "$PROXY/u/$altered" --data 'List-Unsubscribe=One-Click')" 400 "a bad token through the proxy: 400"
-    expect_eq "$(pcode DELETE "$PROXY/u/$carol")" 403 "other methods stop at the proxy"
-    kill "$(cat nginx.pid)"; wait "$(cat nginx.pid)" 2>/dev/null || true
-  else
-    bad "nginx did not start: $(cat nginx.err "$TMP/nginx/error.log" 2>/dev/null)"
-  fi
+  nginx_start --conf "$SRC/tests/servers/nginx-unsubscribe.conf.in" \
+    --set "CERTS=$TMP/certs" --set "UPSTREAM=${UNSUB_URL#http://}"
+  PROXY="https://localhost:$P"
+  pcode() { local m=$1 u=$2; shift 2; curl -s --cacert certs/ca.pem -o body.html -w '%{http_code}' -X "$m" "$@" "$u"; }
+  expect_eq "$(pcode GET "$PROXY/u/$carol")" 200 "through the TLS proxy: GET 200"
+  expect_eq "$(grep -c carol supp.txt)" 0 "and carol is not suppressed by it"
+  expect_eq "$(pcode POST "$PROXY/u/$carol" --data 'List-Unsubscribe=One-Click')" 200 "through the TLS proxy: one-click POST 200"
+  expect_eq "$(tail -1 supp.txt)" "carol@example.com" "carol appended"
+  expect_eq "$(pcode POST "$PROXY/u/$altered" --data 'List-Unsubscribe=One-Click')" 400 "a bad token through the proxy: 400"
+  expect_eq "$(pcode DELETE "$PROXY/u/$carol")" 403 "other methods stop at the proxy"
+  nginx_stop
 else
   echo "SKIPPED (part): $NGINX not found, the TLS proxy is not tried" >&2
 fi

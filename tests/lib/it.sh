@@ -71,6 +71,34 @@ pyrun() {
 # rowspec DATA N EXPR: the spec for row N, EXPR over the row r (Python)
 rowspec() { "$PYTHON" "$MIME_CHECK" rowspec "$@"; }
 
+# nginx_start [ARGS...]: starts nginx through tests/http_nginx.py in
+# $TMP/nginx (ARGS: --conf, --set ...), stopped at exit (or by
+# nginx_stop), by pid; sets P (its port) and ACCESS (its access log).
+# Fails the test when it does not start.
+nginx_start() {
+  mkdir -p "$TMP/nginx"
+  "$PYTHON" "$SRC/tests/http_nginx.py" --nginx "$NGINX" --dir "$TMP/nginx" \
+    "$@" --port-file "$TMP/nginx.port" 2>"$TMP/nginx.err" &
+  local launcher=$!
+  NGINX_LAUNCHER=$launcher
+  cleanup_hooks+=("kill $launcher 2>/dev/null; wait $launcher 2>/dev/null")
+  # should the launcher be gone, its nginx must not outlive the test
+  cleanup_hooks+=("[ -s '$TMP/nginx/nginx.pid' ] && kill \$(cat '$TMP/nginx/nginx.pid') 2>/dev/null")
+  for _ in $(seq 300); do
+    [ -s "$TMP/nginx.port" ] && break
+    kill -0 "$launcher" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [ ! -s "$TMP/nginx.port" ]; then
+    echo "FAIL: nginx did not start:" >&2
+    cat "$TMP/nginx.err" "$TMP/nginx/error.log" >&2 2>/dev/null || true
+    exit 1
+  fi
+  P=$(tr -d '\n' <"$TMP/nginx.port")
+  ACCESS=$TMP/nginx/access.log
+}
+nginx_stop() { kill "$NGINX_LAUNCHER" 2>/dev/null || true; wait "$NGINX_LAUNCHER" 2>/dev/null || true; }
+
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
