@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # compare.sh — herald against its peers, on the same work, in one sitting.
 #
-#   bench/compare.sh                       the full run (~5 minutes)
+#   bench/compare.sh                       the full run (~15 minutes on 2 cores)
 #   QUICK=1 bench/compare.sh               small sizes, 1 round (~1 minute)
 #   HERALD=/path/to/herald bench/compare.sh   measure another herald
 #
