@@ -2,7 +2,7 @@
  * runstat.c — run one command and say what it cost: wall time, CPU time
  * and peak memory of the whole process tree it starts.
  *
- *   runstat [-T SECONDS] [-o FILE] -- COMMAND [ARG...]
+ *   runstat [-T SECONDS] [-s MS] [-o FILE] -- COMMAND [ARG...]
  *
  * Prints one line (to FILE, else to stderr) once the command and every
  * process it started have ended:
@@ -17,7 +17,8 @@
  * maxrss   the largest single process's peak RSS (the kernel's own high
  *          water mark; what /usr/bin/time reports)
  * tree_rss the largest sum of the RSS of all processes of the tree at one
- *          moment, sampled every SAMPLE_MS from /proc; never below maxrss
+ *          moment, sampled from /proc every 20 ms (-s MS sets another
+ *          interval); never below maxrss
  * status   the command's exit code, 128 + N if a signal N ended it, 124 if
  *          -T SECONDS ran out (the tree then gets SIGTERM, then SIGKILL)
  *
@@ -90,8 +91,9 @@ static long group_rss_kb(pid_t pgid, long page_kb)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: runstat [-T SECONDS] [-o FILE] -- COMMAND "
-			"[ARG...]\n");
+	fprintf(stderr,
+		"usage: runstat [-T SECONDS] [-s MS] [-o FILE] -- COMMAND "
+		"[ARG...]\n");
 	return 64;
 }
 
@@ -118,15 +120,21 @@ int main(int argc, char **argv)
 	double limit = 0, t0, wall;
 	long page_kb = sysconf(_SC_PAGESIZE) / 1024, peak = 0;
 	int opt, code = -1, timed_out = 0;
+	long sample_ms = SAMPLE_MS;
 	pid_t child;
 	sigset_t chld, old;
 	struct rusage ru;
 	FILE *f = stderr;
 
-	while ((opt = getopt(argc, argv, "+T:o:")) != -1) {
+	while ((opt = getopt(argc, argv, "+T:s:o:")) != -1) {
 		switch (opt) {
 		case 'T':
 			limit = atof(optarg);
+			break;
+		case 's':
+			sample_ms = atol(optarg);
+			if (sample_ms < 1)
+				return usage();
 			break;
 		case 'o':
 			out = optarg;
@@ -164,7 +172,8 @@ int main(int argc, char **argv)
 	setpgid(child, child); /* either side may win; both set the same */
 
 	while (!reap(child, &code)) {
-		struct timespec tick = {0, SAMPLE_MS * 1000000L};
+		struct timespec tick = {sample_ms / 1000,
+					(sample_ms % 1000) * 1000000L};
 		long rss = group_rss_kb(child, page_kb);
 
 		if (rss > peak)
