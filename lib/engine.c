@@ -320,7 +320,6 @@ static void harvest(struct worker *w)
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&sl);
-		curl_multi_remove_handle(w->multi, easy);
 		j = sl->job;
 		if (w->eng->cfg.streams > 1 && cc == CURLE_OK &&
 		    curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version) ==
@@ -333,7 +332,11 @@ static void harvest(struct worker *w)
 				 * libcurl, their timeouts running */
 				atomic_store(&s->no_multiplex, 1);
 		}
+		/* finished while still in the multi handle: that is where
+		 * the transport can reach the connection the transfer used
+		 * (CURLINFO_ACTIVESOCKET), to drop one left out of step */
 		tp->finish(sl->conn, cc, &j->res);
+		curl_multi_remove_handle(w->multi, easy);
 		sl->job = NULL;
 		sl->next_free = w->free_slots;
 		w->free_slots = sl;

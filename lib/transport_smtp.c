@@ -51,6 +51,7 @@
  * reusing one they already dropped fails the next message.  60 s is below
  * all but a stressed Postfix; the reconnect rule covers the rest. */
 #define SMTP_MAXAGE_CONN_S 60L
+#define SMTP_REPLY_TIMEOUT_S 30L /* for one reply, when no --timeout */
 
 #define SMTP_URL_MAX 2048    /* longest --smtp URL accepted */
 #define SMTP_SECRET_MAX 1024 /* longest user name or password */
@@ -401,21 +402,34 @@ static int debug_cb(CURL *curl, curl_infotype type, char *p, size_t n,
 
 /* ---- open / send / close -------------------------------------------- */
 
+/*
+ * Cuts the connection the last transfer left in libcurl's cache, if any.
+ * libcurl keeps a session whose reply to the final "." timed out (the
+ * wait happens in its done phase, which does not close), and the next
+ * use of the handle then sends QUIT on it and waits for a reply the
+ * server is not going to give: 120 s by libcurl's clock, charged to the
+ * next row.  A cut socket is seen dead at once and dropped.
+ */
+static void cut_kept(struct smtp_conn *c)
+{
+	curl_socket_t sock = CURL_SOCKET_BAD;
+
+	if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &sock) ==
+		CURLE_OK &&
+	    sock != CURL_SOCKET_BAD)
+		shutdown(sock, SHUT_RDWR);
+}
+
 static void smtp_close(void *conn)
 {
 	struct smtp_conn *c = conn;
 
 	if (!c)
 		return;
-	if (c->curl && c->abort && atomic_load(c->abort)) {
-		/* aborting: a server that sits on its reply would hold QUIT
-		 * for as long; cut the kept connection so cleanup is quick */
-		curl_socket_t sock = CURL_SOCKET_BAD;
-		if (curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &sock) ==
-			CURLE_OK &&
-		    sock != CURL_SOCKET_BAD)
-			shutdown(sock, SHUT_RDWR);
-	}
+	/* aborting: a server that sits on its reply would hold QUIT for as
+	 * long; cut the kept connection so cleanup is quick */
+	if (c->curl && c->abort && atomic_load(c->abort))
+		cut_kept(c);
 	curl_slist_free_all(c->rcpt);
 	if (c->curl)
 		curl_easy_cleanup(c->curl); /* sends QUIT on a kept session */
@@ -490,6 +504,11 @@ static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
 		SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
 		SET(CURLOPT_CONNECTTIMEOUT_MS, cfg->timeout_ms);
 	}
+	/* the wait for any one reply, QUIT's included (which no transfer's
+	 * time limit covers): --timeout, not libcurl's 120 s */
+	SET(CURLOPT_SERVER_RESPONSE_TIMEOUT,
+	    cfg->timeout_ms > 0 ? (cfg->timeout_ms + 999) / 1000
+				: SMTP_REPLY_TIMEOUT_S);
 	if (cfg->user && cfg->user[0]) {
 		SET(CURLOPT_USERNAME, cfg->user);
 		SET(CURLOPT_PASSWORD, cfg->password);
@@ -757,6 +776,9 @@ static void smtp_finish(void *conn, CURLcode cc, hd_send_result *res)
 		c->fresh_next = 1;
 		c->on_conn = 0;
 	}
+	/* the last command went unanswered: the session is out of step */
+	if (res->status != HD_OK && !answered)
+		cut_kept(c);
 	if (forbid)
 		c->on_conn = 0;
 }

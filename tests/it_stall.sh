@@ -57,6 +57,23 @@ for mode in stall drop; do
   expect_match "$err" "1 row uncertain" "SMTP $mode after the dot: the summary says so"
 done
 
+# Every verdict withheld, on kept connections: libcurl keeps a session
+# whose reply to "." timed out, and the next row must not pay for it
+# (QUIT on it waited libcurl's 120 s, the next row failed "timed out"
+# unsent, was retried and the run took minutes, not seconds).
+n=smtp-stall-dot-kept
+fault_start smtp_fault.py "$n" --stall dot --after 1
+set +e
+timeout 60 "$HERALD" send -t t.eml --smtp "smtp://127.0.0.1:$PORT" -c 1 --timeout 1 \
+  --retries 2 --backoff 0.05 -o "$n.jsonl" l4.csv >"$n.out" 2>"$n.err"
+rc=$?
+set -e
+fault_stop "$n"
+expect_eq "$rc" 1 "SMTP every verdict withheld, kept sessions: exit 1, not held up"
+expect_eq "$(outcome "$n.jsonl")" "[('sent', 1), ('uncertain', 1), ('uncertain', 1), ('uncertain', 1)]" "SMTP every verdict withheld: each row uncertain after one attempt"
+expect_eq "$(jrows "$n.jsonl" 'max(r["ms"] for r in rows) < 10000')" True "SMTP every verdict withheld: no row waits on the last one's session"
+expect_eq "$(server_stat "$n" 'sorted(set(d["received"].values()))')" "[1]" "SMTP every verdict withheld: the server got each message once"
+
 # A second Ctrl-C while the server sits on its verdict: uncertain, not
 # failed; the rows it had not reached are not-attempted.
 n=smtp-sig
