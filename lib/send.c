@@ -390,6 +390,10 @@ int hd__job_try_start(hd__job *j, double now, double *wake)
 	}
 	memset(&j->res, 0, sizeof(j->res));
 	j->res.retry_after = -1;
+	/* a row's time runs from its first attempt: the waits for a slot,
+	 * the pacer and the journal before it are not the server's */
+	if (j->attempts == 0)
+		j->t0 = now;
 	j->attempts++;
 	return HD__JOB_START;
 }

@@ -159,7 +159,7 @@ typedef struct hd__job {
 	uint64_t seq_;	       /* the coordinator's: a check job's number */
 	hd_message msg;	       /* rendered once, sent by every attempt */
 	hd_send_result res;    /* the last attempt's outcome */
-	double t0;	       /* monotonic, when the worker took it */
+	double t0;	       /* monotonic: taken, then its first attempt */
 	double not_before;     /* monotonic: a backoff or the pacer's slot */
 	uint64_t jseq;	       /* the journal start it waits for */
 	int booked;	       /* the pacer gave this attempt its slot */
