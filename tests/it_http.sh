@@ -313,6 +313,12 @@ expect_eq "$rc" 0 "rate: exit 0"
 expect_eq "$(statuses rate.jsonl)" "[('sent', None, 1)]" "rate: all sent"
 expect_eq "$((t >= 1900))" 1 "rate: 40 rows at 20/s take at least 1.9 s (${t} ms)"
 expect_eq "$((t < 6000))" 1 "rate: ... and not far longer (${t} ms)"
+# a row's ms starts at its first attempt: the wait for the pacer is not in it
+# (8 rows hold a slot at 10/s, so each would count about 0.8 s of waiting)
+head -21 l40.csv >l20.csv
+run_herald send -t rate.http --rate 10 -c 8 -o rate10.jsonl l20.csv
+expect_eq "$(statuses rate10.jsonl)" "[('sent', None, 1)]" "rate 10/s: all sent"
+expect_eq "$(jrows rate10.jsonl 'sorted(r["ms"] for r in rows)[len(rows) // 2] < 400')" True "rate 10/s: ms leaves out the pacer's wait ($(jrows rate10.jsonl 'sorted(r["ms"] for r in rows)') ms)"
 
 # ---- a credential never reaches the report or the logs ---------------------
 
