@@ -367,7 +367,8 @@ void progress_summary(struct progress *p, const hd_run_stats *s, int dry,
 		fputs("herald: ", stderr);
 		summary_counts(stderr, rs, dry);
 		fprintf(stderr, " in %.2f s (%.1f rows/s)\n", s->elapsed, rate);
-		summary_details(stderr, "herald: ", rs, 0);
+		/* one rate: the counts line's, over the run's own clock */
+		summary_details(stderr, "herald: ", rs, 0, 0);
 	}
 	if (p->report && strcmp(p->report, "-") != 0) {
 		fprintf(stderr, "herald: report: %s\n", p->report);

@@ -103,7 +103,7 @@ int report_command(const struct options *o)
 	printf("%s: ", o->report_input);
 	summary_counts(stdout, s, 0);
 	putchar('\n');
-	summary_details(stdout, "", s, slowest);
+	summary_details(stdout, "", s, slowest, 1);
 	if (fflush(stdout) != 0)
 		rc = 73;
 	if (rc == 0 && o->html_path) {

@@ -115,7 +115,7 @@ static void print_groups(FILE *fp, const char *prefix, const char *title,
 }
 
 void summary_details(FILE *fp, const char *prefix, const hd_report_stats *s,
-		     size_t slowest)
+		     size_t slowest, int span_rate)
 {
 	if (s->attempted) {
 		fprintf(fp,
@@ -135,7 +135,7 @@ void summary_details(FILE *fp, const char *prefix, const hd_report_stats *s,
 		fputs(" to ", fp);
 		print_time(fp, s->last_at);
 		fprintf(fp, " UTC (%.1f s", span);
-		if (span > 0)
+		if (span_rate && span > 0)
 			fprintf(fp, ", %.1f rows/s",
 				(double)s->attempted / span);
 		fputs(")\n", fp);

@@ -25,9 +25,10 @@ void summary_from_run(hd_report_stats *s, const hd_run_stats *rs);
 void summary_counts(FILE *fp, const hd_report_stats *s, int dry);
 
 /* Everything after the counts line, each line starting with prefix:
- * latency, time span, error groups, up to slowest slowest rows.  Lines
- * with nothing to say are left out. */
+ * latency, time span (with the rate over it when span_rate is set),
+ * error groups, up to slowest slowest rows.  Lines with nothing to say
+ * are left out. */
 void summary_details(FILE *fp, const char *prefix, const hd_report_stats *s,
-		     size_t slowest);
+		     size_t slowest, int span_rate);
 
 #endif

@@ -168,6 +168,8 @@ line=$(grep -E ' in [0-9.]+ s \([0-9.]+ rows/s\)' <<<"$err" | head -1)
 expect_match "$line" "^herald: 300 rows: 10 sent, " "--skip 290: the summary counts 10 sent"
 rate_ok=$("$PYTHON" -c 'import re,sys; m=re.search(r" in ([0-9.]+) s \(([0-9.]+) rows/s\)", sys.argv[1]); s, r = float(m[1]), float(m[2]); print("ok" if s > 0 and abs(r - 10 / s) <= 0.15 * (10 / s) + 0.1 else f"{r} rows/s over {s} s")' "$line")
 expect_eq "$rate_ok" ok "--skip 290: the rate is of the 10 rows sent ($line)"
+expect_eq "$(grep -c 'rows/s' <<<"$err")" 1 "send's summary gives one rate, not a second over the report's times"
+expect_match "$(grep 'time: ' <<<"$err")" "^herald: time: .* UTC \\([0-9.]+ s\\)$" "send's time line gives the span alone"
 
 # --- the progress line: cut to the terminal, taken rows, one interrupt notice
 if command -v script >/dev/null; then
