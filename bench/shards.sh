@@ -11,8 +11,8 @@
 # Usage: bench/shards.sh [HERALD_BIN] [ROWS] [WORKERS] [DELAY] [NS]
 #        (defaults: build/herald 4000 8 0.02 "1 2 4 8")
 # DELAY (seconds) is how long nginx waits before each answer
-# (libnginx-mod-http-echo); DELAY=0 uses an answer at once (204), where
-# two cores saturate early.  Prints figures; asserts nothing else.
+# (libnginx-mod-http-echo, needed either way); DELAY=0 uses an answer at
+# once (204), where two cores saturate early.  Prints figures; asserts nothing else.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$here/..
@@ -35,13 +35,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# the sink's configuration has both locations, so nginx needs the module
+# even when only /fast is used
+[ -f "$echo_module" ] || { echo "$echo_module not found (apt-get install libnginx-mod-http-echo)" >&2; exit 1; }
+echo_line="load_module $echo_module;"
 if [ "$delay" = 0 ]; then
   path=fast
-  echo_line=""
 else
   path=slow
-  [ -f "$echo_module" ] || { echo "$echo_module not found (apt-get install libnginx-mod-http-echo), or give DELAY=0" >&2; exit 1; }
-  echo_line="load_module $echo_module;"
 fi
 # one sink for the whole bench: its port stays, its log counts requests
 start_sink() {
