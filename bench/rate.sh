@@ -20,31 +20,16 @@ rows=${3:-500}
 workers=${4:-8}
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
-work=$(mktemp -d "${TMPDIR:-/tmp}/herald-rate.XXXXXX")
-server=""
-cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+. "$here/sink.sh"
+bench_work rate
 
 if [ "${SERVER:-nginx}" = nginx ] && [ -x /usr/sbin/nginx ]; then
   kind=nginx
-  "$py" "$src/tests/http_nginx.py" --dir "$work/nginx" --port-file "$work/port" 2>"$work/server.err" &
+  sink_start "$py" "$src/tests/http_nginx.py" --dir "$work/nginx"
 else
   kind=http_server.py
-  "$py" "$src/tests/servers/http_server.py" --port-file "$work/port" 2>"$work/server.err" &
+  sink_start "$py" "$src/tests/servers/http_server.py"
 fi
-server=$!
-for _ in $(seq 300); do
-  [ -s "$work/port" ] && break
-  sleep 0.05
-done
-[ -s "$work/port" ] || { cat "$work/server.err" >&2; echo "the server did not start" >&2; exit 1; }
-port=$(tr -d '\n' <"$work/port")
 
 "$py" - "$work/list.csv" "$rows" <<'PY'
 import sys

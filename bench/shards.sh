@@ -23,47 +23,13 @@ delay=${4:-0.02}
 ns=${5:-1 2 4 8}
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
-echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
-work=$(mktemp -d "${TMPDIR:-/tmp}/herald-shards.XXXXXX")
-server=""
-cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# the sink's configuration has both locations, so nginx needs the module
-# even when only /fast is used
-[ -f "$echo_module" ] || { echo "$echo_module not found (apt-get install libnginx-mod-http-echo)" >&2; exit 1; }
-echo_line="load_module $echo_module;"
+. "$here/sink.sh"
+bench_work shards
 if [ "$delay" = 0 ]; then
   path=fast
 else
   path=slow
 fi
-# one sink for the whole bench: its port stays, its log counts requests
-start_sink() {
-  rm -rf "$work/nginx" "$work/port"
-  mkdir -p "$work/nginx/tmp"
-  "$py" "$src/tests/http_nginx.py" --dir "$work/nginx" --port-file "$work/port" \
-    --conf "$here/shards-nginx.conf.in" --set "ECHO=$echo_line" --set "DELAY=$delay" \
-    2>"$work/server.err" &
-  server=$!
-  for _ in $(seq 300); do
-    [ -s "$work/port" ] && break
-    sleep 0.05
-  done
-  [ -s "$work/port" ] || { cat "$work/server.err" >&2; echo "nginx did not start" >&2; exit 1; }
-  port=$(tr -d '\n' <"$work/port")
-}
-stop_sink() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  server=""
-}
 
 "$py" - "$work/list.csv" "$rows" <<'PY'
 import sys
@@ -78,7 +44,7 @@ printf '%3s %9s %10s %9s %11s  %s\n' N wall_s rows/s speedup efficiency check
 base=""
 failed=0
 for n in $ns; do
-  start_sink
+  nginx_sink "$delay"
   printf 'POST http://127.0.0.1:%s/%s\nContent-Type: application/json\n\n{"to": "{{email}}", "name": "{{name}}"}\n' \
     "$port" "$path" >"$work/shard.http"
   rm -f "$work"/report-*.jsonl
@@ -94,7 +60,7 @@ for n in $ns; do
     if wait "$p"; then rcs+=0; else rcs+=x; fi
   done
   t1=$(date +%s%N)
-  stop_sink # flushes the access log
+  sink_stop # flushes the access log
   check=$("$py" - "$rows" "$work/nginx/access.log" "$work"/report-*.jsonl <<'PY'
 import json, sys
 rows, log, reports = int(sys.argv[1]), sys.argv[2], sys.argv[3:]

@@ -21,40 +21,8 @@ bin=${1:-$src/build/herald}
 sizes=${2:-100000 1000000}
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
-work=$(mktemp -d "${TMPDIR:-/tmp}/herald-suppress-rss.XXXXXX")
-server=""
-cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# the sink's configuration (shared with shards.sh) needs the echo module
-echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
-[ -f "$echo_module" ] || { echo "$echo_module not found (apt-get install libnginx-mod-http-echo)" >&2; exit 1; }
-
-start_sink() {
-  rm -rf "$work/nginx" "$work/port"
-  mkdir -p "$work/nginx/tmp"
-  "$py" "$src/tests/http_nginx.py" --dir "$work/nginx" --port-file "$work/port" \
-    --conf "$here/shards-nginx.conf.in" --set "ECHO=load_module $echo_module;" --set "DELAY=0" \
-    2>"$work/server.err" &
-  server=$!
-  for _ in $(seq 300); do
-    [ -s "$work/port" ] && break
-    sleep 0.05
-  done
-  [ -s "$work/port" ] || { cat "$work/server.err" >&2; echo "nginx did not start" >&2; exit 1; }
-  port=$(tr -d '\n' <"$work/port")
-}
-stop_sink() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  server=""
-}
+. "$here/sink.sh"
+bench_work suppress-rss
 
 echo "herald send with --suppress: JSON POSTs to nginx 204, -c 32, report written, $(nproc) cores"
 printf '%10s %10s %10s %10s %9s %14s %7s  %s\n' rows entries sent suppressed seconds peak_rss_kib ratio check
@@ -76,7 +44,7 @@ with open(f"{work}/suppress.txt", "w") as f:
 PY
   entries=$(grep -vc '^#' "$work/suppress.txt")
   for with in no yes; do
-    start_sink
+    nginx_sink 0
     printf 'POST http://127.0.0.1:%s/fast\nContent-Type: application/json\n\n{"to":"{{email}}","name":"{{name}}","plan":"{{plan}}"}\n' \
       "$port" >"$work/event.http"
     extra=()
@@ -98,7 +66,7 @@ secs = time.monotonic() - t0
 print(rc, f"{secs:.1f}", resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 PY
 )
-    stop_sink
+    sink_stop
     read -r rc secs rss <<<"$line"
     read -r sent skipped suppressed <<<"$("$py" - "$work/report.jsonl" <<'PY'
 import json, sys
