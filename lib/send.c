@@ -530,7 +530,10 @@ void hd__job_close(hd__job *j)
 		j->dest = NULL;
 	}
 	hd_message_clear(&j->msg);
-	j->ms = (long)((hd_monotonic() - j->t0) * 1000.0);
+	/* a send never attempted spent no time on a server */
+	j->ms = j->kind == HD__JOB_SEND && j->attempts == 0
+		    ? 0
+		    : (long)((hd_monotonic() - j->t0) * 1000.0);
 	if (j->journaled)
 		journal_end(j);
 }

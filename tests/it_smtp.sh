@@ -223,6 +223,8 @@ expect_eq "$(jrows sig.jsonl 'sorted(set(r["status"] for r in rows))')" "['not-a
 expect_eq "$(jrows sig.jsonl 'sum(r["status"] == "uncertain" for r in rows)')" 2 "the 2 in flight are uncertain"
 expect_eq "$(jrows sig.jsonl '[r["error"] for r in rows if r["status"] == "uncertain"][0]')" "sent, the run was interrupted before the reply" "the uncertain rows say why"
 expect_match "$(cat sig.err)" "interrupted" "the first SIGINT is acknowledged"
+expect_eq "$(grep -c 'interrupted: finishing the sends in flight' sig.err)" 1 "the interrupt notice is printed once, not again at the end"
+expect_eq "$(jrows sig.jsonl 'sorted(set(r["ms"] for r in rows if r["attempts"] == 0))')" "[0]" "rows never attempted have ms 0"
 smtp_stop stuck
 
 # bad configuration
