@@ -26,7 +26,7 @@ void progress_init(struct progress *p, int mode_always, int mode_never,
 	p->first_fail_row = 0;
 	p->first_fail[0] = '\0';
 	p->skip = skip > 0 ? skip : 0;
-	p->note[0] = '\0';
+	p->nnotes = 0;
 	if (hd_report_stats_new(0, &p->rows) != HD_OK)
 		p->rows = NULL; /* the summary has its counts anyway */
 }
@@ -76,7 +76,12 @@ int progress_width(void)
 
 int progress_said(const struct progress *p, const char *text)
 {
-	return p->note[0] && text && !strcmp(p->note, text);
+	unsigned n = p->nnotes < PROGRESS_NOTES ? p->nnotes : PROGRESS_NOTES;
+
+	for (unsigned i = 0; text && i < n; i++)
+		if (!strcmp(p->notes[i], text))
+			return 1;
+	return 0;
 }
 
 static void clear_line(struct progress *p)
@@ -272,11 +277,15 @@ void progress_event(void *ctx, const hd_event *ev)
 		break;
 	case HD_EVENT_NOTE:
 		/* the interrupt notice comes once, whatever asks again */
-		if (!p->quiet && !progress_said(p, ev->text)) {
+		if (progress_said(p, ev->text))
+			break;
+		if (!p->quiet) {
 			clear_line(p);
 			fprintf(stderr, "herald: %s\n", ev->text);
 		}
-		snprintf(p->note, sizeof(p->note), "%s", ev->text);
+		snprintf(p->notes[p->nnotes % PROGRESS_NOTES],
+			 sizeof(p->notes[0]), "%s", ev->text);
+		p->nnotes++;
 		break;
 	case HD_EVENT_PROGRESS:
 		if (p->bar)

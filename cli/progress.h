@@ -21,14 +21,20 @@ struct invalid_kind {
 	long count;
 };
 
+#define PROGRESS_NOTES 4
+
 struct progress {
 	int bar;   /* draw the progress line */
 	int color; /* NO_COLOR not set and stderr is a terminal */
 	int quiet;
 	int verbose;
-	int drawn;	/* a progress line is on screen */
-	long skip;	/* --skip: rows reported skipped before any is taken */
-	char note[256]; /* the last note printed, not to be said twice */
+	int drawn; /* a progress line is on screen */
+	long skip; /* --skip: rows reported skipped before any is taken */
+	/* the last notes printed, not to be said twice (the interrupt
+	 * notice, then "interrupted again", then the run's end repeating
+	 * the first) */
+	char notes[PROGRESS_NOTES][256];
+	unsigned nnotes;       /* notes recorded, the oldest overwritten */
 	hd_report_stats *rows; /* every finished row, for the summary */
 	long invalid_seen;
 	struct invalid_kind kinds[INVALID_KINDS]; /* held until every row
