@@ -51,7 +51,6 @@
  * reusing one they already dropped fails the next message.  60 s is below
  * all but a stressed Postfix; the reconnect rule covers the rest. */
 #define SMTP_MAXAGE_CONN_S 60L
-#define SMTP_REPLY_TIMEOUT_S 30L /* for one reply, when no --timeout */
 
 #define SMTP_URL_MAX 2048    /* longest --smtp URL accepted */
 #define SMTP_SECRET_MAX 1024 /* longest user name or password */
@@ -503,12 +502,12 @@ static hd_status smtp_open(const hd_transport_config *cfg, unsigned worker,
 	if (cfg->timeout_ms > 0) {
 		SET(CURLOPT_TIMEOUT_MS, cfg->timeout_ms);
 		SET(CURLOPT_CONNECTTIMEOUT_MS, cfg->timeout_ms);
+		/* the wait for any one reply, QUIT's included (which no
+		 * transfer's time limit covers): --timeout, not libcurl's
+		 * 120 s */
+		SET(CURLOPT_SERVER_RESPONSE_TIMEOUT,
+		    (cfg->timeout_ms + 999) / 1000);
 	}
-	/* the wait for any one reply, QUIT's included (which no transfer's
-	 * time limit covers): --timeout, not libcurl's 120 s */
-	SET(CURLOPT_SERVER_RESPONSE_TIMEOUT,
-	    cfg->timeout_ms > 0 ? (cfg->timeout_ms + 999) / 1000
-				: SMTP_REPLY_TIMEOUT_S);
 	if (cfg->user && cfg->user[0]) {
 		SET(CURLOPT_USERNAME, cfg->user);
 		SET(CURLOPT_PASSWORD, cfg->password);
