@@ -445,13 +445,16 @@ static int waiting(void *ctx)
 {
 	struct op *op = ctx;
 
+	/* the input may keep us here: no wake-up is held back meanwhile */
+	hd_pool_flush(op->w->pool);
 	collect(op, 0);
 	tell_durable(op);
 	return op->w->stopping;
 }
 
-static void wait_a_little(void)
+static void wait_a_little(struct op *op)
 {
+	hd_pool_flush(op->w->pool);
 	struct timespec ts = {0, 20 * 1000000};
 
 	nanosleep(&ts, NULL);
@@ -506,13 +509,13 @@ hd_status hd__onepass_run(hd__wire *w, json_t *first,
 			tell_durable(&op);
 			if (!op.acks)
 				break;
-			wait_a_little(); /* the committer's flush */
+			wait_a_little(&op); /* the committer's flush */
 			continue;
 		}
 		if (idle && op.view.inflight > 0)
 			collect(&op, 20);
 		else if (idle && op.acks)
-			wait_a_little();
+			wait_a_little(&op);
 	}
 	/* the workers end */
 	hd_pool_stop(w->pool, HD_POOL_DRAIN);

@@ -24,6 +24,11 @@
  *	(a wake-up that finds nothing to do just waits again), and the pool
  *	outlives every call into it (hd_pool_free's contract).  The rare
  *	wake-ups (stop, sentinel, startup) stay under the lock.
+ *
+ *	A driver's wake-up (cfg->wake: a syscall on both sides) is not sent
+ *	once per task: see coalesced_waker.  A producer slower than its
+ *	drivers once paid one per row, in a validation pass more than half
+ *	the run's CPU.
  */
 #include "pool.h"
 
@@ -34,6 +39,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Drivers' wake-ups (see coalesced_waker): at most one per gap unless
+ * this many tasks wait (or the queue is full). */
+#define WAKE_GAP_NS 1000000LL
+#define WAKE_BATCH 32
 
 struct worker {
 	hd_pool *pool;
@@ -65,6 +75,13 @@ struct hd_pool {
 	unsigned result_waiters; /* collectors waiting on result_cond */
 	_Atomic int stopping;	 /* 0, HD_POOL_DRAIN, HD_POOL_NOW */
 	hd_task exit_task;	 /* sentinel: never run, never removed */
+
+	/* wake-ups of drivers, coalesced: a submitter that queues a task
+	 * while a wake-up went out less than WAKE_GAP_NS ago leaves the
+	 * driver's request standing (the woken driver takes what is queued
+	 * then); the wake is sent by a later submit, by a collector about to
+	 * wait, or by hd_pool_flush */
+	long long last_drive_wake; /* CLOCK_MONOTONIC ns */
 
 	unsigned nstarted;     /* workers whose init returned (ok or not) */
 	hd_status init_status; /* first failing init's status */
@@ -395,6 +412,14 @@ hd_status hd_pool_new(const hd_pool_config *cfg, hd_pool **out, hd_error *err)
 	return HD_OK;
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /* A driver that asked to be woken for the next task, or -1; clears its
  * request.  Called with p->mutex held. */
 static int take_waker(hd_pool *p)
@@ -406,6 +431,61 @@ static int take_waker(hd_pool *p)
 		}
 	}
 	return -1;
+}
+
+/* The driver to wake for a task just queued, or -1: a driver that asked,
+ * unless a wake-up went out less than WAKE_GAP_NS ago and fewer than
+ * WAKE_BATCH tasks wait (one woken so recently is still taking, or soon
+ * will be; a producer slower than the drivers would otherwise pay a
+ * wake-up, and a driver a trip through poll, for every task).  Called
+ * with p->mutex held. */
+static int coalesced_waker(hd_pool *p)
+{
+	long long now = now_ns();
+	int i;
+
+	if (p->wq_len < WAKE_BATCH && now - p->last_drive_wake < WAKE_GAP_NS)
+		return -1;
+	i = take_waker(p);
+	if (i >= 0)
+		p->last_drive_wake = now;
+	return i;
+}
+
+/* A wake-up that coalesced_waker held back, now (always, or with
+ * gap_only once the gap is over): the driver to wake, or -1.  Called
+ * with p->mutex held. */
+static int owed_waker(hd_pool *p, int gap_only)
+{
+	long long now;
+	int i;
+
+	if (!p->cfg.drive || !p->cfg.wake || !p->wq_head ||
+	    p->wq_head == &p->exit_task)
+		return -1;
+	now = now_ns();
+	if (gap_only && now - p->last_drive_wake < WAKE_GAP_NS)
+		return -1;
+	i = take_waker(p);
+	if (i >= 0)
+		p->last_drive_wake = now;
+	return i;
+}
+
+/*
+ * Locks: p->mutex.
+ */
+void hd_pool_flush(hd_pool *p)
+{
+	int driver;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mutex);
+	driver = owed_waker(p, 0);
+	pthread_mutex_unlock(&p->mutex);
+	if (driver >= 0)
+		p->cfg.wake(p->cfg.ctx, (unsigned)driver);
 }
 
 /*
@@ -437,13 +517,22 @@ hd_status hd_pool_submit(hd_pool *p, hd_task *t, int timeout_ms)
 			p->accepted++;
 			wake = p->idle_workers > 0;
 			if (!wake)
-				driver = take_waker(p);
+				driver = coalesced_waker(p);
 			st = HD_OK;
 			break;
 		}
 		if (timeout_ms == 0) {
 			st = HD_ETIMEDOUT;
 			break;
+		}
+		/* the queue is full: a wake-up held back goes out before we
+		 * wait for the room only the drivers can make */
+		if ((driver = owed_waker(p, 0)) >= 0) {
+			pthread_mutex_unlock(&p->mutex);
+			p->cfg.wake(p->cfg.ctx, (unsigned)driver);
+			driver = -1;
+			pthread_mutex_lock(&p->mutex);
+			continue;
 		}
 		p->room_waiters++;
 		if (cond_wait(&p->room_cond, &p->mutex, timeout_ms, &deadline))
@@ -532,6 +621,7 @@ hd_task *hd_pool_next_result(hd_pool *p, int timeout_ms)
 {
 	struct timespec deadline = {0, 0};
 	hd_task *t = NULL;
+	int driver = -1;
 
 	if (!p)
 		return NULL;
@@ -539,6 +629,14 @@ hd_task *hd_pool_next_result(hd_pool *p, int timeout_ms)
 		deadline = deadline_after(timeout_ms);
 
 	pthread_mutex_lock(&p->mutex);
+	/* a wake-up held back goes out once its gap is over, or now when
+	 * the collector may wait */
+	driver = owed_waker(p, timeout_ms == 0);
+	if (driver >= 0) {
+		pthread_mutex_unlock(&p->mutex);
+		p->cfg.wake(p->cfg.ctx, (unsigned)driver);
+		pthread_mutex_lock(&p->mutex);
+	}
 	for (;;) {
 		if (p->rq_head) {
 			t = queue_pop(&p->rq_head, &p->rq_tail);

@@ -163,6 +163,13 @@ hd_task *hd_pool_next_result(hd_pool *p, int timeout_ms);
  * come any more (the pool is being freed). */
 hd_status hd_pool_take(hd_pool *p, unsigned index, hd_task **t, int timeout_ms);
 
+/* Wake-ups of drivers are coalesced: a task queued within a millisecond
+ * of the last wake-up (with fewer than 32 waiting) wakes nobody at once;
+ * the next submit after that millisecond, a next_result that may wait, or
+ * this call sends it.  A submitter about to block elsewhere (reading a
+ * slow input) calls hd_pool_flush first. */
+void hd_pool_flush(hd_pool *p);
+
 /* hd_pool_take's timeout for a driver that has other reasons to wake
  * soon (transfers in flight): like 0, but no wake-up is asked for. */
 #define HD_POOL_NO_WAKE (-2)

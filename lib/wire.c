@@ -25,7 +25,10 @@
 #define DEFAULT_BACKOFF_MS 1000
 #define PROGRESS_EVERY 0.2 /* seconds between progress events */
 #define QUEUE_PER_SLOT 2   /* rows queued for the workers, per slot */
-#define RESEND_NOTES 50	   /* resent-uncertain rows named one by one */
+/* The pool's queue at least: room for the workers to take rows in
+ * batches, a wake-up each, rather than one at a time (pool.c) */
+#define QUEUE_MIN 64
+#define RESEND_NOTES 50 /* resent-uncertain rows named one by one */
 
 /* Copies src into dst[size], cut to fit, always terminated. */
 static void copy_text(char *dst, size_t size, const char *src)
@@ -323,6 +326,8 @@ hd_status hd__wire_start_pool(hd__wire *r, hd_error *err)
 	    r->cfg->concurrency ? r->cfg->concurrency : DEFAULT_CONCURRENCY;
 	ec.streams = r->cfg->streams > 1 ? (unsigned)r->cfg->streams : 1;
 	ec.queue = hd__wire_queue(r);
+	if (ec.queue < QUEUE_MIN)
+		ec.queue = QUEUE_MIN;
 	/* workers inherit a mask without SIGINT/SIGTERM/SIGPIPE, so signals
 	 * reach the coordinating thread and never interrupt a transfer */
 	sigemptyset(&block);

@@ -1502,6 +1502,110 @@ static void test_driver(void **state)
 	assert_true(atomic_load(&c.wakes) > 0);
 }
 
+/* One driver, tasks submitted one by one: a pool with room for N at
+ * once. */
+static hd_pool *one_driver(struct drv_ctx *c, size_t capacity)
+{
+	hd_pool_config cfg = {1, capacity, NULL, NULL, c, drv_main, drv_wake};
+	hd_pool *p = NULL;
+	hd_error err;
+
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(pipe(c->fds[0]), 0);
+	assert_int_equal(hd_pool_new(&cfg, &p, &err), HD_OK);
+	return p;
+}
+
+static void end_one_driver(struct drv_ctx *c, hd_pool *p)
+{
+	hd_pool_free(p);
+	close(c->fds[0][0]);
+	close(c->fds[0][1]);
+}
+
+/* Spins for us microseconds: a producer that has work of its own. */
+static void spin_us(long us)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000000L +
+		   (b.tv_nsec - a.tv_nsec) / 1000L <
+	       us);
+}
+
+/* A driver quicker than its producer is woken once per gap, not once per
+ * task (each wake-up is a syscall on both sides). */
+static void test_driver_wakes_coalesced(void **state)
+{
+	enum { N = 4000 };
+	static struct drv_ctx c;
+	static struct job jobs[N];
+	hd_pool *p = one_driver(&c, 256);
+	size_t got = 0;
+	hd_task *t;
+
+	(void)state;
+	for (unsigned i = 0; i < N; i++) {
+		job_init(&jobs[i], i, 0);
+		assert_int_equal(hd_pool_submit(p, &jobs[i].task, -1), HD_OK);
+		/* the driver has taken it and waits again before the next */
+		spin_us(20);
+		while ((t = hd_pool_next_result(p, 0)) != NULL)
+			got++;
+	}
+	while (got < N && (t = hd_pool_next_result(p, -1)) != NULL)
+		got++;
+	assert_int_equal(got, N);
+	print_message("      %u wake-ups for %d tasks\n", atomic_load(&c.wakes),
+		      N);
+	assert_true(atomic_load(&c.wakes) < N / 4);
+	end_one_driver(&c, p);
+}
+
+/* A wake-up held back is never lost: a collector about to wait sends it,
+ * and so does a submitter that finds the queue full (drv_main fails when
+ * it waits 5 s for a wake-up). */
+static void test_driver_wake_held_back(void **state)
+{
+	enum { N = 3000 };
+	static struct drv_ctx c;
+	static struct job jobs[N];
+	hd_pool *p;
+	size_t got;
+	hd_task *t;
+
+	(void)state;
+	/* pairs: the second task of each comes within the gap */
+	p = one_driver(&c, 64);
+	for (unsigned i = 0; i < 400; i += 2) {
+		job_init(&jobs[i], i, 0);
+		job_init(&jobs[i + 1], i + 1, 0);
+		assert_int_equal(hd_pool_submit(p, &jobs[i].task, -1), HD_OK);
+		assert_int_equal(hd_pool_submit(p, &jobs[i + 1].task, -1),
+				 HD_OK);
+		for (got = 0; got < 2; got++)
+			assert_non_null(hd_pool_next_result(p, 10000));
+	}
+	end_one_driver(&c, p);
+
+	/* a queue of 4: the submitter blocks for room long before 32 wait */
+	p = one_driver(&c, 4);
+	got = 0;
+	for (unsigned i = 0; i < N; i++) {
+		job_init(&jobs[i], i, 0);
+		assert_int_equal(hd_pool_submit(p, &jobs[i].task, -1), HD_OK);
+		while ((t = hd_pool_next_result(p, 0)) != NULL)
+			got++;
+	}
+	while (got < N && (t = hd_pool_next_result(p, -1)) != NULL)
+		got++;
+	assert_int_equal(got, N);
+	end_one_driver(&c, p);
+}
+
 /* An immediate stop hands back what no driver took; drivers finish what
  * they hold. */
 static void test_driver_stop_now(void **state)
@@ -1563,6 +1667,8 @@ int main(void)
 	    cmocka_unit_test_setup(test_stress, setup),
 	    cmocka_unit_test_setup(test_driver, setup),
 	    cmocka_unit_test_setup(test_driver_stop_now, setup),
+	    cmocka_unit_test_setup(test_driver_wakes_coalesced, setup),
+	    cmocka_unit_test_setup(test_driver_wake_held_back, setup),
 	};
 	pthread_t wd;
 	int rc;
