@@ -186,6 +186,16 @@ hd_status hd__due_time(json_t *record, double *due, hd_error *err)
 	return HD_OK;
 }
 
+void hd__due_of(json_t *record, hd__due *d)
+{
+	d->text[0] = '\0';
+	if (hd__due_time(record, &d->at, NULL) != HD_OK)
+		d->at = 0;
+	else if (d->at != 0)
+		snprintf(d->text, sizeof(d->text), "%s",
+			 json_string_value(json_object_get(record, DUE_FIELD)));
+}
+
 /* ---- the filter -------------------------------------------------------- */
 
 hd_status hd__filter_new(const hd__filter_config *cfg, hd__filter **out,
@@ -322,11 +332,10 @@ static int suppressed(const hd__filter *f, const char *id)
 }
 
 hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
-			    const char *id, json_t *record, hd__verdict *v,
+			    const char *id, const hd__due *due, hd__verdict *v,
 			    hd_error *err)
 {
 	hd_status st = HD_OK;
-	double due;
 
 	memset(v, 0, sizeof(*v));
 	v->take = 1;
@@ -367,11 +376,9 @@ hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
 				  f->only_name);
 		return HD_OK;
 	}
-	if (hd__due_time(record, &due, NULL) == HD_OK &&
-	    due > (pass == HD__PASS_ONE ? hd__wall_clock() : f->cfg.now)) {
-		json_t *at = json_object_get(record, DUE_FIELD);
-		leave_out(v, HD_ROW_SKIPPED, "not due until %.60s",
-			  json_string_value(at));
+	if (due &&
+	    due->at > (pass == HD__PASS_ONE ? hd__wall_clock() : f->cfg.now)) {
+		leave_out(v, HD_ROW_SKIPPED, "not due until %.60s", due->text);
 		v->later = 1;
 		return HD_OK;
 	}

@@ -83,6 +83,12 @@ typedef enum hd__pass {
 	HD__PASS_ONE = 3,      /* the only pass: decides as rows come */
 } hd__pass;
 
+/* A row's due time (hd__due_of). */
+typedef struct hd__due {
+	double at;     /* seconds since the epoch; 0: none */
+	char text[64]; /* as the row gives it (cut), for the report */
+} hd__due;
+
 /* What to do with one row. */
 typedef struct hd__verdict {
 	int take;	      /* 1: validate (pass 1) or send (pass 2) it */
@@ -99,11 +105,12 @@ hd_status hd__filter_new(const hd__filter_config *cfg, hd__filter **out,
 			 hd_error *err);
 
 /* Decides for row (1-based) whose key identity is id (NULL when the row
- * has no key: such a row is taken, and validation reports it).  HD_OK
+ * has no key: such a row is taken, and validation reports it) and whose
+ * due time is due (NULL: none).  HD_OK
  * with *v filled, HD_EIO (the journal cannot be read back) or
  * HD_ENOMEM. */
 hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
-			    const char *id, json_t *record, hd__verdict *v,
+			    const char *id, const hd__due *due, hd__verdict *v,
 			    hd_error *err);
 
 /* Is row outside --skip/--limit (so that it need not even be read
@@ -120,5 +127,10 @@ void hd__filter_free(hd__filter *f);
  * is not an RFC 3339 date-time ("2026-12-03T10:00:00Z", any offset,
  * fractions of a second allowed). */
 hd_status hd__due_time(json_t *record, double *due, hd_error *err);
+
+/* hd__due_time of record, kept for the filter, so that the record itself
+ * need not be: at 0 when it has none or it is not valid (validation says
+ * so), text as the record gives it. */
+void hd__due_of(json_t *record, hd__due *d);
 
 #endif

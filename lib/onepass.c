@@ -256,7 +256,7 @@ static void decide(struct op *op, struct item *it)
 	      op->hooks->decide(op->hooks->ctx, it->where, j->id, &v))) {
 		hd_status st =
 		    hd__filter_decide(op->w->filter, HD__PASS_ONE, j->row,
-				      j->id, j->record, &v, &e);
+				      j->id, &j->due, &v, &e);
 		if (st != HD_OK) {
 			fail(op, st, &e);
 			end_simple(op, it, HD_ROW_NOT_ATTEMPTED, NULL, 0,

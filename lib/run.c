@@ -41,6 +41,7 @@ struct hd__checked {
 	uint64_t next;	  /* the next to process */
 	uint64_t seq;	  /* submitted */
 	int reporting;	  /* pass 2 of a refused run: report each row */
+	int broken;	  /* a row's text did not parse: status says why */
 	hd_status status; /* its first fatal error */
 	hd_error err;
 };
@@ -77,10 +78,26 @@ static void check_done(hd__wire *r, struct hd__checked *c, hd__job *j)
 	hd_error err;
 	hd_status st;
 
+	if (c->broken) {
+		/* rows after a broken one are not the list's: it ends there */
+		hd__job_free(j);
+		return;
+	}
+	if (j->broken != HD_OK) {
+		/* the file is broken here: as if the reader had said it */
+		c->broken = 1;
+		c->status = j->broken;
+		c->err = j->check_error;
+		if (!c->reporting)
+			r->stats.rows = j->row - 1;
+		hd__source_fail(r->src, &j->check_error);
+		hd__job_free(j);
+		return;
+	}
 	hd_error_clear(&err);
 	st = hd__filter_decide(r->filter,
 			       c->reporting ? HD__PASS_SEND : HD__PASS_VALIDATE,
-			       j->row, j->id, j->record, &v, &err);
+			       j->row, j->id, &j->due, &v, &err);
 	if (st != HD_OK) {
 		if (c->status == HD_OK) {
 			c->status = st;
@@ -149,12 +166,17 @@ static hd_status pass_check(hd__wire *r, int reporting, hd_error *err)
 	c.reporting = reporting;
 	r->checking = &c;
 	for (;;) {
+		hd__record_text text;
 		hd__job *j;
 		long row;
 
 		drain(r, 0);
-		st = hd_source_next(r->src, &rec, err);
-		if (st != HD_OK || !rec)
+		if (c.broken)
+			break;
+		/* the workers parse what they can (JSON Lines): this thread
+		 * only cuts the file into records */
+		st = hd__source_next_text(r->src, &rec, &text, err);
+		if (st != HD_OK || (!rec && !text.text))
 			break;
 		row = hd_source_row(r->src);
 		if (!reporting)
@@ -165,11 +187,13 @@ static hd_status pass_check(hd__wire *r, int reporting, hd_error *err)
 				    r, row, NULL, HD_ROW_SKIPPED,
 				    "outside --skip/--limit", 0);
 			json_decref(rec);
+			hd__record_text_clear(&text);
 			continue;
 		}
 		j = calloc(1, sizeof(*j));
 		if (!j) {
 			json_decref(rec);
+			hd__record_text_clear(&text);
 			st = hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
 			break;
 		}
@@ -178,6 +202,8 @@ static hd_status pass_check(hd__wire *r, int reporting, hd_error *err)
 		j->row = row;
 		j->line = hd_source_line(r->src);
 		j->record = rec;
+		j->text = text;
+		j->drop_record = 1;
 		j->seq_ = c.seq++;
 		rec = NULL;
 		while (hd_pool_submit(r->pool, &j->task, 100) != HD_OK)
@@ -187,7 +213,8 @@ static hd_status pass_check(hd__wire *r, int reporting, hd_error *err)
 	while (c.next < c.seq)
 		drain(r, 100);
 	r->checking = NULL;
-	if (st == HD_OK && c.status != HD_OK) {
+	/* a broken row comes before whatever the reader found after it */
+	if (c.broken || (st == HD_OK && c.status != HD_OK)) {
 		if (err)
 			*err = c.err;
 		st = c.status;
@@ -306,9 +333,12 @@ static hd_status pass_send(hd__wire *r, int refuse, hd_error *err)
 			break;
 		row = hd_source_row(r->src);
 		st = hd__wire_row_key(r, rec, row, &key, &id, &kerr, err);
-		if (st == HD_OK)
+		if (st == HD_OK) {
+			hd__due due;
+			hd__due_of(rec, &due);
 			st = hd__filter_decide(r->filter, HD__PASS_SEND, row,
-					       id, rec, &v, err);
+					       id, &due, &v, err);
+		}
 		if (st != HD_OK) {
 			/* out of memory, or the journal cannot be read */
 		} else if (!v.take) {

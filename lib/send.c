@@ -71,6 +71,7 @@ void hd__job_free(hd__job *j)
 		return;
 	hd_message_clear(&j->msg);
 	json_decref(j->record);
+	hd__record_text_clear(&j->text);
 	free(j->key);
 	free(j->id);
 	free(j->message_id);
@@ -255,6 +256,16 @@ static void check(hd__job *j)
 	double due;
 
 	hd_error_clear(e);
+	if (j->text.text) {
+		/* the coordinator left the parsing to us */
+		hd_status pst = hd__record_text_parse(&j->text, &j->record, e);
+		hd__record_text_clear(&j->text);
+		if (pst != HD_OK) {
+			j->broken = pst;
+			j->status = HD_ROW_INVALID;
+			return;
+		}
+	}
 	j->key_status =
 	    hd__key_of(s->keys, s->tmpl, j->record, j->row, &j->key, &j->id, e);
 	/* everything but the DKIM signatures, which no data can make fail
@@ -275,6 +286,11 @@ static void check(hd__job *j)
 		hd__fields_explain(s->tmpl, j->record, e);
 	} else {
 		j->status = HD_ROW_DRY_RUN; /* valid */
+	}
+	hd__due_of(j->record, &j->due);
+	if (j->drop_record) {
+		json_decref(j->record);
+		j->record = NULL;
 	}
 }
 

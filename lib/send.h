@@ -40,11 +40,13 @@
 #ifndef HD_SEND_H
 #define HD_SEND_H
 
+#include "filter.h"
 #include "herald.h"
 #include "message.h"
 #include "pool.h"
 #include "ratelimit.h"
 #include "report.h"
+#include "source.h"
 #include "transport.h"
 
 #include <jansson.h>
@@ -132,8 +134,13 @@ typedef struct hd__job {
 	long row;
 	long line; /* where the record starts in the recipients file */
 	json_t *record;
-	char *key; /* as reported (HD__JOB_CHECK: set by the worker) */
-	char *id;  /* the key's identity: seeds Message-ID, journal */
+	/* HD__JOB_CHECK: the record as its text, for the worker to parse
+	 * (record NULL until then); text.text NULL: record is given */
+	hd__record_text text;
+	int drop_record; /* HD__JOB_CHECK: the worker frees the record once
+			    checked (the coordinator needs only due) */
+	char *key;	 /* as reported (HD__JOB_CHECK: set by the worker) */
+	char *id;	 /* the key's identity: seeds Message-ID, journal */
 	struct hd__attempt_log *log; /* where retries and slow-downs are
 					told (attempt_log.h); NULL: not */
 	/* set by the worker */
@@ -152,6 +159,9 @@ typedef struct hd__job {
 	hd_error check_error; /* HD__JOB_CHECK: why it is invalid, or why it
 				 has no key (key_status) */
 	hd_status key_status;
+	hd_status broken; /* HD__JOB_CHECK: its text did not parse, and
+			     check_error says why (the file is broken) */
+	hd__due due;	  /* HD__JOB_CHECK: the row's due time */
 
 	/* the worker's, while it holds the job */
 	struct hd__job *next_; /* in its engine's list of waiting jobs, or the

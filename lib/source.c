@@ -68,7 +68,9 @@ hd_status hd_source_rewind(hd_source *s, hd_error *err)
 	return rc;
 }
 
-hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err)
+/* hd_source_next, and with text hd__source_next_text. */
+static hd_status next(hd_source *s, json_t **record, hd__record_text *text,
+		      hd_error *err)
 {
 	hd_error e;
 	hd_status rc;
@@ -76,6 +78,8 @@ hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err)
 
 	if (record)
 		*record = NULL;
+	if (text)
+		memset(text, 0, sizeof(*text));
 	if (!s || !record)
 		return hd_error_set(err, HD_EINVAL, NULL, 0, 0, NULL);
 	if (s->failed != HD_OK) {
@@ -86,14 +90,17 @@ hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err)
 	if (s->at_end)
 		return HD_OK;
 	hd_error_clear(&e);
-	rc = s->ops->next(s->state, record, &line, &e);
+	if (text && s->ops->next_text)
+		rc = s->ops->next_text(s->state, record, text, &line, &e);
+	else
+		rc = s->ops->next(s->state, record, &line, &e);
 	if (rc == HD_EAGAIN) {
 		/* nothing now; not an error, not the end */
 		if (err)
 			*err = e;
 		return rc;
 	}
-	if (rc == HD_OK && *record) {
+	if (rc == HD_OK && (*record || (text && text->text))) {
 		s->row++;
 		s->line = line;
 		return HD_OK;
@@ -110,6 +117,8 @@ hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err)
 			json_decref(*record);
 			*record = NULL;
 		}
+		if (text)
+			hd__record_text_clear(text);
 		s->failed = rc;
 		s->ferr = e;
 		s->ferr.code = rc;
@@ -117,6 +126,32 @@ hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err)
 			*err = s->ferr;
 	}
 	return rc;
+}
+
+hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err)
+{
+	return next(s, record, NULL, err);
+}
+
+hd_status hd__source_next_text(hd_source *s, json_t **record,
+			       hd__record_text *text, hd_error *err)
+{
+	return next(s, record, text, err);
+}
+
+void hd__record_text_clear(hd__record_text *t)
+{
+	free(t->text);
+	memset(t, 0, sizeof(*t));
+}
+
+void hd__source_fail(hd_source *s, const hd_error *err)
+{
+	if (s->failed != HD_OK)
+		return;
+	s->ferr = *err;
+	s->failed = err->code != HD_OK ? err->code : HD_EPARSE;
+	s->ferr.code = s->failed;
 }
 
 int hd__source_acks(const hd_source *s)

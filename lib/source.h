@@ -159,6 +159,37 @@ hd_status hd_source_open(const char *path, const hd_source_opts *opts,
  * *record NULL at the end.  On error *record is NULL. */
 hd_status hd_source_next(hd_source *s, json_t **record, hd_error *err);
 
+/* A record read but not parsed yet (hd__source_next_text), for another
+ * thread to parse (hd__record_text_parse).  Owns text. */
+typedef struct hd__record_text {
+	char *text;
+	size_t len;
+	const char *name;  /* the source's: lives as long as the source */
+	long line, column; /* where it starts in the file */
+	long row;	   /* its record number */
+} hd__record_text;
+
+/* As hd_source_next, but a source that can leave the parsing to the
+ * caller (JSON Lines, a line that is valid UTF-8 with no NUL byte) hands
+ * out the record's text instead: HD_OK with *record NULL and text->text
+ * set.  The row and line count it as a record.  Either *record or
+ * text->text, or neither at the end. */
+hd_status hd__source_next_text(hd_source *s, json_t **record,
+			       hd__record_text *text, hd_error *err);
+
+/* Parses t into *record, with the rules and the error (file, line,
+ * column, row) that hd_source_next would have had for it.  Thread-safe:
+ * it reads t only. */
+hd_status hd__record_text_parse(const hd__record_text *t, json_t **record,
+				hd_error *err);
+
+/* Frees t's text; t is zeroed. */
+void hd__record_text_clear(hd__record_text *t);
+
+/* A text handed out failed to parse: the source repeats err from now on,
+ * as if it had found it (until it is rewound). */
+void hd__source_fail(hd_source *s, const hd_error *err);
+
 /* 1-based number of the record last returned (CSV header not counted);
  * 0 before the first. */
 long hd_source_row(const hd_source *s);

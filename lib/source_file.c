@@ -45,6 +45,16 @@ static const struct format_def *format_def(hd_format f)
 	return NULL;
 }
 
+static hd_status vfail(const char *name, hd_error *err, hd_status code,
+		       long line, long column, long row, const char *fmt,
+		       va_list ap)
+{
+	hd_error_vset(err, code, name, line, column, fmt, ap);
+	if (err && row > 0)
+		err->row = row;
+	return code;
+}
+
 hd_status hd__reader_fail(const hd__reader *r, hd_error *err, hd_status code,
 			  long line, long column, long row, const char *fmt,
 			  ...)
@@ -52,10 +62,19 @@ hd_status hd__reader_fail(const hd__reader *r, hd_error *err, hd_status code,
 	va_list ap;
 
 	va_start(ap, fmt);
-	hd_error_vset(err, code, r->name, line, column, fmt, ap);
+	code = vfail(r->name, err, code, line, column, row, fmt, ap);
 	va_end(ap);
-	if (err && row > 0)
-		err->row = row;
+	return code;
+}
+
+hd_status hd__file_fail(const char *name, hd_error *err, hd_status code,
+			long line, long column, long row, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	code = vfail(name, err, code, line, column, row, fmt, ap);
+	va_end(ap);
 	return code;
 }
 

@@ -56,6 +56,11 @@ typedef struct hd__source_ops {
 	 * more may come (a stream); an error with err filled. */
 	hd_status (*next)(void *state, json_t **record, long *line,
 			  hd_error *err);
+	/* As next, but the record may be handed out as its text, not
+	 * parsed (hd__source_next_text).  NULL: the kind parses always. */
+	hd_status (*next_text)(void *state, json_t **record,
+			       hd__record_text *text, long *line,
+			       hd_error *err);
 	/* Back to the first record, for a second pass.  NULL: the source
 	 * can be read once only (a stream). */
 	hd_status (*rewind)(void *state, hd_error *err);
@@ -164,6 +169,12 @@ hd_status hd__reader_fill(hd__reader *r, hd_error *err);
 hd_status hd__reader_fail(const hd__reader *r, hd_error *err, hd_status code,
 			  long line, long column, long row, const char *fmt,
 			  ...) HD_PRINTF(7, 8);
+
+/* hd__reader_fail for the file called name (a record's text parsed away
+ * from its reader). */
+hd_status hd__file_fail(const char *name, hd_error *err, hd_status code,
+			long line, long column, long row, const char *fmt, ...)
+    HD_PRINTF(7, 8);
 
 /* What a format's next() says first: HD_OK, or the reader's finding at
  * the start (a UTF-16 file) with err filled. */

@@ -17,6 +17,8 @@
  */
 #include "source_int.h"
 
+#include "escape.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +32,7 @@ struct json {
 	long jend_line, jend_column; /* just after the last element */
 	hd_buf elem;		     /* bytes of the current element or line */
 	long line;		     /* where the record handed out starts */
+	hd__record_text *defer;	     /* next_text's: where a line goes */
 };
 
 /* Phases of the array reader. */
@@ -262,11 +265,11 @@ static const char *type_name(const json_t *v)
 	}
 }
 
-/* Parses s->elem, an array element or a line whose first byte is at
- * (line0, col0), and when it is a valid record hands it out as the next
- * row. */
-static hd_status parse_record(struct json *s, long line0, long col0,
-			      json_t **record, hd_error *err)
+/* Parses text[0..len), an array element (lines 0) or a line whose first
+ * byte is at (line0, col0) of the file called name, as record row. */
+static hd_status parse_text(const char *name, int lines, const char *text,
+			    size_t len, long line0, long col0, long row,
+			    json_t **record, hd_error *err)
 {
 	json_t *v = NULL, *x;
 	const char *key;
@@ -275,50 +278,95 @@ static hd_status parse_record(struct json *s, long line0, long col0,
 	hd_error e;
 	hd_status rc;
 
-	rc = hd__json_parse_value(s->elem.data ? s->elem.data : "", s->elem.len,
-				  &v, &off, &e);
+	*record = NULL;
+	rc = hd__json_parse_value(text ? text : "", len, &v, &off, &e);
 	if (rc != HD_OK) {
-		map_pos(s->elem.data, off, line0, col0, &line, &col);
-		return hd__reader_fail(&s->rd, err, rc, line, col,
-				       s->rd.row + 1, "%s", e.msg);
+		map_pos(text, off, line0, col0, &line, &col);
+		return hd__file_fail(name, err, rc, line, col, row, "%s",
+				     e.msg);
 	}
 	if (!json_is_object(v)) {
-		if (!s->lines)
-			rc = hd__reader_fail(&s->rd, err, HD_EPARSE, line0,
-					     col0, s->rd.row + 1,
-					     "array element %ld is %s, not an "
-					     "object",
-					     s->rd.row + 1, type_name(v));
+		if (!lines)
+			rc = hd__file_fail(name, err, HD_EPARSE, line0, col0,
+					   row,
+					   "array element %ld is %s, not an "
+					   "object",
+					   row, type_name(v));
 		else
-			rc = hd__reader_fail(
-			    &s->rd, err, HD_EPARSE, line0, col0, s->rd.row + 1,
+			rc = hd__file_fail(
+			    name, err, HD_EPARSE, line0, col0, row,
 			    "the line holds %s, not an object", type_name(v));
 		json_decref(v);
 		return rc;
 	}
 	if (json_object_size(v) > HD_SOURCE_MAX_FIELDS) {
-		rc = hd__reader_fail(
-		    &s->rd, err, HD_ELIMIT, line0, col0, s->rd.row + 1,
-		    "a record has more than %d fields", HD_SOURCE_MAX_FIELDS);
+		rc = hd__file_fail(name, err, HD_ELIMIT, line0, col0, row,
+				   "a record has more than %d fields",
+				   HD_SOURCE_MAX_FIELDS);
 		json_decref(v);
 		return rc;
 	}
 	json_object_foreach(v, key, x)
 	{
 		if (has_nul(x)) {
-			rc = hd__reader_fail(&s->rd, err, HD_EPARSE, line0,
-					     col0, s->rd.row + 1,
-					     "string holds a NUL character "
-					     "(\\u0000)");
+			rc = hd__file_fail(name, err, HD_EPARSE, line0, col0,
+					   row,
+					   "string holds a NUL character "
+					   "(\\u0000)");
 			hd_error_set_field(err, key);
 			json_decref(v);
 			return rc;
 		}
 	}
 	*record = v;
+	return HD_OK;
+}
+
+/* Can another thread parse this line on its own?  Only what cannot fail
+ * in ways that need the reader (invalid UTF-8 gets a guess at the
+ * file's encoding from the bytes around it; a raw NUL its own message). */
+static int can_defer(const hd_buf *b)
+{
+	return b->len > 0 && !memchr(b->data, 0, b->len) &&
+	       hd_utf8_valid(b->data, b->len, NULL);
+}
+
+/* Hands out s->elem, an array element or a line whose first byte is at
+ * (line0, col0), as the next row: parsed, or as its text when the caller
+ * asked for that (s->defer) and the text can be parsed elsewhere. */
+static hd_status parse_record(struct json *s, long line0, long col0,
+			      json_t **record, hd_error *err)
+{
+	hd_status rc;
+
+	if (s->defer && can_defer(&s->elem)) {
+		hd__record_text *t = s->defer;
+		t->text = malloc(s->elem.len + 1);
+		if (!t->text)
+			return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+		memcpy(t->text, s->elem.data, s->elem.len);
+		t->text[s->elem.len] = '\0';
+		t->len = s->elem.len;
+		t->name = s->rd.name;
+		t->line = line0;
+		t->column = col0;
+		t->row = s->rd.row + 1;
+	} else {
+		rc = parse_text(s->rd.name, s->lines, s->elem.data, s->elem.len,
+				line0, col0, s->rd.row + 1, record, err);
+		if (rc != HD_OK)
+			return rc;
+	}
 	s->rd.row++;
 	s->line = line0;
 	return HD_OK;
+}
+
+hd_status hd__record_text_parse(const hd__record_text *t, json_t **record,
+				hd_error *err)
+{
+	return parse_text(t->name, 1, t->text, t->len, t->line, t->column,
+			  t->row, record, err);
 }
 
 static void reset(struct json *s)
@@ -598,8 +646,21 @@ static hd_status json_next(void *state, json_t **record, long *line,
 	rc = s->lines ? lines_next(s, record, err) : array_next(s, record, err);
 	if (rc == HD_EUTF8)
 		hd__reader_encoding_hint(&s->rd, err);
-	if (rc == HD_OK && *record)
+	if (rc == HD_OK && (*record || (s->defer && s->defer->text)))
 		*line = s->line;
+	return rc;
+}
+
+static hd_status jsonl_next_text(void *state, json_t **record,
+				 hd__record_text *text, long *line,
+				 hd_error *err)
+{
+	struct json *s = state;
+	hd_status rc;
+
+	s->defer = text;
+	rc = json_next(state, record, line, err);
+	s->defer = NULL;
 	return rc;
 }
 
@@ -670,6 +731,7 @@ const hd__source_ops hd__source_json = {
 const hd__source_ops hd__source_jsonl = {
     .name = "JSON Lines",
     .next = json_next,
+    .next_text = jsonl_next_text,
     .rewind = json_rewind,
     .on_wait = json_on_wait,
     .held = json_held,

@@ -368,6 +368,79 @@ static void test_broken_file(void **state)
 	t_free(&t);
 }
 
+/* Invalid rows the run told of (HD_EVENT_INVALID_ROW), by row. */
+struct t_invalid {
+	long rows[16];
+	size_t n;
+};
+
+static void note_invalid(void *ctx, const hd_event *ev)
+{
+	struct t_invalid *seen = ctx;
+
+	if (ev->kind == HD_EVENT_INVALID_ROW && seen->n < 16)
+		seen->rows[seen->n++] = ev->error->row;
+}
+
+/* The workers parse JSON Lines: a line that does not parse ends the file
+ * there as if the reader had found it, wherever the workers were. */
+static void test_broken_jsonl(void **state)
+{
+	static const unsigned conc[] = {1, 16};
+	struct t_run t;
+	char p[PATH_MAX + 64];
+	FILE *fp;
+
+	(void)state;
+	write_file("m.eml", welcome);
+	path_in(p, sizeof(p), "broken.jsonl");
+	fp = fopen(p, "w");
+	assert_non_null(fp);
+	for (long i = 1; i <= 300; i++) {
+		if (i == 200)
+			fprintf(
+			    fp,
+			    "{\"name\": \"P\", \"email\" \"p@x.example\"}\n");
+		else if (i == 203) /* a fault the reader itself finds */
+			fprintf(fp, "{\"name\": \"caf\xe9\"}\n");
+		else if (i == 100 || i == 201)
+			fprintf(fp, "{\"name\": \"No address\"}\n");
+		else
+			fprintf(fp,
+				"{\"name\":\"P%ld\",\"email\":\"p%ld@x."
+				"example\"}\n",
+				i, i);
+	}
+	assert_int_equal(fclose(fp), 0);
+	for (size_t c = 0; c < sizeof(conc) / sizeof(conc[0]); c++) {
+		struct t_invalid seen = {{0}, 0};
+
+		t_init(&t, "m.eml", "broken.jsonl");
+		t.cfg.outbox_dir = t.outbox;
+		t.cfg.concurrency = conc[c];
+		t.cfg.on_event = note_invalid;
+		t.cfg.event_ctx = &seen;
+		assert_int_equal(t_go(&t), HD_EPARSE);
+		assert_string_equal(t.err.file, t.list);
+		assert_int_equal(t.err.line, 200);
+		assert_int_equal(t.err.column, 22);
+		assert_int_equal(t.err.row, 200);
+		assert_non_null(
+		    strstr(t.err.msg, "missing ':' after this key"));
+		/* row 100 was told of, row 201 is past the end */
+		assert_int_equal(seen.n, 1);
+		assert_int_equal(seen.rows[0], 100);
+		/* the rows before the break are reported, none after */
+		assert_int_equal(t.stats.rows, 199);
+		expect_rows(&t, 199);
+		assert_int_equal(count_status(&t, "not-attempted"), 199);
+		assert_non_null(strstr(str_of(row_of(&t, 1), "error"),
+				       "broken.jsonl:200:22: row 200: "));
+		assert_int_equal(files_in(t.outbox), 0);
+		t_free(&t);
+	}
+}
+
 /* A run whose stop flag is already up takes no row. */
 static void test_interrupted_before_start(void **state)
 {
@@ -1024,6 +1097,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_invalid_refuses, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_jsonl, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_interrupted_before_start,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_http_dry_run, setup, teardown),

@@ -1142,6 +1142,205 @@ static void test_jsonl_errors(void **state)
 	}
 }
 
+/* ---- JSON Lines parsed elsewhere --------------------------------------- */
+
+/* Reads path as hd_run's check pass does: the source cuts it into lines
+ * (hd__source_next_text) and the lines are parsed on their own
+ * (hd__record_text_parse), a failure handed back (hd__source_fail). */
+static hd_status read_as_text(const char *path, json_t **arr, hd_error *err,
+			      size_t *deferred)
+{
+	hd_source *s = NULL;
+	hd_status rc;
+
+	*arr = json_array();
+	*deferred = 0;
+	rc = hd_source_open(path, NULL, &s, err);
+	if (rc != HD_OK)
+		return rc;
+	for (;;) {
+		hd__record_text t;
+		json_t *rec = NULL;
+		long row;
+
+		rc = hd__source_next_text(s, &rec, &t, err);
+		if (rc != HD_OK) {
+			assert_null(rec);
+			assert_null(t.text);
+			break;
+		}
+		if (!rec && !t.text)
+			break;
+		row = hd_source_row(s);
+		if (t.text) {
+			assert_null(rec);
+			assert_int_equal(t.row, row);
+			assert_int_equal(t.line, hd_source_line(s));
+			(*deferred)++;
+			rc = hd__record_text_parse(&t, &rec, err);
+			hd__record_text_clear(&t);
+			assert_null(t.text);
+			if (rc != HD_OK) {
+				hd_error again;
+				assert_null(rec);
+				hd__source_fail(s, err);
+				/* from now on the source says it itself */
+				assert_int_equal(
+				    hd__source_next_text(s, &rec, &t, &again),
+				    rc);
+				assert_string_equal(again.msg, err->msg);
+				assert_int_equal(again.line, err->line);
+				break;
+			}
+		}
+		assert_int_equal(json_array_append_new(*arr, rec), 0);
+	}
+	hd_source_free(s);
+	return rc;
+}
+
+/* The same file read both ways gives the same records, or the same
+ * error: code, place, row, field and words. */
+static void expect_same_both_ways(const char *name, const char *data, size_t n,
+				  size_t *deferred)
+{
+	const char *path = write_file(name, data, n);
+	hd_error e1, e2;
+	json_t *a1 = NULL, *a2 = NULL;
+	hd_status r1, r2;
+
+	hd_error_clear(&e1);
+	hd_error_clear(&e2);
+	r1 = read_path(path, HD_FORMAT_AUTO, 0, &a1, &e1);
+	r2 = read_as_text(path, &a2, &e2, deferred);
+	if (r1 != r2 || strcmp(e1.msg, e2.msg) != 0 || e1.line != e2.line ||
+	    e1.column != e2.column)
+		print_error("%s: read %s at %ld:%ld (%s), as text %s at "
+			    "%ld:%ld (%s)\n",
+			    name, hd_status_name(r1), e1.line, e1.column,
+			    e1.msg, hd_status_name(r2), e2.line, e2.column,
+			    e2.msg);
+	assert_int_equal(r1, r2);
+	assert_non_null(a1);
+	assert_true(json_equal(a1, a2));
+	if (r1 != HD_OK) {
+		assert_int_equal(e1.code, e2.code);
+		assert_string_equal(e1.file, e2.file);
+		assert_int_equal(e1.line, e2.line);
+		assert_int_equal(e1.column, e2.column);
+		assert_int_equal(e1.row, e2.row);
+		assert_string_equal(e1.field, e2.field);
+		assert_string_equal(e1.msg, e2.msg);
+	}
+	json_decref(a1);
+	json_decref(a2);
+}
+
+static void test_jsonl_as_text(void **state)
+{
+	/* and how many of the file's lines are handed out as text: the
+	 * first, the one under test unless its bytes need the reader
+	 * (invalid UTF-8, a NUL byte), the last if the file has no error */
+	static const struct {
+		const char *line;
+		size_t as_text;
+	} lines[] = {
+	    {"{\"a\":3,}", 2},
+	    {"{\"a\":1, \"a\":2}", 2},
+	    {"  \"str\"", 2},
+	    {"[1, 2]", 2},
+	    {"{\"a\":\"x\\u0000y\"}", 2},
+	    {"{\"a\":\"\xe2\x82\"}", 1},
+	    {"{\"a\":\"caf\xe9\"}", 1},
+	    {"{\"a\":1} x", 2},
+	    {"{\"a\":tru}", 2},
+	    {"{\"a\":\"\\ud800\"}", 2},
+	    {"\t{\"a\": {\"b\": [1, 2.5, null]}, \"c\": \"\xc3\xa9\"}\r", 3},
+	    {"{\"a\":\"x\0y\"}", 1},
+	};
+	char data[512];
+	size_t deferred;
+	int m;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		/* the line third, after a good one and a blank one */
+		size_t len = i == sizeof(lines) / sizeof(lines[0]) - 1
+				 ? 11
+				 : strlen(lines[i].line);
+		m = snprintf(data, sizeof(data), "{\"n\":1}\n\n");
+		memcpy(data + m, lines[i].line, len);
+		m += (int)len;
+		m += snprintf(data + m, sizeof(data) - (size_t)m,
+			      "\n{\"n\":4}\n");
+		expect_same_both_ways("astext.jsonl", data, (size_t)m,
+				      &deferred);
+		if (deferred != lines[i].as_text)
+			print_error("line %zu: %zu handed out as text\n", i,
+				    deferred);
+		assert_int_equal(deferred, lines[i].as_text);
+	}
+
+	/* every JSONTestSuite case that fits on one line, as line 2 */
+	if (testdata[0]) {
+		char dir[1100], path[1400];
+		size_t n, one_line = 0;
+		char **names;
+
+		snprintf(dir, sizeof(dir), "%s/json-test-suite/test_parsing",
+			 testdata);
+		names = list_dir(dir, ".json", &n);
+		for (size_t i = 0; i < n; i++) {
+			size_t len;
+			char *body, *d;
+
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+			body = read_bytes(path, &len);
+			if (memchr(body, '\n', len) ||
+			    memchr(body, '\r', len)) {
+				free(body);
+				continue;
+			}
+			d = malloc(len + 32);
+			assert_non_null(d);
+			memcpy(d, "{\"n\":1}\n", 8);
+			memcpy(d + 8, body, len);
+			memcpy(d + 8 + len, "\n{\"n\":3}\n", 9);
+			expect_same_both_ways("suite.jsonl", d, len + 17,
+					      &deferred);
+			one_line++;
+			free(d);
+			free(body);
+		}
+		free_names(names, n);
+		printf("JSON Lines read both ways: %zu JSONTestSuite cases "
+		       "on one line\n",
+		       one_line);
+		assert_true(one_line > 250);
+	}
+
+	/* A JSON array and a CSV file are never handed out as text. */
+	{
+		const char *arr = write_file("arr.json", LIT("[{\"a\":1}]"));
+		const char *csv = write_file("c.csv", LIT("a\n1\n"));
+		const char *paths[] = {arr, csv};
+		for (int k = 0; k < 2; k++) {
+			hd_source *s;
+			hd__record_text t;
+			json_t *rec;
+			hd_error e;
+			assert_int_equal(hd_source_open(paths[k], NULL, &s, &e),
+					 HD_OK);
+			assert_int_equal(hd__source_next_text(s, &rec, &t, &e),
+					 HD_OK);
+			assert_non_null(rec);
+			assert_null(t.text);
+			json_decref(rec);
+			hd_source_free(s);
+		}
+	}
+}
+
 /* ---- good input ------------------------------------------------------- */
 
 /* Reads path and checks each record's row and line. */
@@ -1729,6 +1928,7 @@ int main(void)
 	    cmocka_unit_test(test_sticky_error_and_rewind),
 	    cmocka_unit_test(test_json_errors),
 	    cmocka_unit_test(test_jsonl_errors),
+	    cmocka_unit_test(test_jsonl_as_text),
 	    cmocka_unit_test(test_csv_good),
 	    cmocka_unit_test(test_json_good),
 	    cmocka_unit_test(test_rewind),
