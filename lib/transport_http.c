@@ -88,6 +88,10 @@ struct http_conn {
 	struct secrets secrets; /* points into the message being sent */
 	char host[256];
 	char dest[136];
+	/* the URL host and dest were taken from, when it has no password:
+	 * the next request to it skips parsing it again (most lists send
+	 * every row to one URL) */
+	char *parsed_url;
 	size_t body_total;
 	int forbid;
 	const hd_transport_config *cfg; /* borrowed; outlives the worker */
@@ -345,20 +349,21 @@ static void add_secret_copy(struct secrets *s, const char *p, size_t n)
  * Copies the host of url into host and "host:port" into dest ("" when
  * curl cannot parse it).  When
  * the URL carries a password, libcurl sends it as Basic auth: both the
- * password and that Authorization value join s.
+ * password and that Authorization value join s, and it returns 1.
  */
-static void url_parts(const char *url, char *host, size_t size, char *dest,
-		      size_t dsize, struct secrets *s)
+static int url_parts(const char *url, char *host, size_t size, char *dest,
+		     size_t dsize, struct secrets *s)
 {
 	CURLU *u = curl_url();
 	char *h = NULL, *user = NULL, *pw = NULL, *port = NULL;
 	char pair[256];
 	hd_buf b64 = HD_BUF_INIT;
+	int has_password = 0;
 
 	host[0] = '\0';
 	dest[0] = '\0';
 	if (!u)
-		return;
+		return 0;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
 		goto out;
 	if (curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK)
@@ -369,6 +374,7 @@ static void url_parts(const char *url, char *host, size_t size, char *dest,
 	if (curl_url_get(u, CURLUPART_PASSWORD, &pw, CURLU_URLDECODE) !=
 	    CURLUE_OK)
 		goto out;
+	has_password = 1;
 	add_secret_copy(s, pw, strlen(pw));
 	if (curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE) ==
 		CURLUE_OK &&
@@ -383,6 +389,7 @@ out:
 	curl_free(user);
 	curl_free(pw);
 	curl_url_cleanup(u);
+	return has_password;
 }
 
 /* ---- libcurl callbacks ------------------------------------------------- */
@@ -517,6 +524,7 @@ static void http_close(void *conn)
 		return;
 	curl_slist_free_all(c->headers);
 	curl_easy_cleanup(c->curl);
+	free(c->parsed_url);
 	free(c);
 }
 
@@ -711,8 +719,14 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 		return NULL;
 	}
 	collect_secrets(&msg->http, &c->secrets);
-	url_parts(msg->http.url, c->host, sizeof(c->host), c->dest,
-		  sizeof(c->dest), &c->secrets);
+	if (!c->parsed_url || strcmp(c->parsed_url, msg->http.url) != 0) {
+		free(c->parsed_url);
+		c->parsed_url = NULL;
+		/* a password is a secret of this request: parsed each time */
+		if (!url_parts(msg->http.url, c->host, sizeof(c->host), c->dest,
+			       sizeof(c->dest), &c->secrets))
+			c->parsed_url = strdup(msg->http.url);
+	}
 	c->body_total = msg->http.body_len;
 
 	c->errbuf[0] = '\0';

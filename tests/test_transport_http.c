@@ -832,6 +832,28 @@ static void test_no_credentials(void **state)
 	assert_null(strstr(res.response, "YW5uOmh1bnRlcjIheA=="));
 	assert_non_null(strstr(res.response, "Authorization: Basic ***"));
 	assert_memory_equal(res.response, "pw *** Host", 11);
+	/* the password URL again on this connection: still a secret */
+	hd_transport_http.send(conn, &m, 1, &res);
+	assert_int_equal(res.status, HD_OK);
+	assert_null(strstr(res.response, "hunter2"));
+	assert_null(strstr(res.response, "YW5uOmh1bnRlcjIheA=="));
+	assert_memory_equal(res.response, "pw *** Host", 11);
+	/* another URL (the TLS server, its certificate not trusted here),
+	 * then the first again: each request's own place */
+	{
+		char want[64];
+
+		send_path(conn, "GET", "/ok", &res);
+		m = request("GET", url_of(&tls, "https", "/ok"), NULL, 0, NULL,
+			    0);
+		hd_transport_http.send(conn, &m, 1, &res);
+		snprintf(want, sizeof(want), "127.0.0.1:%d", tls.port);
+		assert_string_equal(res.dest, want);
+		send_path(conn, "GET", "/ok", &res);
+		assert_int_equal(res.status, HD_OK);
+		snprintf(want, sizeof(want), "127.0.0.1:%d", plain.port);
+		assert_string_equal(res.dest, want);
+	}
 	hd_transport_http.close(conn);
 }
 
