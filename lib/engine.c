@@ -9,9 +9,13 @@
 
 #include "dest.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 /* Rows a worker holds beyond its slots, waiting (backoff, pacer, journal,
@@ -24,6 +28,8 @@
 /* With transfers in flight and room for more, the longest a queued row
  * waits to be taken when the network is quiet. */
 #define LOOK_AGAIN_MS 5
+/* Socket events taken from epoll at a time. */
+#define EVENTS_MAX 64
 
 struct slot {
 	void *conn; /* the transport's, with its easy handle */
@@ -35,6 +41,9 @@ struct worker {
 	hd__engine *eng;
 	unsigned index;
 	CURLM *multi;
+	int epfd;	 /* the sockets libcurl wants watched, and evfd */
+	int evfd;	 /* wake-ups: an eventfd */
+	double timer_at; /* when libcurl wants its timers run; < 0: never */
 	struct slot *slots;
 	unsigned nslots; /* made */
 	unsigned usable; /* may be busy at once: with --streams one a
@@ -72,6 +81,139 @@ static void close_slots(hd__engine *e, struct worker *w)
 		e->s->tp->close(w->slots[i].conn);
 }
 
+/* ---- the sockets: libcurl says what to watch, epoll watches ----------------
+ *
+ * A worker with hundreds of connections must not hand all of them to
+ * poll(2) and have libcurl look at every transfer each time one socket
+ * moves: libcurl tells us each socket's wishes (sock_cb) and its next
+ * timer (timer_cb), and we tell it which socket is ready
+ * (curl_multi_socket_action), so the work per event does not grow with the
+ * connections. */
+
+/* An epoll entry carries the socket and what libcurl asked for on it. */
+static uint64_t sock_data(curl_socket_t fd, int what)
+{
+	return (uint64_t)(uint32_t)fd | (uint64_t)(uint32_t)what << 32;
+}
+
+static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *ud,
+		   void *socketp)
+{
+	struct worker *w = ud;
+	struct epoll_event ev = {0};
+
+	(void)easy;
+	(void)socketp;
+	if (what == CURL_POLL_REMOVE) {
+		/* gone already when libcurl closed it first: no matter */
+		(void)epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL);
+		return 0;
+	}
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
+		    (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+	ev.data.u64 = sock_data(fd, what);
+	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return 0;
+	if (errno == ENOENT && epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return 0;
+	return -1;
+}
+
+static int timer_cb(CURLM *multi, long ms, void *ud)
+{
+	struct worker *w = ud;
+
+	(void)multi;
+	w->timer_at = ms < 0 ? -1.0 : hd_monotonic() + (double)ms / 1000.0;
+	return 0;
+}
+
+/* What epoll saw, as libcurl's poll path would have read it: an error or
+ * hang-up is something to read on a socket that waits for input, and an
+ * error on one that only writes. */
+static int sock_action(uint32_t events, int what)
+{
+	int act = 0;
+
+	if (events & EPOLLIN)
+		act |= CURL_CSELECT_IN;
+	if (events & EPOLLOUT)
+		act |= CURL_CSELECT_OUT;
+	if (events & (EPOLLERR | EPOLLHUP))
+		act |= what & CURL_POLL_IN ? CURL_CSELECT_IN : CURL_CSELECT_ERR;
+	return act;
+}
+
+/* Waits up to ms for a socket, the timer or a wake-up, and lets libcurl
+ * do what became possible. */
+static void wait_and_run(struct worker *w, int ms)
+{
+	struct epoll_event ev[EVENTS_MAX];
+	int n = epoll_wait(w->epfd, ev, EVENTS_MAX, ms), running;
+
+	for (int i = 0; i < n; i++) {
+		curl_socket_t fd = (curl_socket_t)(uint32_t)ev[i].data.u64;
+		int what = (int)(ev[i].data.u64 >> 32);
+		uint64_t count;
+
+		if (fd == w->evfd) {
+			/* only to end the wait; the counter starts again */
+			(void)!read(w->evfd, &count, sizeof(count));
+			continue;
+		}
+		curl_multi_socket_action(
+		    w->multi, fd, sock_action(ev[i].events, what), &running);
+	}
+	if (w->timer_at >= 0 && hd_monotonic() >= w->timer_at) {
+		w->timer_at = -1.0;
+		curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0,
+					 &running);
+	}
+}
+
+static int add_evfd(struct worker *w)
+{
+	struct epoll_event ev = {0};
+
+	ev.events = EPOLLIN;
+	ev.data.u64 = sock_data(w->evfd, 0);
+	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
+}
+
+static void close_fds(struct worker *w)
+{
+	if (w->epfd >= 0)
+		close(w->epfd);
+	if (w->evfd >= 0)
+		close(w->evfd);
+}
+
+/* The multi handle of an asynchronous worker: its sockets watched
+ * through epfd, at most the worker's share of connections. */
+static hd_status multi_new(struct worker *w, unsigned streams, hd_error *err)
+{
+	w->multi = curl_multi_init();
+	if (!w->multi)
+		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+	curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)w->conns);
+	curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			  (long)w->conns);
+	if (streams > 1) {
+		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING,
+				  (long)CURLPIPE_MULTIPLEX);
+		curl_multi_setopt(w->multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
+				  (long)streams);
+	} else {
+		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING,
+				  (long)CURLPIPE_NOTHING);
+	}
+	return HD_OK;
+}
+
 static hd_status worker_init(void *ctx, unsigned index, void **state,
 			     hd_error *err)
 {
@@ -85,6 +227,10 @@ static hd_status worker_init(void *ctx, unsigned index, void **state,
 		return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
 	w->eng = e;
 	w->index = index;
+	w->timer_at = -1.0;
+	/* before anything can fail: close_fds knows what was opened */
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->conns = share_of(e, index);
 	w->nslots = e->async ? w->conns * streams : 1;
 	/* with --streams, one request a connection until a reply shows the
@@ -96,23 +242,20 @@ static hd_status worker_init(void *ctx, unsigned index, void **state,
 	w->cap =
 	    w->nslots + (w->nslots < WAITING_MAX ? w->nslots : WAITING_MAX);
 	w->slots = calloc(w->nslots, sizeof(*w->slots));
-	w->multi = curl_multi_init();
-	if (!w->slots || !w->multi) {
+	if (!w->slots) {
 		st = hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
 		goto fail;
 	}
-	curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)w->conns);
-	curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-			  (long)w->conns);
-	if (streams > 1) {
-		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING,
-				  (long)CURLPIPE_MULTIPLEX);
-		curl_multi_setopt(w->multi, CURLMOPT_MAX_CONCURRENT_STREAMS,
-				  (long)streams);
-	} else {
-		curl_multi_setopt(w->multi, CURLMOPT_PIPELINING,
-				  (long)CURLPIPE_NOTHING);
+	if (w->epfd < 0 || w->evfd < 0 || add_evfd(w) != 0) {
+		st = hd_error_set(err, HD_ENOMEM, NULL, 0, 0,
+				  "cannot watch sockets: %s", strerror(errno));
+		goto fail;
 	}
+	/* a synchronous worker sends in curl_easy_perform and waits only for
+	 * wake-ups: a multi handle would hold two descriptors of its own in
+	 * each of -c threads */
+	if (e->async && (st = multi_new(w, streams, err)) != HD_OK)
+		goto fail;
 	for (unsigned i = 0; i < w->nslots; i++) {
 		st = tp->open(e->s->tcfg, index, &w->slots[i].conn, err);
 		if (st != HD_OK) {
@@ -131,6 +274,7 @@ fail:
 	close_slots(e, w);
 	if (w->multi)
 		curl_multi_cleanup(w->multi);
+	close_fds(w);
 	free(w->slots);
 	free(w);
 	return st;
@@ -145,7 +289,10 @@ static void worker_fini(void *ctx, unsigned index, void *state)
 	e->workers[index] = NULL;
 	pthread_mutex_unlock(&e->mu);
 	close_slots(e, w);
-	curl_multi_cleanup(w->multi);
+	/* its connections are closed here: sock_cb still needs epfd */
+	if (w->multi)
+		curl_multi_cleanup(w->multi);
+	close_fds(w);
 	free(w->slots);
 	free(w);
 }
@@ -155,8 +302,12 @@ static void wake(void *ctx, unsigned index)
 	hd__engine *e = ctx;
 
 	pthread_mutex_lock(&e->mu);
-	if (e->workers[index])
-		curl_multi_wakeup(e->workers[index]->multi);
+	if (e->workers[index]) {
+		uint64_t one = 1;
+
+		/* fails only when the counter is full: awake anyway */
+		(void)!write(e->workers[index]->evfd, &one, sizeof(one));
+	}
 	pthread_mutex_unlock(&e->mu);
 }
 
@@ -354,7 +505,7 @@ static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
 	(void)index;
 	for (;;) {
 		double now = hd_monotonic(), next;
-		int running, ms;
+		int ms;
 
 		if (more)
 			more = take(w, p, now);
@@ -363,6 +514,8 @@ static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
 		/* taking renders the rows taken: the clock moved */
 		now = hd_monotonic();
 		next = advance(w, now);
+		if (w->timer_at >= 0 && w->timer_at < next)
+			next = w->timer_at;
 		ms = next <= now ? 0 : (int)((next - now) * 1000.0) + 1;
 		if (ms > MAX_WAIT_MS)
 			ms = MAX_WAIT_MS;
@@ -371,13 +524,11 @@ static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
 		if (w->busy && w->held < w->cap && ms > LOOK_AGAIN_MS)
 			ms = LOOK_AGAIN_MS;
 		/* nothing to do until the network, a timer or a wake-up; an
-		 * empty poll returns at once when a wake-up came meanwhile */
+		 * empty wait returns at once when a wake-up came meanwhile */
 		if (ms > 0 || w->busy)
-			curl_multi_poll(w->multi, NULL, 0, ms, NULL);
-		if (w->busy) {
-			curl_multi_perform(w->multi, &running);
+			wait_and_run(w, ms);
+		if (w->busy)
 			harvest(w);
-		}
 	}
 }
 

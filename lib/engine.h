@@ -21,10 +21,13 @@
  *	(its slots, plus as many again for rows that wait: a backoff, the
  *	pacer, the journal's flush, a destination at its limit), renders
  *	each once, and starts an attempt whenever a slot is free and the row
- *	may go (send.h decides).  It waits in curl_multi_poll for the
- *	network, its next timer, or a wake-up (a job queued, the journal's
- *	flush), so one thread keeps hundreds of slow requests going with no
- *	thread per connection and no hand-off per message.
+ *	may go (send.h decides).  It waits in epoll for the sockets libcurl
+ *	names (CURLMOPT_SOCKETFUNCTION), libcurl's next timer
+ *	(CURLMOPT_TIMERFUNCTION), or a wake-up on its eventfd (a job queued,
+ *	the journal's flush), and runs only the transfers whose socket is
+ *	ready (curl_multi_socket_action).  So one thread keeps hundreds of
+ *	slow requests going with no thread per connection, no hand-off per
+ *	message, and no work per event that grows with the connections.
  *
  *	Transports that work synchronously (outbox, dry run) get one worker
  *	per -c with one slot each: their send() does the work on the worker's

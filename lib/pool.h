@@ -115,10 +115,10 @@ typedef struct hd_pool_config {
 	 * its own way. */
 	void (*drive)(hd_pool *p, void *ctx, unsigned index, void *state);
 	/* with drive: wakes worker index out of whatever it waits in (e.g.
-	 * curl_multi_wakeup) because a task was queued or the pool is
-	 * ending.  Called from any thread, never under the pool's lock; it
-	 * must be safe to call before the wait begins (the wait must then
-	 * return at once). */
+	 * a write to the eventfd it waits on) because a task was queued or
+	 * the pool is ending.  Called from any thread, never under the pool's
+	 * lock; it must be safe to call before the wait begins (the wait must
+	 * then return at once). */
 	void (*wake)(void *ctx, unsigned index);
 } hd_pool_config;
 
