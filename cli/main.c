@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -254,6 +255,19 @@ static int do_unsubscribe_server(struct options *o)
 	return 0;
 }
 
+/* A run holds about three descriptors per connection with -c in the
+ * hundreds, and the usual soft limit of 1024 is a default, not a policy:
+ * take what the hard limit allows, as the administrator set it. */
+static void raise_open_files(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -263,6 +277,7 @@ int main(int argc, char **argv)
 	 * recipients' data or replies: private to the user whatever the
 	 * umask it was started with (files 0600, folders 0700). */
 	umask(077);
+	raise_open_files();
 	rc = options_parse(argc, argv, &o);
 
 	if (rc) {

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* Rows a worker holds beyond its slots, waiting (backoff, pacer, journal,
@@ -534,6 +535,35 @@ static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
 
 /* ---- the engine ---------------------------------------------------------- */
 
+/* Descriptors a run keeps open besides its workers': the inputs, the
+ * report, the journal, the outbox's folder, standard streams, the
+ * resolver's sockets. */
+#define FDS_RESERVE 32
+
+/* Refuses, before anything is sent, a -c that the process's limit on open
+ * files cannot hold: halfway through, the same shortage would look like
+ * connections that fail. */
+static hd_status check_fds(const hd__engine *e, hd_error *err)
+{
+	struct rlimit rl;
+	/* a synchronous worker: its epoll, its eventfd, its connection or
+	 * outbox file; an asynchronous one: epoll, eventfd and the multi
+	 * handle's pair, and one socket per connection */
+	unsigned long need = e->async ? 4ul * e->threads + e->cfg.connections
+				      : 3ul * e->cfg.connections;
+
+	need += FDS_RESERVE;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY || need <= rl.rlim_cur)
+		return HD_OK;
+	return hd_error_set(err, HD_ECONFIG, NULL, 0, 0,
+			    "%u connections need about %lu open files and "
+			    "this process may open %lu: raise the limit "
+			    "(ulimit -n) or lower -c",
+			    e->cfg.connections, need,
+			    (unsigned long)rl.rlim_cur);
+}
+
 hd_status hd__engine_new(hd__sender *s, const hd__engine_config *cfg,
 			 hd__engine **out, hd_error *err)
 {
@@ -563,6 +593,11 @@ hd_status hd__engine_new(hd__sender *s, const hd__engine_config *cfg,
 		e->threads = conns;
 	e->slots_total =
 	    e->async ? conns * (cfg->streams > 1 ? cfg->streams : 1) : conns;
+	st = check_fds(e, err);
+	if (st != HD_OK) {
+		free(e);
+		return st;
+	}
 	e->workers = calloc(e->threads, sizeof(*e->workers));
 	if (!e->workers || pthread_mutex_init(&e->mu, NULL) != 0) {
 		free(e->workers);

@@ -146,4 +146,29 @@ expect_match "$out" "^herald [0-9]" "--version"
 run_herald send --help
 expect_match "$out" "--concurrency" "send --help lists options"
 
+
+# --- open files: -c in the hundreds needs about three descriptors a
+# connection.  A soft limit below the hard one is raised by herald; a hard
+# limit too low for -c is one line and exit 78 before anything is written.
+printf 'email,name\n' >fds.csv
+for i in $(seq 1 400); do printf 'f%d@example.com,F %d\n' "$i" "$i" >>fds.csv; done
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -ge 2048 ]; then
+  set +e
+  (ulimit -Sn 256 && exec "$HERALD" send -c 400 -t "$T/welcome.eml" --outbox fds1 fds.csv) >/dev/null 2>fds1.err
+  rc=$?
+  set -e
+  expect_eq "$rc" 0 "soft limit 256, -c 400: herald raises it to the hard limit"
+  expect_eq "$(count_files fds1)" 400 "soft limit 256, -c 400: every row in the outbox"
+else
+  echo "SKIPPED part: hard open-file limit $hard, the raise is not tried" >&2
+fi
+set +e
+(ulimit -n 128 && exec "$HERALD" send -c 400 -t "$T/welcome.eml" --outbox fds2 -o fds2.jsonl fds.csv) >/dev/null 2>fds2.err
+rc=$?
+set -e
+expect_eq "$rc" 78 "hard limit 128, -c 400: exit 78"
+expect_eq "$(wc -l <fds2.err | tr -d ' ')" 1 "hard limit 128, -c 400: one line"
+expect_match "$(cat fds2.err)" "400 connections need about [0-9]+ open files and this process may open 128: raise the limit \(ulimit -n\) or lower -c" "hard limit 128: the line says what to change"
+expect_eq "$(count_files fds2)" 0 "hard limit 128: nothing in the outbox"
 finish
