@@ -120,6 +120,14 @@ PY
   expect_eq "$(view 'len(set(r["conn"] for r in reqs))')" 5 "curl_loop http: over 5 connections"
   expect_eq "$(view 'sorted(set((r["method"], r["length"]) for r in reqs))')" "[('POST', '30')]" \
     "curl_loop http: every one a POST of the body file"
+  # the same through curl_multi_poll and curl_multi_perform
+  loop -P -t 1 -c 4 -n 33 -d body.json "http://127.0.0.1:$P/loop?run=poll"
+  expect_eq "$rc" 0 "curl_loop -P http: exits 0"
+  expect_match "$out" '^curl_loop: 33 sent, 0 failed, 1 threads, 4 connections' "curl_loop -P http: says 33 sent"
+  expect_eq "$(view 'len([r for r in map(json.loads, open(sys.argv[1])) if "run=poll" in r["uri"]])')" 33 \
+    "curl_loop -P http: nginx got 33 requests"
+  expect_eq "$(view 'len(set(r["conn"] for r in map(json.loads, open(sys.argv[1])) if "run=poll" in r["uri"]))')" 4 \
+    "curl_loop -P http: over 4 connections"
 else
   echo "SKIPPED: curl_loop over HTTP: $NGINX not found"
 fi
@@ -162,6 +170,12 @@ if "$PYTHON" -c 'import aiosmtpd' 2>/dev/null; then
   else
     bad "curl_loop smtp: the message differs from the file"
   fi
+  smtp_start sinkp
+  loop -P -c 2 -n 9 -d msg.eml "smtp://127.0.0.1:$SMTP_PORT"
+  smtp_stop sinkp
+  expect_eq "$rc" 0 "curl_loop -P smtp: exits 0"
+  expect_eq "$(smtp_stat sinkp messages)" 9 "curl_loop -P smtp: the server got 9 messages"
+  expect_eq "$(smtp_stat sinkp connections)" 2 "curl_loop -P smtp: over 2 connections"
   smtp_start refuse --reject-rcpt 'user@example\.com:550'
   loop -c 2 -n 4 -d msg.eml "smtp://127.0.0.1:$SMTP_PORT"
   smtp_stop refuse

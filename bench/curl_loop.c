@@ -3,7 +3,7 @@
  * COUNT times over CONNECTIONS kept-alive connections, with nothing else
  * around it (no template, no rendering, no report, no queue).
  *
- *   curl_loop [-t THREADS] [-c CONNECTIONS] [-n COUNT] [-d FILE] URL
+ *   curl_loop [-t THREADS] [-c CONNECTIONS] [-n COUNT] [-d FILE] [-P] URL
  *   curl_loop -V                  print the libcurl version and exit
  *
  * URL is smtp://host:port (FILE is the whole message, sent as is from
@@ -18,6 +18,13 @@
  * handle's connection cache, capped with CURLMOPT_MAX_TOTAL_CONNECTIONS).
  * Messages are shared out between threads the same way.
  *
+ * A thread waits the way herald's workers do: libcurl says which sockets
+ * to watch and when its next timer is due (CURLMOPT_SOCKETFUNCTION and
+ * CURLMOPT_TIMERFUNCTION), epoll watches them, and
+ * curl_multi_socket_action runs only the transfers whose socket is ready.
+ * -P waits in curl_multi_poll and runs curl_multi_perform instead, which
+ * looks at every socket and every transfer each time one moves.
+ *
  * A transfer counts as sent when curl says CURLE_OK and the server
  * answered 2xx (HTTP) or 250 (SMTP).  Prints one line on stdout:
  *
@@ -31,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +49,7 @@ struct job {
 	const char *data;
 	size_t len;
 	struct curl_slist *list; /* HTTP headers, or the SMTP recipient */
+	int poll;		 /* -P */
 };
 
 /* One connection's easy handle and where its upload has got to. */
@@ -138,15 +147,81 @@ static void account(struct worker *w, struct lane *l, CURLcode rc)
 			 curl_easy_strerror(rc), code);
 }
 
+/* ---- waiting with epoll: libcurl's socket interface ---------------------- */
+
+struct events {
+	int epfd;
+	double timer_at; /* < 0: no timer */
+};
+
+static int sock_cb(CURL *h, curl_socket_t fd, int what, void *ud, void *sp)
+{
+	struct events *ev = ud;
+	struct epoll_event e = {0};
+
+	(void)h;
+	(void)sp;
+	if (what == CURL_POLL_REMOVE) {
+		(void)epoll_ctl(ev->epfd, EPOLL_CTL_DEL, fd, NULL);
+		return 0;
+	}
+	e.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
+		   (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+	e.data.fd = fd;
+	if (epoll_ctl(ev->epfd, EPOLL_CTL_MOD, fd, &e) == 0 ||
+	    (errno == ENOENT &&
+	     epoll_ctl(ev->epfd, EPOLL_CTL_ADD, fd, &e) == 0))
+		return 0;
+	return -1;
+}
+
+static int timer_cb(CURLM *m, long ms, void *ud)
+{
+	struct events *ev = ud;
+
+	(void)m;
+	ev->timer_at = ms < 0 ? -1.0 : now() + (double)ms / 1000.0;
+	return 0;
+}
+
+/* Waits for a socket or the timer (1 s at most) and runs what is ready. */
+static void wait_events(CURLM *m, struct events *ev)
+{
+	struct epoll_event got[64];
+	int ms = 1000, n, running;
+
+	if (ev->timer_at >= 0) {
+		double left = ev->timer_at - now();
+
+		ms = left <= 0 ? 0 : (int)(left * 1000.0) + 1;
+		if (ms > 1000)
+			ms = 1000;
+	}
+	n = epoll_wait(ev->epfd, got, 64, ms);
+	for (int i = 0; i < n; i++) {
+		int act = (got[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)
+			       ? CURL_CSELECT_IN
+			       : 0) |
+			  (got[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0);
+
+		curl_multi_socket_action(m, got[i].data.fd, act, &running);
+	}
+	if (ev->timer_at >= 0 && now() >= ev->timer_at) {
+		ev->timer_at = -1.0;
+		curl_multi_socket_action(m, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+}
+
 static void *run(void *arg)
 {
 	struct worker *w = arg;
 	CURLM *m = curl_multi_init();
 	struct lane *lanes = calloc((size_t)w->conns, sizeof(*lanes));
-	long started = 0;
+	struct events ev = {epoll_create1(EPOLL_CLOEXEC), -1.0};
+	long started = 0, done = 0;
 	int running = 1;
 
-	if (!m || !lanes) {
+	if (!m || !lanes || ev.epfd < 0) {
 		snprintf(w->first_error, sizeof(w->first_error),
 			 "out of memory");
 		w->failed = w->count;
@@ -154,6 +229,12 @@ static void *run(void *arg)
 	}
 	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)w->conns);
 	curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)w->conns);
+	if (!w->job->poll) {
+		curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, sock_cb);
+		curl_multi_setopt(m, CURLMOPT_SOCKETDATA, &ev);
+		curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, timer_cb);
+		curl_multi_setopt(m, CURLMOPT_TIMERDATA, &ev);
+	}
 	for (int i = 0; i < w->conns; i++) {
 		if (lane_init(&lanes[i], w->job) != 0) {
 			snprintf(w->first_error, sizeof(w->first_error),
@@ -166,11 +247,12 @@ static void *run(void *arg)
 			started++;
 		}
 	}
-	while (running) {
+	while (done < started) {
 		CURLMsg *msg;
 		int left;
 
-		curl_multi_perform(m, &running);
+		if (w->job->poll)
+			curl_multi_perform(m, &running);
 		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
 			struct lane *l;
 
@@ -179,22 +261,28 @@ static void *run(void *arg)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
 					  (char **)&l);
 			account(w, l, msg->data.result);
+			done++;
 			curl_multi_remove_handle(m, l->h);
 			if (started < w->count) {
 				l->off = 0;
 				curl_multi_add_handle(m, l->h);
 				started++;
-				running = 1;
 			}
 		}
-		if (running)
+		if (done == started)
+			break;
+		if (w->job->poll)
 			curl_multi_poll(m, NULL, 0, 1000, NULL);
+		else
+			wait_events(m, &ev);
 	}
 out:
 	for (int i = 0; lanes && i < w->conns; i++)
 		curl_easy_cleanup(lanes[i].h);
 	free(lanes);
 	curl_multi_cleanup(m);
+	if (ev.epfd >= 0)
+		close(ev.epfd);
 	return NULL;
 }
 
@@ -218,7 +306,7 @@ static char *slurp(const char *path, size_t *len)
 static int usage(void)
 {
 	fprintf(stderr, "usage: curl_loop [-t THREADS] [-c CONNECTIONS] "
-			"[-n COUNT] [-d FILE] URL\n"
+			"[-n COUNT] [-d FILE] [-P] URL\n"
 			"       curl_loop -V\n");
 	return 64;
 }
@@ -237,7 +325,7 @@ int main(int argc, char **argv)
 	double t0, el;
 	int opt, status = 0;
 
-	while ((opt = getopt(argc, argv, "t:c:n:d:V")) != -1) {
+	while ((opt = getopt(argc, argv, "t:c:n:d:PV")) != -1) {
 		switch (opt) {
 		case 't':
 			threads = atol(optarg);
@@ -250,6 +338,9 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			file = optarg;
+			break;
+		case 'P':
+			job.poll = 1;
 			break;
 		case 'V':
 			printf("%s\n", curl_version());
