@@ -21,13 +21,17 @@
  *	(its slots, plus as many again for rows that wait: a backoff, the
  *	pacer, the journal's flush, a destination at its limit), renders
  *	each once, and starts an attempt whenever a slot is free and the row
- *	may go (send.h decides).  It waits in epoll for the sockets libcurl
- *	names (CURLMOPT_SOCKETFUNCTION), libcurl's next timer
- *	(CURLMOPT_TIMERFUNCTION), or a wake-up on its eventfd (a job queued,
- *	the journal's flush), and runs only the transfers whose socket is
- *	ready (curl_multi_socket_action).  So one thread keeps hundreds of
- *	slow requests going with no thread per connection, no hand-off per
- *	message, and no work per event that grows with the connections.
+ *	may go (send.h decides).  It waits for the network, libcurl's next
+ *	timer, or a wake-up on its eventfd (a job queued, the journal's
+ *	flush).  A worker with up to SOCKET_API_FROM connections waits in
+ *	curl_multi_poll (the eventfd beside libcurl's sockets) and runs
+ *	curl_multi_perform; one with more waits in epoll for the sockets
+ *	libcurl names (CURLMOPT_SOCKETFUNCTION, CURLMOPT_TIMERFUNCTION) and
+ *	runs only the transfers whose socket is ready
+ *	(curl_multi_socket_action), so its work per event does not grow with
+ *	the connections.  engine.c says what was measured.  Either way one
+ *	thread keeps hundreds of slow requests going with no thread per
+ *	connection and no hand-off per message.
  *
  *	Transports that work synchronously (outbox, dry run) get one worker
  *	per -c with one slot each: their send() does the work on the worker's

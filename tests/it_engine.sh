@@ -2,7 +2,8 @@
 # The send engine against a real nginx (tests/servers/nginx-engine.conf.in):
 #   - -c caps the connections the server sees and the requests in flight at
 #     once, counted from nginx's log (connection serial numbers; each
-#     request's end and duration);
+#     request's end and duration), with a few connections a worker (polled)
+#     and with hundreds (libcurl's socket interface and epoll);
 #   - --streams N multiplexes over HTTP/2 with TLS (the test CA): -c 2
 #     --streams 20 keeps many more than 2 requests in flight over at most
 #     2 connections; over HTTP/1.1 it has no effect and says so once;
@@ -88,6 +89,23 @@ expect_eq "$(jrows cap.jsonl 'sorted(set((r["status"], r["attempts"], r["code"])
 expect_eq "$(nginx_view cap 'len(reqs)')" 60 "cap: nginx logged 60 requests"
 expect_eq "$(nginx_view cap 'len(per_conn) <= 3')" True "cap: at most 3 connections ($(nginx_view cap 'len(per_conn)'))"
 expect_eq "$(nginx_view cap 'peak')" 3 "cap: 3 requests in flight at the most, and 3 were"
+
+# ---- -c 300: a worker with a hundred connections and more waits through
+# libcurl's socket interface (epoll) instead of polling them all; the same
+# cap, and every request answered
+"$PYTHON" - <<'PY'
+with open("l1200.csv", "w") as f:
+    f.write("email,name\n")
+    for i in range(1, 1201):
+        f.write(f"wide{i}@example.com,Wide {i}\n")
+PY
+printf 'POST http://127.0.0.1:%s/slow?run=wide\nContent-Type: application/json\n\n{"to": "{{email}}"}\n' "$P" >wide.http
+run_herald send -t wide.http -c 300 -o wide.jsonl l1200.csv
+expect_eq "$rc" 0 "wide: exit 0"
+expect_eq "$(statuses wide.jsonl)" "[('sent', 1, 200)]" "wide: 1200 sent at the first attempt"
+expect_eq "$(nginx_view wide 'len(reqs)')" 1200 "wide: nginx logged 1200 requests"
+expect_eq "$(nginx_view wide 'len(per_conn) <= 300')" True "wide: at most 300 connections ($(nginx_view wide 'len(per_conn)'))"
+expect_eq "$(nginx_view wide '200 < peak <= 300')" True "wide: more than 200, at most 300 requests in flight (peak $(nginx_view wide 'peak'))"
 
 # ---- HTTP/2 over TLS: -c 2 --streams 20 -------------------------------------
 printf 'POST https://127.0.0.1:%s/slow?run=h2\nContent-Type: application/json\n\n{"to": "{{email}}"}\n' "$TLSP" >h2.http
