@@ -22,6 +22,15 @@
 /* Rows a worker holds beyond its slots, waiting (backoff, pacer, journal,
  * a busy destination): as many as its slots, up to this. */
 #define WAITING_MAX 64
+/* Rows for a destination at its limit (--per-host, or the fair share
+ * while one host hangs) are set aside, outside that count, so that rows
+ * for the others go on being taken: as many destinations at a time as
+ * PARK_GROUPS, and a run's workers together at most PARK_ROWS rows and
+ * PARK_BYTES of messages (each worker its share).  Beyond that they wait
+ * among the others, as every row did before. */
+#define PARK_GROUPS 16
+#define PARK_ROWS 8192
+#define PARK_BYTES (32u << 20)
 /* Longest a worker sleeps without a reason to wake: a safety net only. */
 #define MAX_WAIT_MS 1000
 /* Rows waiting in the pool's queue at most. */
@@ -42,6 +51,13 @@
  * them is cheaper than libcurl's bookkeeping per socket; where few do,
  * it is the other way round. */
 #define SOCKET_API_FROM 100
+
+/* A destination's rows set aside, oldest first.  dest is theirs while
+ * there are any (each holds it); NULL: the group is free. */
+struct park {
+	struct hd__dest *dest;
+	hd__job *head, *tail;
+};
 
 struct slot {
 	void *conn; /* the transport's, with its easy handle */
@@ -67,7 +83,13 @@ struct worker {
 	hd__job *waiting; /* taken, not in flight, oldest first */
 	hd__job *waiting_tail;
 	unsigned held; /* taken and not handed back */
-	unsigned cap;  /* held at most */
+	unsigned cap;  /* held at most, not counting the parked */
+	struct park parks[PARK_GROUPS];
+	unsigned parked;	  /* rows in parks */
+	size_t parked_bytes;	  /* their messages, roughly */
+	unsigned park_rows;	  /* this worker's share of PARK_ROWS */
+	size_t park_bytes;	  /* and of PARK_BYTES */
+	unsigned park_turn;	  /* the group looked at first next time */
 };
 
 struct hd__engine {
@@ -276,6 +298,8 @@ static hd_status worker_init(void *ctx, unsigned index, void **state,
 	 * second thousand of them at -c 1000: memory is per row held */
 	w->cap =
 	    w->nslots + (w->nslots < WAITING_MAX ? w->nslots : WAITING_MAX);
+	w->park_rows = PARK_ROWS / e->threads;
+	w->park_bytes = PARK_BYTES / e->threads;
 	w->slots = calloc(w->nslots, sizeof(*w->slots));
 	if (!w->slots) {
 		st = hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
@@ -423,13 +447,125 @@ static int claiming(const hd__job *j)
 	return j->dest_in || j->booked || j->started;
 }
 
-/* Goes through the waiting jobs: starts what may start, hands back what
- * ended; returns the earliest time one of them wants looking at again. */
-static double advance(struct worker *w, double now)
+/* ---- rows set aside for a destination at its limit ---------------------- */
+
+/* Roughly the memory a taken row keeps. */
+static size_t job_bytes(const hd__job *j)
+{
+	return sizeof(*j) + (j->msg.kind == HD_MSG_EMAIL ? j->msg.email.len
+							 : j->msg.http.body_len);
+}
+
+/* May the worker take another row?  Those set aside do not count: they
+ * wait for their destination, not for this worker's slots. */
+static int has_room(const struct worker *w)
+{
+	return w->held - w->parked < w->cap;
+}
+
+/* Sets j, just blocked by its destination, aside with that destination's
+ * other rows.  Returns 0 when there is no room: j then waits among the
+ * others.  A run with one destination has no others to let by. */
+static int park(struct worker *w, hd__job *j)
+{
+	size_t bytes = job_bytes(j);
+	struct park *g = NULL;
+
+	if (w->parked >= w->park_rows ||
+	    w->parked_bytes + bytes > w->park_bytes ||
+	    !hd__dests_several(w->eng->s->dests))
+		return 0;
+	for (unsigned i = 0; i < PARK_GROUPS; i++) {
+		struct park *p = &w->parks[i];
+		if (p->dest == j->dest) {
+			g = p;
+			break;
+		}
+		if (!p->dest && !g)
+			g = p;
+	}
+	if (!g)
+		return 0;
+	g->dest = j->dest;
+	j->next_ = NULL;
+	if (g->tail)
+		g->tail->next_ = j;
+	else
+		g->head = j;
+	g->tail = j;
+	w->parked++;
+	w->parked_bytes += bytes;
+	return 1;
+}
+
+static hd__job *unpark(struct worker *w, struct park *g)
+{
+	hd__job *j = g->head;
+
+	g->head = j->next_;
+	if (!g->head) {
+		g->tail = NULL;
+		g->dest = NULL;
+	}
+	w->parked--;
+	w->parked_bytes -= job_bytes(j);
+	return j;
+}
+
+/* Tries the oldest row of each destination set aside, and the ones after
+ * it while they may go (all of them when the destination was paused): a
+ * look at the destination table per destination, not per row, while they
+ * stay at their limits.  claimed: the waiting rows that hold a slot. */
+static void advance_parks(struct worker *w, double now, unsigned claimed,
+			  int stopped, double *next)
+{
+	for (unsigned k = 0; k < PARK_GROUPS && w->parked; k++) {
+		struct park *g = &w->parks[(w->park_turn + k) % PARK_GROUPS];
+
+		while (g->head) {
+			hd__job *j = g->head;
+			double at = now;
+			int r;
+
+			if (stopped && hd__job_stop_untried(j)) {
+				hand_back(w, unpark(w, g));
+				continue;
+			}
+			if (!w->free_slots || w->busy + claimed >= w->usable)
+				break; /* a slot frees up: we look again */
+			r = hd__job_try_start(j, now, &at);
+			if (r == HD__JOB_BLOCKED) {
+				if (at < *next)
+					*next = at;
+				break;
+			}
+			unpark(w, g);
+			if (r == HD__JOB_DONE) {
+				hand_back(w, j);
+			} else if (r == HD__JOB_WAIT) {
+				claimed += claiming(j);
+				wait_push(w, j);
+				if (at < *next)
+					*next = at;
+			} else if (!start(w, j, now)) {
+				*next = now; /* over at once */
+			}
+		}
+	}
+	/* the first look goes to each destination in turn */
+	w->park_turn = (w->park_turn + 1) % PARK_GROUPS;
+}
+
+/* Goes through the waiting jobs and those set aside: starts what may
+ * start, hands back what ended; returns the earliest time one of them
+ * wants looking at again. */
+static double advance(struct worker *w, hd_pool *p, double now)
 {
 	double next = now + MAX_WAIT_MS / 1000.0;
 	hd__job *list = w->waiting, *j;
 	unsigned claimed = 0;
+	/* rows taken but not yet tried end as the queued ones did */
+	int stopped = hd_pool_stopping(p) == HD_POOL_NOW;
 
 	for (j = list; j; j = j->next_)
 		claimed += claiming(j);
@@ -439,6 +575,10 @@ static double advance(struct worker *w, double now)
 		int was = claiming(j), r;
 
 		list = j->next_;
+		if (stopped && hd__job_stop_untried(j)) {
+			hand_back(w, j);
+			continue;
+		}
 		if (!w->free_slots ||
 		    (!was && w->busy + claimed >= w->usable)) {
 			wait_push(w, j); /* a slot frees up: we look again */
@@ -448,9 +588,10 @@ static double advance(struct worker *w, double now)
 		if (r == HD__JOB_DONE) {
 			claimed -= was;
 			hand_back(w, j);
-		} else if (r == HD__JOB_WAIT) {
+		} else if (r == HD__JOB_WAIT || r == HD__JOB_BLOCKED) {
 			claimed += claiming(j) - was;
-			wait_push(w, j);
+			if (r == HD__JOB_WAIT || !park(w, j))
+				wait_push(w, j);
 			if (at < next)
 				next = at;
 		} else {
@@ -459,6 +600,8 @@ static double advance(struct worker *w, double now)
 				next = now; /* over at once */
 		}
 	}
+	if (w->parked)
+		advance_parks(w, now, claimed, stopped, &next);
 	return next;
 }
 
@@ -466,7 +609,7 @@ static double advance(struct worker *w, double now)
  * says no more will come. */
 static int take(struct worker *w, hd_pool *p, double now)
 {
-	while (w->held < w->cap) {
+	while (has_room(w)) {
 		hd_task *t;
 		/* with transfers in flight the network wakes us soon
 		 * enough: no need for the pool to, at a syscall a row */
@@ -548,7 +691,7 @@ static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
 			break;
 		/* taking renders the rows taken: the clock moved */
 		now = hd_monotonic();
-		next = advance(w, now);
+		next = advance(w, p, now);
 		if (w->timer_at >= 0 && w->timer_at < next)
 			next = w->timer_at;
 		ms = next <= now ? 0 : (int)((next - now) * 1000.0) + 1;
@@ -556,7 +699,7 @@ static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
 			ms = MAX_WAIT_MS;
 		/* rows may be waiting in the pool that nobody will wake us
 		 * for (see take): look again soon if there is room */
-		if (w->busy && w->held < w->cap && ms > LOOK_AGAIN_MS)
+		if (w->busy && has_room(w) && ms > LOOK_AGAIN_MS)
 			ms = LOOK_AGAIN_MS;
 		/* nothing to do until the network, a timer or a wake-up; an
 		 * empty wait returns at once when a wake-up came meanwhile */

@@ -332,6 +332,14 @@ int hd__job_open(hd__job *j, double now)
 	return HD__JOB_READY;
 }
 
+int hd__job_stop_untried(hd__job *j)
+{
+	if (j->attempts || j->dest_in || j->booked || j->started)
+		return 0;
+	j->status = HD_ROW_NOT_ATTEMPTED;
+	return 1;
+}
+
 int hd__job_try_start(hd__job *j, double now, double *wake)
 {
 	hd__sender *s = j->sender;
@@ -363,7 +371,7 @@ int hd__job_try_start(hd__job *j, double now, double *wake)
 		}
 		if (r == HD__DEST_WAIT) {
 			*wake = now + 0.02;
-			return HD__JOB_WAIT;
+			return HD__JOB_BLOCKED;
 		}
 		j->dest_in = 1;
 	}

@@ -7,7 +7,8 @@
  *	engine.c drives each taken job:
  *	    hd__job_open(j, now)			render; DONE or READY
  *	    hd__job_try_start(j, now, &wake)	START, WAIT (until wake or an
- *						event) or DONE
+ *						event), BLOCKED (by its
+ *						destination) or DONE
  *	    ... the attempt (a transport's start/finish, or send) ...
  *	    hd__job_attempt_done(j, now)		READY again (a retry, a
  *						free reconnect) or DONE
@@ -123,7 +124,15 @@ typedef enum hd__job_kind {
 } hd__job_kind;
 
 /* What the engine does next with a job. */
-enum { HD__JOB_DONE = 0, HD__JOB_READY, HD__JOB_START, HD__JOB_WAIT };
+enum {
+	HD__JOB_DONE = 0,
+	HD__JOB_READY,
+	HD__JOB_START,
+	HD__JOB_WAIT,	 /* until wake, or an event */
+	HD__JOB_BLOCKED, /* its destination is at its limit: until one of
+			    its sends ends (wake says when to look anyway);
+			    it holds nothing */
+};
 
 /* One row on its way through the pool. */
 typedef struct hd__job {
@@ -196,6 +205,11 @@ hd_status hd__sender_halted(hd__sender *s, char *msg, size_t size);
  * engine notices by asking again. */
 int hd__job_open(hd__job *j, double now);
 int hd__job_try_start(hd__job *j, double now, double *wake);
+
+/* The run stopped taking rows (a signal, --max-runtime, a halt): a job
+ * not yet tried ends not attempted, as one still in the queue would.
+ * Returns 1 when it ended (then close it), 0 when it has begun. */
+int hd__job_stop_untried(hd__job *j);
 int hd__job_attempt_done(hd__job *j, double now);
 void hd__job_close(hd__job *j);
 

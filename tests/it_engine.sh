@@ -10,7 +10,9 @@
 #   - --per-host N caps each host's requests in flight;
 #   - one host that never answers, mixed into a list for ten healthy hosts:
 #     the healthy rows are all sent, the silent host's rows end failed and
-#     transient with the reason, and the run is not held for rows x timeout.
+#     transient with the reason, the run is not held for rows x timeout,
+#     and the healthy rows do not wait for the silent host's first timeout
+#     (its rows set aside for their destination do not fill the workers).
 set -e
 . "$(dirname "$0")/lib/it.sh"
 cd "$TMP"
@@ -195,6 +197,33 @@ expect_eq "$(jrows mix.jsonl 'sum(r["attempts"] for r in rows if r["row"] % 10 =
 expect_eq "$("$PYTHON" -c "print(float('$took') < 15)")" True "mix: the run was not held for rows x timeout ($took s)"
 healthy_end=$(jrows mix.jsonl 'max(r["at"] for r in rows if r["row"] % 10)')
 first_at=$(jrows mix.jsonl 'min(r["at"] for r in rows)')
-echo "mix: run $took s; first row done at $first_at, last healthy row at $healthy_end"
+first_timeout=$(jrows mix.jsonl 'min(r["at"] for r in rows if r["status"] == "uncertain")')
+echo "mix: run $took s; first row done at $first_at, last healthy row at $healthy_end, first timeout at $first_timeout"
+# the silent host's rows waiting for its share must not fill the workers
+# while its first sends wait out --timeout: every healthy row was done
+# before the first of those timed out
+expect_eq "$(jrows mix.jsonl 'max(r["at"] for r in rows if r["row"] % 10) < min(r["at"] for r in rows if r["status"] == "uncertain")')" True \
+  "mix: the healthy rows did not wait for the silent host's timeout (last healthy $healthy_end, first timeout $first_timeout)"
+
+# ---- Ctrl-C while the silent host's rows are set aside ----------------------
+# The first SIGINT lets the sends in flight finish; the rows taken and set
+# aside for the silent host were never tried, so they end not-attempted at
+# once instead of going out after it (and then failing as paused).
+set +e
+"$HERALD" send -t mix.http -c 20 --timeout 4 -o int.jsonl mix.csv >"$TMP/.out" 2>"$TMP/.err" &
+hpid=$!
+sleep 1
+kill -INT "$hpid"
+wait "$hpid"
+rc=$?
+set -e
+expect_eq "$rc" 75 "interrupted: exit 75"
+expect_eq "$(jrows int.jsonl 'len(rows)')" 1000 "interrupted: every row reported"
+expect_eq "$(jrows int.jsonl 'sorted(set(r["status"] for r in rows if r["row"] % 10 == 0))')" "['not-attempted', 'uncertain']" \
+  "interrupted: the silent host's rows were in flight (uncertain) or never tried ($(jrows int.jsonl 'sorted((k, [r["status"] for r in rows].count(k)) for k in set(r["status"] for r in rows))'))"
+expect_eq "$(jrows int.jsonl 'sum(1 for r in rows if r["status"] == "uncertain") <= 10')" True \
+  "interrupted: no more silent sends than its share (10) went out ($(jrows int.jsonl 'sum(1 for r in rows if r["status"] == "uncertain")'))"
+expect_eq "$(jrows int.jsonl 'all(r["attempts"] == 0 for r in rows if r["status"] == "not-attempted")')" True \
+  "interrupted: the rows not attempted were not attempted"
 
 finish
