@@ -85,11 +85,11 @@ struct worker {
 	unsigned held; /* taken and not handed back */
 	unsigned cap;  /* held at most, not counting the parked */
 	struct park parks[PARK_GROUPS];
-	unsigned parked;	  /* rows in parks */
-	size_t parked_bytes;	  /* their messages, roughly */
-	unsigned park_rows;	  /* this worker's share of PARK_ROWS */
-	size_t park_bytes;	  /* and of PARK_BYTES */
-	unsigned park_turn;	  /* the group looked at first next time */
+	unsigned parked;     /* rows in parks */
+	size_t parked_bytes; /* their messages, roughly */
+	unsigned park_rows;  /* this worker's share of PARK_ROWS */
+	size_t park_bytes;   /* and of PARK_BYTES */
+	unsigned park_turn;  /* the group looked at first next time */
 };
 
 struct hd__engine {
@@ -452,8 +452,9 @@ static int claiming(const hd__job *j)
 /* Roughly the memory a taken row keeps. */
 static size_t job_bytes(const hd__job *j)
 {
-	return sizeof(*j) + (j->msg.kind == HD_MSG_EMAIL ? j->msg.email.len
-							 : j->msg.http.body_len);
+	return sizeof(*j) + (j->msg.kind == HD_MSG_EMAIL
+				 ? j->msg.email.len
+				 : j->msg.http.body_len);
 }
 
 /* May the worker take another row?  Those set aside do not count: they
