@@ -43,11 +43,23 @@ enum hkind {
 	H_LISTU,   /* List-Unsubscribe: URIs, never folded (RFC 8058) */
 };
 
+/* A header whose value has no tags (From: Acme <billing@acme.example>):
+ * rendered, parsed and encoded once, when the template is loaded, instead
+ * of for every row. */
+struct fixed_header {
+	int blank;	  /* renders empty: left out (From: is an error) */
+	hd_mailbox *list; /* address headers: the mailboxes */
+	size_t n;
+	char *line; /* the header as hd_header_append writes it; */
+	size_t len; /* empty for Bcc: or a blank one */
+};
+
 struct eml_header {
 	char *name;
 	enum hkind kind;
 	hd_tmpl *value;
 	long line;
+	struct fixed_header *fixed; /* or NULL: rendered per row */
 };
 
 struct eml_attach {
@@ -84,6 +96,17 @@ static const struct {
 
 static void unfold(hd_buf *val);
 static int blank(const hd_buf *val);
+static hd_status fix_headers(const hd_msgtmpl *t, struct eml *e);
+static int is_recipient_header(const struct eml_header *h);
+
+static void fixed_free(struct fixed_header *f)
+{
+	if (!f)
+		return;
+	hd_mailbox_list_free(f->list, f->n);
+	free(f->line);
+	free(f);
+}
 
 void hd__eml_free(void *impl)
 {
@@ -94,6 +117,7 @@ void hd__eml_free(void *impl)
 	for (size_t i = 0; i < e->nh; i++) {
 		free(e->h[i].name);
 		hd_tmpl_free(e->h[i].value);
+		fixed_free(e->h[i].fixed);
 	}
 	for (size_t i = 0; i < e->na; i++) {
 		hd_tmpl_free(e->a[i].path);
@@ -352,13 +376,7 @@ hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
 	for (size_t i = 0; i < e->nh; i++) {
 		if (hd__name_is(e->h[i].name, strlen(e->h[i].name), "From"))
 			has_from = 1;
-		if (e->h[i].kind == H_BCC ||
-		    (e->h[i].kind == H_ADDRESS &&
-		     !hd__name_is(e->h[i].name, strlen(e->h[i].name), "From") &&
-		     !hd__name_is(e->h[i].name, strlen(e->h[i].name),
-				  "Sender") &&
-		     !hd__name_is(e->h[i].name, strlen(e->h[i].name),
-				  "Reply-To")))
+		if (is_recipient_header(&e->h[i]))
 			has_rcpt = 1;
 	}
 	if (!has_from)
@@ -399,7 +417,10 @@ hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
 		}
 		hd_buf_free(&b);
 	}
-	return parse_body(t, e, body, text + len, body_line, single_html, err);
+	st = parse_body(t, e, body, text + len, body_line, single_html, err);
+	if (st == HD_OK && fix_headers(t, e) != HD_OK)
+		st = hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
+	return st;
 }
 
 /* ---- building ---- */
@@ -931,6 +952,75 @@ static int is_recipient_header(const struct eml_header *h)
 		!hd__name_is(h->name, n, "Reply-To"));
 }
 
+/* Renders, parses and encodes once each header without tags (the same
+ * for every row).  One that fails is left to be rendered per row, where
+ * the error is reported with the row.  Fails only for want of memory. */
+static hd_status fix_headers(const hd_msgtmpl *t, struct eml *e)
+{
+	hd_buf val = HD_BUF_INIT, line = HD_BUF_INIT;
+	hd_status st = HD_OK;
+
+	for (size_t i = 0; st == HD_OK && i < e->nh; i++) {
+		struct eml_header *h = &e->h[i];
+		int addr = h->kind == H_ADDRESS || h->kind == H_BCC;
+		struct fixed_header *f;
+		int ok;
+
+		if ((!addr && h->kind != H_PLAIN) ||
+		    !hd_tmpl_is_literal(h->value))
+			continue;
+		f = calloc(1, sizeof(*f));
+		if (!f) {
+			st = HD_ENOMEM;
+			break;
+		}
+		hd_buf_reset(&val);
+		hd_buf_reset(&line);
+		if (addr)
+			ok = render_addresses(t, h, NULL, 0, &val, &f->list,
+					      &f->n, NULL) == HD_OK;
+		else
+			ok = render_value(h, NULL, 0, &val, NULL) == HD_OK;
+		f->blank = blank(&val);
+		if (ok && !f->blank && h->kind != H_BCC)
+			ok = hd_header_append(&line, h->name,
+					      val.data ? val.data : "", val.len,
+					      h->kind == H_ADDRESS) == HD_OK;
+		if (ok && line.len) {
+			f->line = hd_buf_detach(&line, &f->len);
+			ok = f->line != NULL;
+		}
+		if (ok)
+			h->fixed = f;
+		else
+			fixed_free(f);
+	}
+	hd_buf_free(&val);
+	hd_buf_free(&line);
+	return st;
+}
+
+/* An address header's mailboxes for this row: the fixed ones, or rendered
+ * (and then freed with drop_addresses). */
+static hd_status row_addresses(const hd_msgtmpl *t, const struct eml_header *h,
+			       json_t *ctx, long row, hd_buf *val,
+			       hd_mailbox **list, size_t *n, hd_error *err)
+{
+	if (h->fixed) {
+		*list = h->fixed->list;
+		*n = h->fixed->n;
+		return HD_OK;
+	}
+	return render_addresses(t, h, ctx, row, val, list, n, err);
+}
+
+static void drop_addresses(const struct eml_header *h, hd_mailbox *list,
+			   size_t n)
+{
+	if (!h->fixed)
+		hd_mailbox_list_free(list, n);
+}
+
 hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
 			     hd_buf *out, hd_error *err)
 {
@@ -945,8 +1035,7 @@ hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
 		if (!is_recipient_header(&e->h[i]))
 			continue;
 		hd_buf_reset(&val);
-		st = render_addresses(t, &e->h[i], ctx, row, &val, &list, &n,
-				      err);
+		st = row_addresses(t, &e->h[i], ctx, row, &val, &list, &n, err);
 		for (size_t k = 0; st == HD_OK && k < n; k++) {
 			const char *at = strrchr(list[k].addr, '@');
 			size_t local = at ? (size_t)(at - list[k].addr) : 0;
@@ -962,7 +1051,7 @@ hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
 							    ? *p - 'A' + 'a'
 							    : *p));
 		}
-		hd_mailbox_list_free(list, n);
+		drop_addresses(&e->h[i], list, n);
 	}
 	hd_buf_free(&val);
 	if (st == HD_OK && out->len == 0)
@@ -994,19 +1083,19 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 		hd_buf_reset(&val);
 		addr = h->kind == H_ADDRESS || h->kind == H_BCC;
 		if (addr)
-			st = render_addresses(t, h, ctx, row, &val, &list, &n,
-					      err);
-		else
+			st =
+			    row_addresses(t, h, ctx, row, &val, &list, &n, err);
+		else if (!h->fixed)
 			st = render_value(h, ctx, row, &val, err);
 		if (st != HD_OK)
 			break;
-		if (blank(&val) &&
+		if ((h->fixed ? h->fixed->blank : blank(&val)) &&
 		    !hd__name_is(h->name, strlen(h->name), "From"))
 			continue; /* an empty header is left out */
 		if (addr) {
 			if (hd__name_is(h->name, strlen(h->name), "From")) {
 				if (n != 1 || out->email.from) {
-					hd_mailbox_list_free(list, n);
+					drop_addresses(h, list, n);
 					st =
 					    hd_error_set(err, HD_EADDRESS,
 							 t->path, h->line, 0,
@@ -1025,11 +1114,15 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 							   orig.len ? ", " : "",
 							   list[k].addr);
 			}
-			hd_mailbox_list_free(list, n);
+			drop_addresses(h, list, n);
 		}
 		if (st == HD_OK && h->kind == H_LISTU) {
 			st = write_list_unsubscribe(
 			    &msg, val.data ? val.data : "", val.len, err);
+		} else if (st == HD_OK && h->fixed) {
+			if (h->fixed->len)
+				st = hd_buf_append(&msg, h->fixed->line,
+						   h->fixed->len);
 		} else if (st == HD_OK && h->kind != H_BCC &&
 			   h->kind != H_CTYPE) {
 			st = hd_header_append(&msg, h->name,

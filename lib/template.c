@@ -1000,6 +1000,16 @@ nomem:
 	return hd_error_set(err, HD_ENOMEM, opts->source, 0, 0, NULL);
 }
 
+int hd_tmpl_is_literal(const hd_tmpl *t)
+{
+	const struct unit *u = t->units[0];
+
+	for (size_t i = 0; i < u->count; i++)
+		if (u->nodes[i].kind != N_TEXT)
+			return 0;
+	return 1;
+}
+
 void hd_tmpl_free(hd_tmpl *t)
 {
 	if (!t)

@@ -161,6 +161,10 @@ typedef int (*hd_tmpl_walk_fn)(void *ctx, const hd_tmpl_tag *tag);
  * known only when a row is rendered.  The strings live as long as t. */
 void hd_tmpl_walk(const hd_tmpl *t, hd_tmpl_walk_fn fn, void *ctx);
 
+/* 1 when t is text only, without a single tag that renders (comments and
+ * delimiter changes do not): it renders the same whatever the data. */
+int hd_tmpl_is_literal(const hd_tmpl *t);
+
 /* Frees t; NULL is allowed. */
 void hd_tmpl_free(hd_tmpl *t);
 

@@ -57,6 +57,88 @@ static const char eml[] = "From: Acme <noreply@acme.example>\n"
 			  "Hi {{name}},\n"
 			  "bye\n";
 
+/* Headers without tags are rendered once, at load.  The same template with
+ * a tag that renders nothing at the end of each header (so that every one
+ * is rendered per row) must give the same bytes and the same envelope, row
+ * after row, and the same errors. */
+static void eml_headers_without_tags_as_rendered_per_row(void **state)
+{
+	static const char *const heads[] = {
+	    "From: \"Acme, Billing\" <billing@acme.example>",
+	    "To: {{name}} <{{email}}>",
+	    "Cc: Fixed Person <fixed@example.org>, Zo\xc3\xab "
+	    "<zoe@example.org>",
+	    "Bcc: audit@example.net",
+	    "Subject: \xc3\x9cn\xc3\xaf"
+	    "code and a subject long enough to be "
+	    "folded over more than one line of the header, twice over, "
+	    "since it goes on and on",
+	    "X-Blank: {{! nothing }}",
+	    "Reply-To: Acme Support <support@acme.example>",
+	};
+	static const char *const rows[] = {
+	    "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+	    "{\"name\":\"Bo\",\"email\":\"bo@y.example\"}",
+	};
+	char fixed[2048] = "", per_row[2048] = "";
+	hd_msgtmpl *a, *b;
+	hd_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		strcat(fixed, heads[i]);
+		strcat(fixed, "\n");
+		strcat(per_row, heads[i]);
+		strcat(per_row, "{{nothing?}}\n");
+	}
+	strcat(fixed, "\nHi {{name}}\n");
+	strcat(per_row, "\nHi {{name}}\n");
+	a = load("fixed.eml", fixed, NULL, HD_OK, &e);
+	b = load("per-row.eml", per_row, NULL, HD_OK, &e);
+	for (size_t r = 0; r < 2; r++) {
+		hd_message ma, mb;
+		const char *ha, *hb;
+
+		assert_int_equal(build(a, rows[r], "k", &ma, &e), HD_OK);
+		assert_int_equal(build(b, rows[r], "k", &mb, &e), HD_OK);
+		assert_string_equal(ma.email.from, mb.email.from);
+		assert_int_equal(ma.email.nrcpt, 4);
+		assert_int_equal(mb.email.nrcpt, 4);
+		for (size_t k = 0; k < 4; k++)
+			assert_string_equal(ma.email.rcpt[k], mb.email.rcpt[k]);
+		/* after the Date line, which may have ticked */
+		ha = strstr(ma.email.data, "\r\n");
+		hb = strstr(mb.email.data, "\r\n");
+		assert_non_null(ha);
+		assert_non_null(hb);
+		assert_string_equal(ha, hb);
+		assert_non_null(
+		    strstr(ha, "\r\nCc: Fixed Person <fixed@example.org>,"));
+		assert_null(strstr(ha, "X-Blank"));
+		assert_null(strstr(ha, "audit@"));
+		hd_message_clear(&ma);
+		hd_message_clear(&mb);
+	}
+	hd_msgtmpl_free(a);
+	hd_msgtmpl_free(b);
+
+	/* a From: without tags that is wrong is wrong for each row, with the
+	 * row, the field and the template's line */
+	a = load(
+	    "from2.eml",
+	    "Subject: x\nFrom: a@b.example, c@d.example\nTo: {{email}}\n\nx\n",
+	    NULL, HD_OK, &e);
+	{
+		hd_message m;
+		assert_int_equal(build(a, rows[1], "k", &m, &e), HD_EADDRESS);
+		assert_string_equal(e.field, "From");
+		assert_int_equal(e.line, 2);
+		assert_non_null(strstr(e.msg, "exactly one address"));
+		hd_message_clear(&m);
+	}
+	hd_msgtmpl_free(a);
+}
+
 static void eml_envelope_headers_and_bcc(void **state)
 {
 	hd_error e;
@@ -811,6 +893,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(eml_envelope_headers_and_bcc),
+	    cmocka_unit_test(eml_headers_without_tags_as_rendered_per_row),
 	    cmocka_unit_test(eml_row_errors_name_tag_line_row),
 	    cmocka_unit_test(empty_headers_left_out_columns_in_the_file),
 	    cmocka_unit_test(eml_raw_tags_cannot_add_recipients),

@@ -648,6 +648,40 @@ static void test_work_and_output_limits(void **state)
 	hd_buf_free(&deep);
 }
 
+/* A literal template renders the same whatever the data: comments and
+ * delimiter changes leave no tag behind; anything that reads the data is a
+ * tag, even a partial that may not exist. */
+static void test_is_literal(void **state)
+{
+	static const struct {
+		const char *src;
+		int literal;
+	} cases[] = {
+	    {"", 1},
+	    {"Acme <billing@acme.example>", 1},
+	    {"a {{! a comment }} b", 1},
+	    {"{{=<% %>=}}plain <% ! note %>", 1},
+	    {"{{x}}", 0},
+	    {"Hi {{{x}}}", 0},
+	    {"{{&x}}", 0},
+	    {"{{x?}}", 0},
+	    {"{{#a}}b{{/a}}", 0},
+	    {"{{^a}}b{{/a}}", 0},
+	    {"{{>p}}", 0},
+	    {"{{=<% %>=}}<% x %>", 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hd_tmpl_opts o = {.lenient = 1};
+		hd_tmpl *t = compile(cases[i].src, &o);
+		if (hd_tmpl_is_literal(t) != cases[i].literal)
+			fail_msg("'%s': literal %d, want %d", cases[i].src,
+				 hd_tmpl_is_literal(t), cases[i].literal);
+		hd_tmpl_free(t);
+	}
+}
+
 static void test_bad_args(void **state)
 {
 	hd_tmpl *t = (hd_tmpl *)1;
@@ -843,6 +877,7 @@ int main(void)
 	    cmocka_unit_test(test_nesting_limit),
 	    cmocka_unit_test(test_size_limit),
 	    cmocka_unit_test(test_work_and_output_limits),
+	    cmocka_unit_test(test_is_literal),
 	    cmocka_unit_test(test_bad_args),
 	    cmocka_unit_test(test_threads),
 	    cmocka_unit_test(test_speed),
