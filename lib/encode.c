@@ -216,12 +216,39 @@ hd_status hd_qp_encode(hd_buf *out, const char *p, size_t n)
 	return HD_OK;
 }
 
+/* Is one of the eight bytes of w a NUL, a CR, an LF or above 0x7F?  A
+ * byte b is 0 when (b - 1) & ~b has its top bit set (and nothing else in
+ * the word can set it without a byte above 0x7F, which counts anyway);
+ * CR and LF are found as 0 after an XOR. */
+static int word_is_special(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101u;
+	const uint64_t cr = w ^ (ones * '\r'), lf = w ^ (ones * '\n');
+
+	return ((w | ((w - ones) & ~w) | ((cr - ones) & ~cr) |
+		 ((lf - ones) & ~lf)) &
+		(ones * 0x80)) != 0;
+}
+
 int hd_needs_encoding(const char *p, size_t n)
 {
 	size_t i, line = 0;
 	unsigned char c;
 
 	for (i = 0; i < n; i++) {
+		uint64_t w;
+
+		/* eight plain bytes at once: they only lengthen the line */
+		if (n - i >= 8) {
+			memcpy(&w, p + i, 8);
+			if (!word_is_special(w)) {
+				line += 8;
+				if (line > HD_LINE_HARD_MAX)
+					return 1;
+				i += 7;
+				continue;
+			}
+		}
 		c = (unsigned char)p[i];
 		if (c >= 0x80 || c == '\0')
 			return 1;

@@ -861,13 +861,17 @@ static hd_status write_list_unsubscribe(hd_buf *msg, const char *v, size_t n,
 /* Every line of a finished message must fit RFC 5322's 998 octets. */
 static int lines_fit(const char *s, size_t n)
 {
-	size_t run = 0;
+	const char *end = s + n;
 
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\n')
-			run = 0;
-		else if (++run > LINE_MAX_OCTETS + 1) /* + the CR */
+	while (s < end) {
+		const char *lf = memchr(s, '\n', (size_t)(end - s));
+		size_t run = (size_t)((lf ? lf : end) - s);
+
+		if (run > LINE_MAX_OCTETS + 1) /* + the CR */
 			return 0;
+		if (!lf)
+			break;
+		s = lf + 1;
 	}
 	return 1;
 }

@@ -428,6 +428,73 @@ static void needs_encoding(void **state)
 	free(s);
 }
 
+/* The byte-at-a-time rule hd_needs_encoding must agree with. */
+static int needs_encoding_ref(const char *p, size_t n)
+{
+	size_t line = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c >= 0x80 || c == '\0')
+			return 1;
+		if (c == '\n')
+			line = 0;
+		else if (c == '\r' && !(i + 1 < n && p[i + 1] == '\n'))
+			return 1;
+		else if (c != '\r' && ++line > 998)
+			return 1;
+	}
+	return 0;
+}
+
+/* It looks at eight bytes at a time: every special byte at every offset
+ * of a word, at every length and alignment, and lines around 998. */
+static void needs_encoding_every_offset(void **state)
+{
+	static const char special[] = {'\0',	   '\r', '\n', (char)0x80,
+				       (char)0xff, 0x7f, 0x01, ' '};
+	char buf[64], *big = malloc(2100);
+
+	(void)state;
+	assert_non_null(big);
+	for (size_t len = 0; len <= 40; len++)
+		for (size_t at = 0; at < len; at++)
+			for (size_t k = 0; k < sizeof(special); k++)
+				for (size_t off = 0; off < 8; off++) {
+					char *p = buf + off;
+					memset(p, 'a', len);
+					p[at] = special[k];
+					if (hd_needs_encoding(p, len) !=
+					    needs_encoding_ref(p, len))
+						fail_msg(
+						    "len %zu, byte %#x at %zu, "
+						    "offset %zu",
+						    len,
+						    (unsigned char)special[k],
+						    at, off);
+					/* a CR, then an LF right after it */
+					if (at + 1 < len) {
+						p[at] = '\r';
+						p[at + 1] = '\n';
+						assert_int_equal(
+						    hd_needs_encoding(p, len),
+						    needs_encoding_ref(p, len));
+					}
+				}
+	for (size_t run = 990; run <= 1006; run++)
+		for (size_t off = 0; off < 8; off++) {
+			char *p = big + off;
+			size_t n = run + 2 + run;
+			memset(p, 'b', n);
+			p[run] = '\r';
+			p[run + 1] = '\n';
+			assert_int_equal(hd_needs_encoding(p, n),
+					 needs_encoding_ref(p, n));
+			assert_int_equal(hd_needs_encoding(p, n), run > 998);
+		}
+	free(big);
+}
+
 /* ---- header fields ----------------------------------------------------- */
 
 /* Appends the header and checks status and exact text. */
@@ -1227,6 +1294,7 @@ int main(void)
 	    cmocka_unit_test(qp_vectors),
 	    cmocka_unit_test(qp_round_trip),
 	    cmocka_unit_test(needs_encoding),
+	    cmocka_unit_test(needs_encoding_every_offset),
 	    cmocka_unit_test(header_ascii),
 	    cmocka_unit_test(header_encoded),
 	    cmocka_unit_test(header_random),
