@@ -436,13 +436,35 @@ hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
  * quoted string there and fail address validation: the row is invalid,
  * never redirected.
  */
+static int list_special(char c)
+{
+	switch (c) {
+	case '(':
+	case ')':
+	case '<':
+	case '>':
+	case '[':
+	case ']':
+	case ':':
+	case ';':
+	case ',':
+	case '\\':
+	case '"':
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 static hd_status escape_address_value(hd_buf *out, const char *s, size_t n,
 				      hd_error *err)
 {
+	const size_t len0 = out->len;
 	hd_buf tmp = HD_BUF_INIT;
+	const char *v;
 	hd_status st;
 	int quote = 0;
-	size_t a = 0, b = n;
+	size_t a = 0, b = n, m;
 
 	/* white space around an address (a spreadsheet cell "ann@x.example
 	 * ") means nothing: the address alone goes in */
@@ -452,29 +474,45 @@ static hd_status escape_address_value(hd_buf *out, const char *s, size_t n,
 		s += a;
 		n = b - a;
 	}
-	st = hd_escape_header(&tmp, s, n, err);
-
-	for (size_t i = 0; st == HD_OK && i < tmp.len; i++)
-		if (strchr("()<>[]:;,\\\"", tmp.data[i]))
-			quote = 1;
-	/* '@' stays bare only in a value that is an address */
-	if (st == HD_OK && !quote && memchr(tmp.data, '@', tmp.len) &&
-	    hd_address_check(tmp.data, tmp.len, NULL) != HD_OK)
-		quote = 1;
-	if (st == HD_OK && !quote) {
-		st = hd_buf_append(out, tmp.data, tmp.len);
-	} else if (st == HD_OK) {
-		st = hd_buf_putc(out, '"');
-		for (size_t i = 0; st == HD_OK && i < tmp.len; i++) {
-			if (tmp.data[i] == '"' || tmp.data[i] == '\\')
-				st = hd_buf_putc(out, '\\');
-			if (st == HD_OK)
-				st = hd_buf_putc(out, tmp.data[i]);
+	/* escaped in place; the rare value that must be quoted is copied
+	 * aside and written again */
+	st = hd_escape_header(out, s, n, err);
+	if (st != HD_OK) {
+		if (out->data) {
+			out->len = len0;
+			out->data[len0] = '\0';
 		}
-		if (st == HD_OK)
-			st = hd_buf_putc(out, '"');
+		return st;
 	}
+	v = out->data ? out->data + len0 : "";
+	m = out->len - len0;
+	for (size_t i = 0; !quote && i < m; i++)
+		quote = list_special(v[i]);
+	/* '@' stays bare only in a value that is an address */
+	if (!quote && memchr(v, '@', m) &&
+	    hd_address_check(v, m, NULL) != HD_OK)
+		quote = 1;
+	if (!quote)
+		return HD_OK;
+	st = hd_buf_append(&tmp, v, m);
+	if (st == HD_OK) {
+		out->len = len0;
+		out->data[len0] = '\0';
+		st = hd_buf_putc(out, '"');
+	}
+	for (size_t i = 0; st == HD_OK && i < tmp.len; i++) {
+		if (tmp.data[i] == '"' || tmp.data[i] == '\\')
+			st = hd_buf_putc(out, '\\');
+		if (st == HD_OK)
+			st = hd_buf_putc(out, tmp.data[i]);
+	}
+	if (st == HD_OK)
+		st = hd_buf_putc(out, '"');
 	hd_buf_free(&tmp);
+	if (st != HD_OK && out->data) {
+		out->len = len0;
+		out->data[len0] = '\0';
+	}
 	return st;
 }
 
