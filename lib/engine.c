@@ -769,6 +769,13 @@ hd_status hd__engine_new(hd__sender *s, const hd__engine_config *cfg,
 		e->threads = cfg->threads;
 	else
 		e->threads = cores > 0 ? (unsigned)cores : 1;
+	/* libcurl waits for the reply to an SMTP message's final "." in its
+	 * done phase, without tending the thread's other connections: one
+	 * thread more than there are cores keeps a core sending meanwhile
+	 * (2 cores, -c 10 to smtp-sink: 10,135 -> 12,382 messages/s; over
+	 * HTTP it changes nothing) */
+	if (e->async && !cfg->threads && s->tp == &hd_transport_smtp)
+		e->threads++;
 	if (e->threads > conns)
 		e->threads = conns;
 	e->slots_total =
@@ -815,6 +822,16 @@ hd_pool *hd__engine_pool(hd__engine *e)
 unsigned hd__engine_slots(const hd__engine *e)
 {
 	return e->slots_total;
+}
+
+unsigned hd__engine_threads(const hd__engine *e)
+{
+	return e->threads;
+}
+
+unsigned hd__engine_connections(const hd__engine *e)
+{
+	return e->async ? e->cfg.connections : 0;
 }
 
 void hd__engine_free(hd__engine *e)

@@ -69,6 +69,12 @@ hd_pool *hd__engine_pool(hd__engine *e);
 /* Slots (requests in flight at most) of the whole engine. */
 unsigned hd__engine_slots(const hd__engine *e);
 
+/* The worker threads, and the connections they may open at most; 0
+ * connections when each worker sends on its own (outbox, dry run,
+ * --max-per-connection: one thread per connection). */
+unsigned hd__engine_threads(const hd__engine *e);
+unsigned hd__engine_connections(const hd__engine *e);
+
 /* Wakes every worker: the journal made starts durable.  ctx is the
  * hd__engine (an hd__commit_on_durable callback). */
 void hd__engine_wake_all(void *ctx);

@@ -340,6 +340,14 @@ hd_status hd__wire_start_pool(hd__wire *r, hd_error *err)
 	if (st != HD_OK)
 		return st;
 	r->pool = hd__engine_pool(r->engine);
+	if (r->cfg->verbose && hd__engine_connections(r->engine)) {
+		unsigned c = hd__engine_connections(r->engine);
+		unsigned t = hd__engine_threads(r->engine);
+		hd__wire_note(r,
+			      "up to %u connection%s, driven by %u worker "
+			      "thread%s",
+			      c, c == 1 ? "" : "s", t, t == 1 ? "" : "s");
+	}
 	if (r->commit)
 		hd__commit_on_durable(r->commit, hd__engine_wake_all,
 				      r->engine);

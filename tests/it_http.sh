@@ -129,6 +129,14 @@ expect_eq "$(jobj srv.stats 'd["connections"] <= 4')" True "load: at most 4 conn
 expect_eq "$(jobj srv.stats 'sorted(set(d["ok_by_key"][k] for k in json.load(open("load.sum"))["keys"]))')" "[1]" "load: ok_by_key is 1 for every key"
 expect_eq "$(jrows load.jsonl 'sorted(r["message_id"] for r in rows) == sorted(json.load(open("load.sum"))["keys"])')" True "load: report message_ids are the keys the server got"
 
+# ---- worker threads: over HTTP one per core, never more than -c ----------
+
+tmpl threads.http "$B/ok?run=threads"
+cores=$(nproc)
+run_herald send -v -t threads.http -c 8 -o threads.jsonl l40.csv
+expect_match "$err" "herald: up to 8 connections, driven by $((cores < 8 ? cores : 8)) worker thread" "threads: -c 8 on $cores cores"
+expect_eq "$rc:$(grep -c 'connections, driven by' <<<"$err")" 0:1 "threads: -v says it once"
+
 # ---- the bytes on the wire are the outbox rendering -----------------------
 
 cat >bytes.csv <<'CSV'

@@ -227,6 +227,20 @@ expect_eq "$(grep -c 'interrupted: finishing the sends in flight' sig.err)" 1 "t
 expect_eq "$(jrows sig.jsonl 'sorted(set(r["ms"] for r in rows if r["attempts"] == 0))')" "[0]" "rows never attempted have ms 0"
 smtp_stop stuck
 
+# worker threads: over SMTP one more than the cores (libcurl waits for the
+# reply to the final "." without tending the thread's other connections),
+# never more than the connections; -v says how many
+smtp_start threads
+cores=$(nproc)
+want=$((cores + 1 < 10 ? cores + 1 : 10))
+run_herald send -v -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" -c 10 -o th.jsonl list20.csv
+expect_eq "$rc:$(grep -c 'connections, driven by' <<<"$err")" 0:1 "threads: -v says it once"
+expect_match "$err" "herald: up to 10 connections, driven by $want worker threads" "threads: -c 10 on $cores cores: $want worker threads"
+run_herald send -v -t t.eml --smtp "smtp://127.0.0.1:$SMTP_PORT" -c 1 -o th1.jsonl list20.csv
+expect_match "$err" "herald: up to 1 connection, driven by 1 worker thread$" "threads: -c 1: one worker thread"
+expect_eq "$(smtp_stat threads messages)" 42 "threads: the server got both runs' 21 messages"
+smtp_stop threads
+
 # bad configuration
 run_herald send -t t.eml --smtp "http://127.0.0.1:$port" list20.csv
 expect_eq "$rc" 78 "an http:// SMTP URL: 78"
