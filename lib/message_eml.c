@@ -425,17 +425,7 @@ hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
 
 /* ---- building ---- */
 
-/*
- * Escaper for values in address headers (From, To, Cc, Bcc, Reply-To).  A
- * value that holds an RFC 5322 special which could change the list's
- * structure — a comma, angle brackets, a quote — is written as a quoted
- * string, so "x <victim@evil.example>, y" given as a name stays one display
- * name and can never add a recipient.  '@' and '.' are left alone: an
- * address value needs them, and in a display name they are harmless to the
- * parser.  Values meant for <{{email}}> that hold such specials become a
- * quoted string there and fail address validation: the row is invalid,
- * never redirected.
- */
+/* The RFC 5322 specials that could change an address list's structure. */
 static int list_special(char c)
 {
 	switch (c) {
@@ -456,6 +446,17 @@ static int list_special(char c)
 	}
 }
 
+/*
+ * Escaper for values in address headers (From, To, Cc, Bcc, Reply-To).  A
+ * value that holds an RFC 5322 special which could change the list's
+ * structure — a comma, angle brackets, a quote — is written as a quoted
+ * string, so "x <victim@evil.example>, y" given as a name stays one display
+ * name and can never add a recipient.  '@' and '.' are left alone: an
+ * address value needs them, and in a display name they are harmless to the
+ * parser.  Values meant for <{{email}}> that hold such specials become a
+ * quoted string there and fail address validation: the row is invalid,
+ * never redirected.
+ */
 static hd_status escape_address_value(hd_buf *out, const char *s, size_t n,
 				      hd_error *err)
 {
