@@ -365,10 +365,15 @@ void hd_recent_free(hd_recent *r)
 	free(r);
 }
 
+int hd_recent_has(const hd_recent *r, const char *key, size_t len)
+{
+	return hd_keyset_has(r->now, key, len) ||
+	       hd_keyset_has(r->before, key, len);
+}
+
 int hd_recent_seen(hd_recent *r, const char *key, size_t len)
 {
-	if (hd_keyset_has(r->now, key, len) ||
-	    hd_keyset_has(r->before, key, len))
+	if (hd_recent_has(r, key, len))
 		return 1;
 	if (hd_keyset_count(r->now) >= r->keep) {
 		hd_keyset *fresh = hd_keyset_new();

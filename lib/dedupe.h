@@ -76,5 +76,7 @@ void hd_recent_free(hd_recent *r);
 /* 1 when key was seen lately, 0 when not (it is noted now), -1 out of
  * memory. */
 int hd_recent_seen(hd_recent *r, const char *key, size_t len);
+/* 1 when key was seen lately, else 0; notes nothing. */
+int hd_recent_has(const hd_recent *r, const char *key, size_t len);
 
 #endif

@@ -353,6 +353,14 @@ hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
 	}
 	if (!id)
 		return HD_OK;
+	/* a repeat of a key this run already took is a duplicate, whether
+	 * or not that send has reached the journal yet */
+	if (pass == HD__PASS_ONE && f->recent &&
+	    hd_recent_has(f->recent, id, strlen(id))) {
+		leave_out(v, HD_ROW_SKIPPED,
+			  "duplicate key: a recent row has it");
+		return HD_OK;
+	}
 	if (f->cfg.journal && by_journal(f, id, v, &st, err))
 		return st;
 	switch (suppressed(f, id)) {

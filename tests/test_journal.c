@@ -2,6 +2,7 @@
  * test_journal.c — the journal file: creation, the lock, reading back what
  * each key's records say, a torn last line, foreign files.
  */
+#include "filter.h"
 #include "journal.h"
 
 #include "servers/spawn.h"
@@ -76,6 +77,51 @@ static hd__jinfo look(hd_journal *j, const char *id)
 
 	assert_int_equal(hd__journal_lookup(j, id, &ji, &e), HD_OK);
 	return ji;
+}
+
+/* A one-pass run: a repeat of a key this run took is a duplicate, even
+ * when that send has reached the journal before the repeat is decided
+ * (it_onepass saw "sent earlier" once, when the first send was quick).
+ * The next run says "sent earlier" for both. */
+static void test_repeat_after_its_send_is_journaled(void **state)
+{
+	hd__filter_config fc = {0};
+	hd__filter *f;
+	hd__verdict v;
+	hd_journal *j;
+	hd_error e;
+
+	(void)state;
+	fc.dedupe = HD__DEDUPE_RECENT;
+	for (int run = 1; run <= 2; run++) {
+		j = open_rw(NULL);
+		hd__journal_live(j);
+		fc.journal = j;
+		assert_int_equal(hd__filter_new(&fc, &f, &e), HD_OK);
+		assert_int_equal(hd__filter_decide(f, HD__PASS_ONE, 1, "ann@x",
+						   NULL, &v, &e),
+				 HD_OK);
+		if (run == 1) {
+			assert_true(v.take);
+			assert_int_equal(hd__journal_add_start(j, 1, "ann@x", 1,
+							       1764756000.0),
+					 HD_OK);
+			end_row(j, 1, "ann@x", HD_ROW_SENT, NULL);
+			assert_int_equal(hd__journal_flush(j, 0, &e), HD_OK);
+			assert_int_equal(look(j, "ann@x").state, HD__J_SENT);
+		} else {
+			assert_false(v.take);
+			assert_non_null(strstr(v.reason, "sent earlier"));
+		}
+		assert_int_equal(hd__filter_decide(f, HD__PASS_ONE, 2, "ann@x",
+						   NULL, &v, &e),
+				 HD_OK);
+		assert_false(v.take);
+		assert_non_null(strstr(v.reason, run == 1 ? "duplicate key"
+							  : "sent earlier"));
+		hd__filter_free(f);
+		assert_int_equal(hd__journal_close(j, &e), HD_OK);
+	}
 }
 
 static void test_create_and_reopen(void **state)
@@ -382,6 +428,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_create_and_reopen, setup),
+	    cmocka_unit_test_setup(test_repeat_after_its_send_is_journaled,
+				   setup),
 	    cmocka_unit_test_setup(test_states, setup),
 	    cmocka_unit_test_setup(test_torn_last_line, setup),
 	    cmocka_unit_test_setup(test_foreign, setup),
