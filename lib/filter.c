@@ -390,15 +390,11 @@ hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
 		v->later = 1;
 		return HD_OK;
 	}
-	/* last: only rows that would otherwise go count as first of a key */
+	/* last: only rows that would otherwise go count as first of a key
+	 * (a repeat was left out above, before the journal) */
 	if (pass == HD__PASS_ONE) {
-		int seen =
-		    f->recent ? hd_recent_seen(f->recent, id, strlen(id)) : 0;
-		if (seen < 0)
+		if (f->recent && hd_recent_seen(f->recent, id, strlen(id)) < 0)
 			return hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
-		if (seen)
-			leave_out(v, HD_ROW_SKIPPED,
-				  "duplicate key: a recent row has it");
 		return HD_OK;
 	}
 	if (pass == HD__PASS_VALIDATE) {
