@@ -1,16 +1,45 @@
 /*
- * fuzz_json_check.c — the scanner that checks a rendered JSON body
- * (lib/json_check.c), against jansson, which it stands in for.
+ * fuzz_json_check.c — the scanner that checks a rendered JSON body, and
+ * the builder that reads records with it (lib/json_check.c), against
+ * jansson, which they stand in for.
  *
- * Input: any bytes, taken as a whole body.
+ * Input: any bytes, taken as a whole body or record.
  * Promises checked: "valid" only where jansson (with the flags the body
  * check uses) accepts the text, "invalid" only where jansson refuses it;
- * the same answer twice.
+ * the same answer twice; and where the builder builds, with either key
+ * rule, jansson builds the same tree (kinds, values, key order).
  */
 #include "fuzz.h"
 #include "json_check.h"
 
 #include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void built_as_jansson(const char *s, size_t size, int flags)
+{
+	json_t *ours = NULL, *theirs;
+	enum hd_json_verdict v = hd__json_load(s, size, flags, &ours);
+	char *a, *b;
+
+	theirs = json_loadb(s, size, flags, NULL);
+	if (v != HD_JSON_VALID) {
+		FUZZ_ASSERT(!ours, "nothing built, but a tree handed out");
+		FUZZ_ASSERT(v == HD_JSON_UNSURE || !theirs,
+			    "the builder says invalid, jansson accepts it");
+		json_decref(theirs);
+		return;
+	}
+	FUZZ_ASSERT(theirs, "built, but jansson refuses %zu bytes", size);
+	a = json_dumps(ours, JSON_COMPACT | JSON_ENCODE_ANY);
+	b = json_dumps(theirs, JSON_COMPACT | JSON_ENCODE_ANY);
+	FUZZ_ASSERT(json_equal(ours, theirs) && a && b && !strcmp(a, b),
+		    "built %s, jansson %s", a ? a : "?", b ? b : "?");
+	free(a);
+	free(b);
+	json_decref(ours);
+	json_decref(theirs);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -19,15 +48,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_error_t je;
 	json_t *j;
 
-	if (v == HD_JSON_UNSURE)
-		return 0;
-	j = json_loadb(s, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-	FUZZ_ASSERT((v == HD_JSON_VALID) == (j != NULL),
-		    "the scanner says %s, jansson %s (%s) for %zu bytes",
-		    v == HD_JSON_VALID ? "valid" : "invalid",
-		    j ? "accepts it" : "refuses it", j ? "" : je.text, size);
-	json_decref(j);
-	FUZZ_ASSERT(hd__json_check(s, size) == v,
-		    "the scanner changed its mind");
+	if (v != HD_JSON_UNSURE) {
+		j = json_loadb(s, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+		FUZZ_ASSERT((v == HD_JSON_VALID) == (j != NULL),
+			    "the scanner says %s, jansson %s (%s) for %zu "
+			    "bytes",
+			    v == HD_JSON_VALID ? "valid" : "invalid",
+			    j ? "accepts it" : "refuses it", j ? "" : je.text,
+			    size);
+		json_decref(j);
+		FUZZ_ASSERT(hd__json_check(s, size) == v,
+			    "the scanner changed its mind");
+	}
+	built_as_jansson(s, size, JSON_DECODE_ANY | JSON_ALLOW_NUL);
+	built_as_jansson(
+	    s, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL);
 	return 0;
 }

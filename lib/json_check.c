@@ -1,5 +1,6 @@
 /*
- * json_check.c — a JSON text checked in one pass, nothing allocated.
+ * json_check.c — a JSON text checked in one pass, nothing allocated; and
+ * a text found valid built into jansson's tree in a second.
  *
  * A recursive descent over the grammar of RFC 8259, with an explicit
  * depth so that no input can exhaust the stack.  See json_check.h for why
@@ -9,6 +10,8 @@
 
 #include "escape.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* jansson stops at 2048 levels; deeper than this we let it decide. */
@@ -223,4 +226,279 @@ enum hd_json_verdict hd__json_check(const char *text, size_t n)
 		return s.deep ? HD_JSON_UNSURE : HD_JSON_INVALID;
 	skip_ws(&s);
 	return s.p == s.end ? s.unsure : HD_JSON_INVALID;
+}
+
+/* --- building: the text is known valid, so nothing here is an error but
+ * running out of memory, a duplicate key the caller refuses, or a number
+ * strtod reads otherwise than JSON (a locale's decimal comma) --- */
+
+struct build {
+	const char *p, *end; /* a number may end the text */
+	int reject_duplicates;
+};
+
+static void put_utf8(char **o, unsigned u)
+{
+	unsigned char *q = (unsigned char *)*o;
+
+	if (u < 0x80) {
+		*q++ = (unsigned char)u;
+	} else if (u < 0x800) {
+		*q++ = (unsigned char)(0xC0 | u >> 6);
+		*q++ = (unsigned char)(0x80 | (u & 0x3F));
+	} else if (u < 0x10000) {
+		*q++ = (unsigned char)(0xE0 | u >> 12);
+		*q++ = (unsigned char)(0x80 | (u >> 6 & 0x3F));
+		*q++ = (unsigned char)(0x80 | (u & 0x3F));
+	} else {
+		*q++ = (unsigned char)(0xF0 | u >> 18);
+		*q++ = (unsigned char)(0x80 | (u >> 12 & 0x3F));
+		*q++ = (unsigned char)(0x80 | (u >> 6 & 0x3F));
+		*q++ = (unsigned char)(0x80 | (u & 0x3F));
+	}
+	*o = (char *)q;
+}
+
+/* After the opening quote: the string's bytes, decoded, and p after the
+ * closing quote.  *text points into the input when there is no escape;
+ * otherwise *owned is a new buffer the caller frees.  0: out of memory. */
+static int build_string(struct build *b, const char **text, size_t *len,
+			char **owned)
+{
+	const char *start = b->p, *q = b->p, *e;
+	char *o;
+
+	*owned = NULL;
+	while (*q != '"' && *q != '\\')
+		q++;
+	if (*q == '"') {
+		*text = start;
+		*len = (size_t)(q - start);
+		b->p = q + 1;
+		return 1;
+	}
+	/* an escape never decodes longer than it is written: "\\uXXXX"
+	 * is at most 3 bytes, a pair of them 4 */
+	for (e = q; *e != '"';)
+		e += *e == '\\' ? 2 : 1;
+	if (!(*owned = malloc((size_t)(e - start) + 1)))
+		return 0;
+	memcpy(*owned, start, (size_t)(q - start));
+	o = *owned + (q - start);
+	while (q < e) {
+		unsigned u, lo;
+
+		if (*q != '\\') {
+			*o++ = *q++;
+			continue;
+		}
+		q++;
+		switch (*q++) {
+		case 'b':
+			*o++ = '\b';
+			break;
+		case 'f':
+			*o++ = '\f';
+			break;
+		case 'n':
+			*o++ = '\n';
+			break;
+		case 'r':
+			*o++ = '\r';
+			break;
+		case 't':
+			*o++ = '\t';
+			break;
+		case 'u':
+			hex4((const unsigned char *)q, &u);
+			q += 4;
+			if (u >= 0xD800 && u <= 0xDBFF) {
+				hex4((const unsigned char *)q + 2, &lo);
+				q += 6;
+				u = 0x10000 + ((u - 0xD800) << 10) +
+				    (lo - 0xDC00);
+			}
+			put_utf8(&o, u);
+			break;
+		default: /* '"', '\\' and '/' stand for themselves */
+			*o++ = q[-1];
+			break;
+		}
+	}
+	*text = *owned;
+	*len = (size_t)(o - *owned);
+	b->p = e + 1;
+	return 1;
+}
+
+static void build_ws(struct build *b)
+{
+	while (*b->p == ' ' || *b->p == '\t' || *b->p == '\n' || *b->p == '\r')
+		b->p++;
+}
+
+static json_t *build_number(struct build *b)
+{
+	const char *start = b->p;
+	int real = 0;
+	char buf[400], *end;
+	size_t n;
+
+	if (*b->p == '-')
+		b->p++;
+	while (b->p < b->end &&
+	       ((*b->p >= '0' && *b->p <= '9') || *b->p == '.')) {
+		real |= *b->p == '.';
+		b->p++;
+	}
+	/* the check left anything with an exponent, an integer past 18
+	 * digits or a real past 300 before its point to jansson */
+	n = (size_t)(b->p - start);
+	if (n >= sizeof(buf))
+		return NULL;
+	memcpy(buf, start, n);
+	buf[n] = '\0';
+	errno = 0;
+	if (!real) {
+		long long v = strtoll(buf, &end, 10);
+		return (size_t)(end - buf) == n && !errno ? json_integer(v)
+							  : NULL;
+	} else {
+		double d = strtod(buf, &end);
+		return (size_t)(end - buf) == n ? json_real(d) : NULL;
+	}
+}
+
+static json_t *build_value(struct build *b);
+
+static json_t *build_array(struct build *b)
+{
+	json_t *a = json_array(), *v;
+
+	build_ws(b);
+	if (*b->p == ']') {
+		b->p++;
+		return a;
+	}
+	while (a) {
+		if (!(v = build_value(b)) || json_array_append_new(a, v) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+		build_ws(b);
+		if (*b->p++ == ']')
+			break;
+		build_ws(b);
+	}
+	return a;
+}
+
+static json_t *build_object(struct build *b)
+{
+	json_t *o = json_object(), *v;
+
+	build_ws(b);
+	if (*b->p == '}') {
+		b->p++;
+		return o;
+	}
+	while (o) {
+		const char *key;
+		size_t klen;
+		char *owned;
+		int bad;
+
+		b->p++; /* the key's quote */
+		if (!build_string(b, &key, &klen, &owned)) {
+			json_decref(o);
+			return NULL;
+		}
+		build_ws(b);
+		b->p++; /* ':' */
+		v = build_value(b);
+		if (v && b->reject_duplicates &&
+		    json_object_getn(o, key, klen) != NULL) {
+			json_decref(v);
+			v = NULL;
+		}
+		/* setn_new takes v, even when it fails */
+		bad = !v || json_object_setn_new_nocheck(o, key, klen, v) != 0;
+		free(owned);
+		if (bad) {
+			json_decref(o);
+			return NULL;
+		}
+		build_ws(b);
+		if (*b->p++ == '}')
+			break;
+		build_ws(b);
+	}
+	return o;
+}
+
+static json_t *build_value(struct build *b)
+{
+	const char *text;
+	size_t len;
+	char *owned;
+	json_t *v;
+
+	build_ws(b);
+	switch (*b->p) {
+	case '{':
+		b->p++;
+		return build_object(b);
+	case '[':
+		b->p++;
+		return build_array(b);
+	case '"':
+		b->p++;
+		if (!build_string(b, &text, &len, &owned))
+			return NULL;
+		v = json_stringn_nocheck(text, len);
+		free(owned);
+		return v;
+	case 't':
+		b->p += 4;
+		return json_true();
+	case 'f':
+		b->p += 5;
+		return json_false();
+	case 'n':
+		b->p += 4;
+		return json_null();
+	default:
+		return build_number(b);
+	}
+}
+
+enum hd_json_verdict hd__json_load(const char *text, size_t n, int flags,
+				   json_t **out)
+{
+	struct build b = {text, text + n,
+			  (flags & JSON_REJECT_DUPLICATES) != 0};
+	enum hd_json_verdict v;
+
+	*out = NULL;
+	/* the check's rules are jansson's with JSON_ALLOW_NUL; other flags
+	 * are jansson's to apply */
+	if (!(flags & JSON_ALLOW_NUL) ||
+	    (flags &
+	     ~(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL)))
+		return HD_JSON_UNSURE;
+	v = hd__json_check(text, n);
+	if (v != HD_JSON_VALID)
+		return v;
+	/* JSON_DECODE_ANY: a text that is not an array or object is
+	 * jansson's to refuse */
+	if (!(flags & JSON_DECODE_ANY)) {
+		build_ws(&b);
+		if (*b.p != '{' && *b.p != '[')
+			return HD_JSON_UNSURE;
+	}
+	/* the check found a quote, bracket or delimiter wherever the
+	 * builder looks for one, so it never reads past the text's end */
+	if (!(*out = build_value(&b)))
+		return HD_JSON_UNSURE;
+	return HD_JSON_VALID;
 }

@@ -1,4 +1,5 @@
-/* test_json_check.c — the JSON body scanner agrees with jansson. */
+/* test_json_check.c — the JSON body scanner agrees with jansson, and
+ * what it builds is jansson's tree. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -76,6 +77,45 @@ static int jansson_accepts(const char *s, size_t n)
 	return v != NULL;
 }
 
+/* hd__json_load on an exact copy of the text (ASan sees a byte read past
+ * its end): where it builds, jansson builds the same tree, kinds and key
+ * order included; where it says invalid, jansson refuses.  Returns its
+ * verdict. */
+static enum hd_json_verdict load_as_jansson(const char *what, const char *s,
+					    size_t n, int flags)
+{
+	char *copy = malloc(n ? n : 1);
+	json_t *ours = NULL, *theirs;
+	enum hd_json_verdict v;
+
+	assert_non_null(copy);
+	memcpy(copy, s, n);
+	v = hd__json_load(copy, n, flags, &ours);
+	theirs = json_loadb(copy, n, flags, NULL);
+	if (v == HD_JSON_VALID) {
+		char *a, *b;
+		if (!theirs)
+			fail_msg("%s: built, but jansson refuses it", what);
+		a = json_dumps(ours, JSON_COMPACT | JSON_ENCODE_ANY);
+		b = json_dumps(theirs, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!json_equal(ours, theirs) || !a || !b || strcmp(a, b))
+			fail_msg("%s: built %s, jansson %s", what, a ? a : "?",
+				 b ? b : "?");
+		free(a);
+		free(b);
+	} else {
+		assert_null(ours);
+		if (v == HD_JSON_INVALID && theirs)
+			fail_msg("%s: invalid, but jansson accepts it", what);
+	}
+	json_decref(ours);
+	json_decref(theirs);
+	free(copy);
+	return v;
+}
+
+#define RECORD_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL)
+
 static void test_cases(void **state)
 {
 	(void)state;
@@ -91,7 +131,77 @@ static void test_cases(void **state)
 		    jansson_accepts(cases[i].text, n) != (v == HD_JSON_VALID))
 			fail_msg("case %zu '%s': jansson disagrees", i,
 				 cases[i].text);
+		/* what the check finds valid is built */
+		if (load_as_jansson(cases[i].text, cases[i].text, n,
+				    RECORD_FLAGS) != v)
+			fail_msg("case %zu '%s': load and check disagree", i,
+				 cases[i].text);
 	}
+}
+
+/* The builder on what records hold, and where it leaves jansson to say
+ * no. */
+static void test_load(void **state)
+{
+	static const char *built[] = {
+	    "{\"email\": \"ann@example.com\", \"n\": 5, \"trial\": false, "
+	    "\"company\": {\"name\": \"A & Co\", \"seats\": 2}, \"x\": null}",
+	    "{\"k\\u00e9y\": \"v\\\"q\\\\b\\/s\\b\\f\\n\\r\\t\"}",
+	    "{\"\\ud83c\\udf89\": \"\\u20ac \\u00e9 \\u0041 \\u07ff \\uffff\"}",
+	    "[\"\xf0\x9f\x8e\x89 Empf\xc3\xa4nger\", \"pre\\nfix\", "
+	    "\"\\u0000\"]",
+	    "[-0, 0, -1, 123456789012345678, -123456789012345678, 0.5, -0.25, "
+	    "3.14159265358979]",
+	    "[[], {}, [[{}]], {\"a\": [1, {\"b\": []}]}]",
+	    "  \r\n\t{ \"spaced\" :\t[ 1 ,2 ] , \"z\" : \"\" }  \n",
+	    "42",
+	    "-7.5",
+	    "\"top\"",
+	    "true",
+	    "null",
+	    "{\"z\": 1, \"a\": 2, \"m\": 3}",
+	};
+	json_t *v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(built) / sizeof(*built); i++)
+		if (load_as_jansson(built[i], built[i], strlen(built[i]),
+				    RECORD_FLAGS) != HD_JSON_VALID)
+			fail_msg("'%s' was not built", built[i]);
+	/* a duplicate key: jansson refuses it under the flag, and without
+	 * it the later value wins in the earlier place, as in jansson */
+	assert_int_equal(load_as_jansson("dup",
+					 "{\"a\": 1, \"b\": 2, \"a\": 3}", 24,
+					 RECORD_FLAGS),
+			 HD_JSON_UNSURE);
+	assert_int_equal(load_as_jansson("dup",
+					 "{\"a\": 1, \"b\": 2, \"a\": 3}", 24,
+					 JSON_DECODE_ANY | JSON_ALLOW_NUL),
+			 HD_JSON_VALID);
+	assert_int_equal(load_as_jansson("nested dup",
+					 "[{\"a\": {\"c\": 1, \"c\": 2}}]", 25,
+					 RECORD_FLAGS),
+			 HD_JSON_UNSURE);
+	/* flags the check does not follow are jansson's to apply */
+	assert_int_equal(load_as_jansson("no ANY", "5", 1, JSON_ALLOW_NUL),
+			 HD_JSON_UNSURE);
+	assert_int_equal(
+	    load_as_jansson("no NUL", "[\"\\u0000\"]", 10, JSON_DECODE_ANY),
+	    HD_JSON_UNSURE);
+	assert_int_equal(hd__json_load("[]", 2, JSON_ALLOW_NUL, &v),
+			 HD_JSON_VALID);
+	json_decref(v);
+	assert_int_equal(
+	    hd__json_load("[]", 2, JSON_ALLOW_NUL | JSON_DISABLE_EOF_CHECK, &v),
+	    HD_JSON_UNSURE);
+	assert_null(v);
+	/* invalid and unsure texts build nothing */
+	assert_int_equal(hd__json_load("{\"a\": }", 7, RECORD_FLAGS, &v),
+			 HD_JSON_INVALID);
+	assert_null(v);
+	assert_int_equal(hd__json_load("1e5", 3, RECORD_FLAGS, &v),
+			 HD_JSON_UNSURE);
+	assert_null(v);
 }
 
 /* Nesting deeper than the scanner goes is jansson's to judge, and never
@@ -118,7 +228,7 @@ static void test_json_test_suite(void **state)
 {
 	const char *td = getenv("HERALD_TESTDATA");
 	char dir[1024], path[2048];
-	size_t files = 0, sure = 0;
+	size_t files = 0, sure = 0, built = 0;
 	struct dirent *d;
 	DIR *dp;
 
@@ -155,16 +265,28 @@ static void test_json_test_suite(void **state)
 			fail_msg("%s: the scanner says %s, jansson not",
 				 d->d_name,
 				 v == HD_JSON_VALID ? "valid" : "invalid");
+		/* built as jansson builds it, with either key rule */
+		if (v == HD_JSON_VALID) {
+			enum hd_json_verdict a, b;
+			a = load_as_jansson(d->d_name, buf, n, RECORD_FLAGS);
+			b = load_as_jansson(d->d_name, buf, n,
+					    JSON_DECODE_ANY | JSON_ALLOW_NUL);
+			built += a == HD_JSON_VALID;
+			if (b != HD_JSON_VALID)
+				fail_msg("%s: valid, but not built", d->d_name);
+		}
 	}
 	closedir(dp);
 	assert_true(files > 300);
 	assert_true(sure > 250);
+	assert_true(built > 80);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cases),
+	    cmocka_unit_test(test_load),
 	    cmocka_unit_test(test_deep),
 	    cmocka_unit_test(test_json_test_suite),
 	};
