@@ -49,12 +49,19 @@ static void mask(char *s, size_t a, size_t b)
  * returns where to go on; else returns i + 1. */
 static size_t field_at(char *s, size_t i)
 {
+	/* a name starts a word, and every name starts with a letter */
+	if ((i > 0 && is_name_char(s[i - 1])) ||
+	    !((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+		return i + 1;
 	for (size_t k = 0; k < sizeof(fields) / sizeof(fields[0]); k++) {
-		size_t n = strlen(fields[k].name), j = i + n, a, b;
+		size_t n, j, a, b;
 		int quoted = 0;
 
-		if ((i > 0 && is_name_char(s[i - 1])) ||
-		    strncasecmp(s + i, fields[k].name, n) != 0 ||
+		if ((s[i] | 0x20) != fields[k].name[0])
+			continue;
+		n = strlen(fields[k].name);
+		j = i + n;
+		if (strncasecmp(s + i, fields[k].name, n) != 0 ||
 		    is_name_char(s[j]))
 			continue;
 		if (s[j] == '"') {
@@ -103,12 +110,20 @@ int hd__redact_secret_header(const char *name, size_t n)
 		if (strlen(secret_names[i]) == n &&
 		    !strncasecmp(name, secret_names[i], n))
 			return 1;
-	for (size_t i = 0; i < sizeof(secret_parts) / sizeof(*secret_parts);
-	     i++) {
-		size_t m = strlen(secret_parts[i]);
-		for (size_t k = 0; k + m <= n; k++)
-			if (!strncasecmp(name + k, secret_parts[i], m))
+	/* every header of every request comes here: the first letter
+	 * decides before a comparison is made */
+	for (size_t k = 0; k < n; k++) {
+		char c = (char)(name[k] | 0x20);
+		for (size_t i = 0;
+		     i < sizeof(secret_parts) / sizeof(*secret_parts); i++) {
+			size_t m;
+			if (secret_parts[i][0] != c)
+				continue;
+			m = strlen(secret_parts[i]);
+			if (k + m <= n &&
+			    !strncasecmp(name + k, secret_parts[i], m))
 				return 1;
+		}
 	}
 	return 0;
 }

@@ -167,18 +167,6 @@ static const struct reason {
 };
 /* clang-format on */
 
-/* Request headers whose values are credentials: exact names, then name
- * parts (case-insensitive). */
-/* clang-format off */
-static const char *const secret_names[] = {
-	"authorization", "proxy-authorization", "cookie",
-};
-static const char *const secret_parts[] = {
-	"auth", "token", "secret", "password", "api-key", "apikey",
-	"api_key", "signature", "session",
-};
-/* clang-format on */
-
 /* ---- small helpers ----------------------------------------------------- */
 
 static int lower(int ch)
@@ -204,22 +192,6 @@ static int has_prefix(const char *s, const char *prefix)
 	return 1;
 }
 
-/* Does s contain part (lower case), ignoring case? */
-static int icontains(const char *s, const char *part)
-{
-	size_t n = strlen(part);
-
-	for (; *s; s++) {
-		size_t i = 0;
-		while (i < n && s[i] &&
-		       lower((unsigned char)s[i]) == (unsigned char)part[i])
-			i++;
-		if (i == n)
-			return 1;
-	}
-	return 0;
-}
-
 /* RFC 9110 section 5.6.2: token characters. */
 static int is_token(const char *s, size_t max)
 {
@@ -232,19 +204,6 @@ static int is_token(const char *s, size_t max)
 			return 0;
 	}
 	return n > 0;
-}
-
-static int is_secret_header(const char *name)
-{
-	for (size_t i = 0; i < sizeof(secret_names) / sizeof(*secret_names);
-	     i++)
-		if (ieq(name, secret_names[i]))
-			return 1;
-	for (size_t i = 0; i < sizeof(secret_parts) / sizeof(*secret_parts);
-	     i++)
-		if (icontains(name, secret_parts[i]))
-			return 1;
-	return 0;
 }
 
 static void add_secret(struct secrets *s, const char *p, size_t n)
@@ -269,7 +228,8 @@ static void collect_secrets(const hd_request *rq, struct secrets *s)
 		const char *sp;
 
 		if (!rq->headers[i].name || !v ||
-		    !is_secret_header(rq->headers[i].name))
+		    !hd__redact_secret_header(rq->headers[i].name,
+					      strlen(rq->headers[i].name)))
 			continue;
 		add_secret(s, v, strlen(v));
 		sp = strchr(v, ' ');

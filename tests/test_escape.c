@@ -85,6 +85,24 @@ static void utf8_strict(void **state)
 		if (!cases[i].ok && bad != cases[i].bad)
 			fail_msg("case %zu: offset %zu, want %zu", i, bad,
 				 cases[i].bad);
+		/* the same between runs of ASCII of every length, which
+		 * the scan takes eight bytes at a time */
+		for (size_t pre = 0; pre < 20; pre++)
+			for (size_t post = 0; post < 20; post += 3) {
+				char buf[64];
+				size_t n = pre + cases[i].n + post;
+				memset(buf, 'a', sizeof(buf));
+				memcpy(buf + pre, cases[i].s, cases[i].n);
+				bad = 999;
+				if (hd_utf8_valid(buf, n, &bad) != cases[i].ok)
+					fail_msg("case %zu after %zu bytes: "
+						 "wrong verdict",
+						 i, pre);
+				if (!cases[i].ok && bad != pre + cases[i].bad)
+					fail_msg("case %zu after %zu bytes: "
+						 "offset %zu",
+						 i, pre, bad);
+			}
 	}
 	assert_int_equal(hd_utf8_valid("\xC3", 1, NULL), 0);
 }

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "redact.h"
 #include "smtp_reply.h"
 
 static void feed(hd__smtp_reply *r, const char *const *lines)
@@ -95,7 +96,8 @@ static void redact(void **state)
 		      "\xc2\x9b\xff\xc3 x";
 	char fields[] = "535 auth failed: password=hunter22 token: \"abc123\" "
 			"session=Q1w2E3, sid=9 pass=x Authorization: Bearer "
-			"eyJhbGciOi; pass the test";
+			"eyJhbGciOi; pass the test [TOKEN=abc] x-token=keep "
+			"9password=keep";
 
 	(void)state;
 	hd__smtp_redact(text, secrets, 3);
@@ -114,7 +116,31 @@ static void redact(void **state)
 	hd__smtp_redact(fields, NULL, 0);
 	assert_string_equal(fields, "535 auth failed: password=*** token: "
 				    "\"***\" session=***, sid=* pass=* "
-				    "Authorization: Bearer ***; pass the test");
+				    "Authorization: Bearer ***; pass the test "
+				    "[TOKEN=***] x-token=keep 9password=keep");
+}
+
+/* Which request headers hold credentials (lib/redact.c), whatever the
+ * case, wherever the telling part is in the name. */
+static void secret_headers(void **state)
+{
+	static const char *secret[] = {
+	    "Authorization", "proxy-authorization", "Cookie",	  "X-Api-Key",
+	    "X-AUTH-Token",  "x-signature",	    "My-Session", "apikey",
+	    "Api_Key",	     "X-Client-Secret",	    "password",	  "auth"};
+	static const char *plain[] = {
+	    "Content-Type", "Accept", "X-Request-Id",	 "Sessio",
+	    "toke",	    "X-Api",  "Idempotency-Key", "a"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(secret) / sizeof(*secret); i++)
+		if (!hd__redact_secret_header(secret[i], strlen(secret[i])))
+			fail_msg("%s is not taken for a secret", secret[i]);
+	for (size_t i = 0; i < sizeof(plain) / sizeof(*plain); i++)
+		if (hd__redact_secret_header(plain[i], strlen(plain[i])))
+			fail_msg("%s is taken for a secret", plain[i]);
+	/* only the first n bytes are the name */
+	assert_false(hd__redact_secret_header("X-Toke: n", 6));
 }
 
 int main(void)
@@ -122,7 +148,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(multi_line),    cmocka_unit_test(last_reply_wins),
 	    cmocka_unit_test(skipped_lines), cmocka_unit_test(bounded),
-	    cmocka_unit_test(redact),
+	    cmocka_unit_test(redact),	     cmocka_unit_test(secret_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
