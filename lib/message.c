@@ -67,8 +67,14 @@ void hd_message_hash(const char *campaign, const char *key, char out[33])
 	uint64_t b =
 	    hash64(0x6c64ULL << 32, campaign ? campaign : "", key ? key : "");
 
-	snprintf(out, 33, "%016llx%016llx", (unsigned long long)a,
-		 (unsigned long long)b);
+	static const char hex[] = "0123456789abcdef";
+
+	/* "%016llx%016llx", without printf's cost on every row */
+	for (int i = 0; i < 16; i++) {
+		out[15 - i] = hex[a >> (4 * i) & 15];
+		out[31 - i] = hex[b >> (4 * i) & 15];
+	}
+	out[32] = '\0';
 }
 
 hd_status hd_request_format(hd_buf *out, const hd_request *req)

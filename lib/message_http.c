@@ -423,8 +423,16 @@ hd_status hd__http_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 	out->kind = HD_MSG_HTTP;
 	/* the Idempotency-Key as a UUID-shaped string: APIs that check its
 	 * form accept it, and it is the same on every attempt and rerun */
-	snprintf(key, sizeof(key), "%.8s-%.4s-%.4s-%.4s-%.12s", hash, hash + 8,
-		 hash + 12, hash + 16, hash + 20);
+	memcpy(key, hash, 8);
+	key[8] = '-';
+	memcpy(key + 9, hash + 8, 4);
+	key[13] = '-';
+	memcpy(key + 14, hash + 12, 4);
+	key[18] = '-';
+	memcpy(key + 19, hash + 16, 4);
+	key[23] = '-';
+	memcpy(key + 24, hash + 20, 12);
+	key[36] = '\0';
 	out->id = strdup(key);
 	r->method = strdup(h->method);
 	if (!out->id || !r->method)

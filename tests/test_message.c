@@ -729,6 +729,10 @@ static void envelope_from(void **state)
 			       "k", &m, &e),
 			 HD_OK);
 	hd_message_hash("camp", "k", hash);
+	/* the 32 hex digits of two 64-bit hashes of campaign and key,
+	 * fixed for good: journals and Message-IDs of earlier runs hold
+	 * them */
+	assert_string_equal(hash, "f377696f0685098fbdf7d4cf6f90389e");
 	snprintf(want, sizeof(want), "b-%s@acme.example", hash);
 	assert_string_equal(m.email.from, want);
 	hd_message_clear(&m);
@@ -840,6 +844,14 @@ static void http_escapes_by_context(void **state)
 	assert_string_equal(m.http.headers[1].value, "Bearer s3cret");
 	assert_string_equal(m.http.headers[2].name, "Idempotency-Key");
 	assert_string_equal(m.http.headers[2].value, m.id);
+	{
+		/* the key's hash, UUID-shaped: 8-4-4-4-12 */
+		char hash[33], uuid[40];
+		hd_message_hash("camp", "k1", hash);
+		snprintf(uuid, sizeof(uuid), "%.8s-%.4s-%.4s-%.4s-%.12s", hash,
+			 hash + 8, hash + 12, hash + 16, hash + 20);
+		assert_string_equal(m.id, uuid);
+	}
 	assert_string_equal(m.http.body,
 			    "{\"text\": \"Hi \\\"q\\\" \\\\ \\n\"}");
 	hd_message_clear(&m);

@@ -266,6 +266,38 @@ static void test_value_formats(void **state)
 	       "\"h\":2.5,\"w\":100.0,\"e\":1e300,\"t\":true,\"f\":false}",
 	       0, "42 -7 1.21 0.30000000000000004 2.5 100 1e+300 true false");
 	expect("{{big}}", "{\"big\":9007199254740993}", 0, "9007199254740993");
+	/* integers at the edges, written as printf writes them */
+	{
+		static const json_int_t ints[] = {0,
+						  1,
+						  -1,
+						  9,
+						  10,
+						  -10,
+						  99,
+						  100,
+						  1234567890,
+						  -987654321,
+						  INT64_MAX,
+						  INT64_MIN,
+						  INT64_MIN + 1,
+						  INT64_MAX - 1};
+		hd_tmpl_opts o = {.source = "t"};
+		hd_tmpl *t = compile("<{{i}}>", &o);
+		for (size_t i = 0; i < sizeof(ints) / sizeof(*ints); i++) {
+			json_t *d = json_pack("{sI}", "i", ints[i]);
+			hd_buf b = HD_BUF_INIT;
+			char want[40];
+			snprintf(want, sizeof(want),
+				 "<%" JSON_INTEGER_FORMAT ">", ints[i]);
+			assert_int_equal(hd_tmpl_render(t, d, NULL, &b, NULL),
+					 HD_OK);
+			assert_string_equal(b.data, want);
+			hd_buf_free(&b);
+			json_decref(d);
+		}
+		hd_tmpl_free(t);
+	}
 	/* strings keep their bytes, NUL included */
 	{
 		hd_tmpl_opts o = {.source = "t"};
