@@ -83,8 +83,19 @@ struct secrets {
 
 struct http_conn {
 	CURL *curl;
-	/* One request, between start and finish. */
+	/* The header list libcurl has, kept from request to request while
+	 * the headers stay the same (most lists send every row the same
+	 * ones): sig is each name and value, NUL-terminated, in order;
+	 * secret[i] says header i holds a credential. */
 	struct curl_slist *headers;
+	char *sig;
+	size_t sig_len, sig_cap;
+	unsigned char secret[MAX_HEADERS];
+	/* the handle has every option of a request of this method and
+	 * shape (0: none yet), forbid_set as FORBID_REUSE; a request that
+	 * differs in any of them resets the handle and sets them all */
+	char method_set[MAX_METHOD + 1];
+	int shape_set, forbid_set;
 	struct secrets secrets; /* points into the message being sent */
 	char host[256];
 	char dest[136];
@@ -217,9 +228,11 @@ static void add_secret(struct secrets *s, const char *p, size_t n)
 	}
 }
 
-/* Collects the credential values of rq: each secret header's whole value
- * and, after an auth scheme ("Bearer xyz"), the credential alone. */
-static void collect_secrets(const hd_request *rq, struct secrets *s)
+/* Collects the credential values of rq: the whole value of each header
+ * secret[] marks and, after an auth scheme ("Bearer xyz"), the credential
+ * alone. */
+static void collect_secrets(const hd_request *rq, const unsigned char *secret,
+			    struct secrets *s)
 {
 	s->count = 0;
 	s->used = 0;
@@ -227,9 +240,7 @@ static void collect_secrets(const hd_request *rq, struct secrets *s)
 		const char *v = rq->headers[i].value;
 		const char *sp;
 
-		if (!rq->headers[i].name || !v ||
-		    !hd__redact_secret_header(rq->headers[i].name,
-					      strlen(rq->headers[i].name)))
+		if (!secret[i])
 			continue;
 		add_secret(s, v, strlen(v));
 		sp = strchr(v, ' ');
@@ -482,8 +493,9 @@ static void http_close(void *conn)
 
 	if (!c)
 		return;
-	curl_slist_free_all(c->headers);
 	curl_easy_cleanup(c->curl);
+	curl_slist_free_all(c->headers);
+	free(c->sig);
 	free(c->parsed_url);
 	free(c);
 }
@@ -507,6 +519,12 @@ static const char *bad_request(const hd_message *msg)
 		return "missing or malformed method";
 	if (rq->body_len > 0 && !rq->body)
 		return "body length without a body";
+	return NULL;
+}
+
+/* The same for the headers, checked when they change. */
+static const char *bad_headers(const hd_request *rq)
+{
 	if (rq->nheaders > MAX_HEADERS)
 		return "too many headers";
 	if (rq->nheaders > 0 && !rq->headers)
@@ -566,9 +584,40 @@ oom:
 	return NULL;
 }
 
-/* Sets every option for one attempt; 0 when one is refused. */
+/* How a request's method and body set the handle. */
+enum shape { SHAPE_HEAD = 1, SHAPE_BODY, SHAPE_NO_BODY };
+
+static enum shape shape_of(const hd_request *rq)
+{
+	if (!strcmp(rq->method, "HEAD"))
+		return SHAPE_HEAD;
+	if (rq->body_len > 0 || !strcmp(rq->method, "POST"))
+		return SHAPE_BODY;
+	return SHAPE_NO_BODY;
+}
+
+/* The options that change from one request of a shape to the next. */
+static CURLcode set_request(struct http_conn *c, const hd_request *rq)
+{
+	CURL *h = c->curl;
+	CURLcode rc = curl_easy_setopt(h, CURLOPT_URL, rq->url);
+
+	if (rc == CURLE_OK)
+		rc = curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+	if (rc == CURLE_OK && shape_of(rq) == SHAPE_BODY) {
+		/* POSTFIELDS, not a read callback: libcurl can rewind it. */
+		rc = curl_easy_setopt(h, CURLOPT_POSTFIELDS,
+				      rq->body ? rq->body : "");
+		if (rc == CURLE_OK)
+			rc = curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+					      (curl_off_t)rq->body_len);
+	}
+	return rc;
+}
+
+/* Sets every option for one attempt, on a handle just reset. */
 static CURLcode set_options(struct http_conn *c, const hd_request *rq,
-			    struct curl_slist *headers, int forbid_reuse)
+			    int forbid_reuse)
 {
 	const hd_transport_config *cfg = c->cfg;
 	CURL *h = c->curl;
@@ -581,14 +630,12 @@ static CURLcode set_options(struct http_conn *c, const hd_request *rq,
 	} while (0)
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_ERRORBUFFER, c->errbuf);
-	SET(CURLOPT_URL, rq->url);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	SET(CURLOPT_MAXAGE_CONN, HTTP_MAXAGE_CONN);
 	SET(CURLOPT_FORBID_REUSE, forbid_reuse ? 1L : 0L);
 	SET(CURLOPT_USERAGENT, "herald/" HD_VERSION);
-	SET(CURLOPT_HTTPHEADER, headers);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, c);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -615,19 +662,16 @@ static CURLcode set_options(struct http_conn *c, const hd_request *rq,
 	if (cfg->cacert)
 		SET(CURLOPT_CAINFO, cfg->cacert);
 
-	if (!strcmp(rq->method, "HEAD")) {
+	if (shape_of(rq) == SHAPE_HEAD) {
 		SET(CURLOPT_NOBODY, 1L);
-	} else if (rq->body_len > 0 || !strcmp(rq->method, "POST")) {
-		/* POSTFIELDS, not a read callback: libcurl can rewind it. */
-		SET(CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
-		SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
+	} else if (shape_of(rq) == SHAPE_BODY) {
 		if (strcmp(rq->method, "POST"))
 			SET(CURLOPT_CUSTOMREQUEST, rq->method);
 	} else if (strcmp(rq->method, "GET")) {
 		SET(CURLOPT_CUSTOMREQUEST, rq->method);
 	}
 #undef SET
-	return rc;
+	return rc == CURLE_OK ? set_request(c, rq) : rc;
 }
 
 static void fail(hd_send_result *res, hd_status status, const char *what)
@@ -659,6 +703,88 @@ static const char *reason_of(const struct http_conn *c, long code)
 	return "";
 }
 
+/* Are rq's headers the ones in c->headers? */
+static int same_headers(const struct http_conn *c, const hd_request *rq)
+{
+	size_t off = 0;
+
+	if (!c->headers)
+		return 0;
+	for (size_t i = 0; i < rq->nheaders; i++) {
+		const hd_header *h = &rq->headers[i];
+		size_t nl, vl;
+
+		if (!h->name || !h->value)
+			return 0;
+		nl = strlen(h->name) + 1;
+		vl = strlen(h->value) + 1;
+		if (c->sig_len - off < nl + vl ||
+		    memcmp(c->sig + off, h->name, nl) != 0 ||
+		    memcmp(c->sig + off + nl, h->value, vl) != 0)
+			return 0;
+		off += nl + vl;
+	}
+	return off == c->sig_len;
+}
+
+/* Forgets the header list and every option set: the next request
+ * starts from a reset handle. */
+static void forget_setup(struct http_conn *c)
+{
+	curl_slist_free_all(c->headers);
+	c->headers = NULL;
+	c->sig_len = 0;
+	c->shape_set = 0;
+}
+
+/* Makes rq's headers c->headers, checked, unless they are already.
+ * Returns NULL, or what is wrong with them; *oom when memory ran out. */
+static const char *use_headers(struct http_conn *c, const hd_request *rq,
+			       int *oom)
+{
+	struct curl_slist *list;
+	const char *bad;
+	size_t need = 0, off = 0;
+
+	*oom = 0;
+	if (same_headers(c, rq))
+		return NULL;
+	if ((bad = bad_headers(rq)))
+		return bad;
+	for (size_t i = 0; i < rq->nheaders; i++)
+		need += strlen(rq->headers[i].name) +
+			strlen(rq->headers[i].value) + 2;
+	if (need > c->sig_cap) {
+		char *grown = realloc(c->sig, need);
+		if (!grown) {
+			*oom = 1;
+			return NULL;
+		}
+		c->sig = grown;
+		c->sig_cap = need;
+	}
+	if (!(list = build_headers(rq))) {
+		*oom = 1;
+		return NULL;
+	}
+	/* the handle points at the old list until set_request gives it
+	 * this one, and a failure on the way forgets the setup */
+	curl_slist_free_all(c->headers);
+	c->headers = list;
+	for (size_t i = 0; i < rq->nheaders; i++) {
+		const hd_header *h = &rq->headers[i];
+		size_t nl = strlen(h->name) + 1, vl = strlen(h->value) + 1;
+
+		memcpy(c->sig + off, h->name, nl);
+		memcpy(c->sig + off + nl, h->value, vl);
+		off += nl + vl;
+		c->secret[i] =
+		    (unsigned char)hd__redact_secret_header(h->name, nl - 1);
+	}
+	c->sig_len = off;
+	return NULL;
+}
+
 /* Sets the handle up for one request; NULL when it is over already. */
 static CURL *http_start(void *conn, const hd_message *msg, long row,
 			hd_send_result *res)
@@ -667,6 +793,7 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 	const char *bad;
 	CURLcode rc;
 	long max;
+	int oom, shape;
 
 	memset(res, 0, sizeof(*res));
 	res->retry_after = -1;
@@ -674,11 +801,17 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 		fail(res, HD_EPERMANENT, "no connection or no message");
 		return NULL;
 	}
-	if ((bad = bad_request(msg))) {
+	if ((bad = bad_request(msg)) ||
+	    (bad = use_headers(c, &msg->http, &oom))) {
 		fail(res, HD_EPERMANENT, bad);
 		return NULL;
 	}
-	collect_secrets(&msg->http, &c->secrets);
+	if (oom) {
+		fail(res, HD_ETRANSIENT,
+		     "cannot set up the request: out of memory");
+		return NULL;
+	}
+	collect_secrets(&msg->http, c->secret, &c->secrets);
 	if (!c->parsed_url || strcmp(c->parsed_url, msg->http.url) != 0) {
 		free(c->parsed_url);
 		c->parsed_url = NULL;
@@ -701,18 +834,30 @@ static CURL *http_start(void *conn, const hd_message *msg, long row,
 	 * new connection anyway, that one just ends early. */
 	c->forbid = max > 0 && c->on_conn + 1 >= max;
 
-	curl_easy_reset(c->curl);
-	if (!(c->headers = build_headers(&msg->http)))
-		rc = CURLE_OUT_OF_MEMORY;
-	else
-		rc = set_options(c, &msg->http, c->headers, c->forbid);
+	/* A request like the one before (the same method, body or none,
+	 * reuse rule) only changes the URL, the headers and the body.  Any
+	 * other starts from a reset handle with every option set. */
+	shape = (int)shape_of(&msg->http);
+	if (c->shape_set == shape && c->forbid_set == c->forbid &&
+	    !strcmp(c->method_set, msg->http.method)) {
+		rc = set_request(c, &msg->http);
+	} else {
+		curl_easy_reset(c->curl);
+		rc = set_options(c, &msg->http, c->forbid);
+		if (rc == CURLE_OK) {
+			/* bad_request checked its length */
+			snprintf(c->method_set, sizeof(c->method_set), "%s",
+				 msg->http.method);
+			c->shape_set = shape;
+			c->forbid_set = c->forbid;
+		}
+	}
 	if (rc != CURLE_OK) {
 		res->status = HD_ETRANSIENT;
 		snprintf(res->error, sizeof(res->error),
 			 "cannot set up the request: %s",
 			 curl_easy_strerror(rc));
-		curl_slist_free_all(c->headers);
-		c->headers = NULL;
+		forget_setup(c);
 		return NULL;
 	}
 	return c->curl;
@@ -766,7 +911,7 @@ static void http_finish(void *conn, CURLcode rc, hd_send_result *res)
 				   sizeof(res->error), text, strlen(text), 0,
 				   secrets);
 		}
-		goto out;
+		return;
 	}
 
 	detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
@@ -792,7 +937,7 @@ static void http_finish(void *conn, CURLcode rc, hd_send_result *res)
 				 detail);
 		clean_copy(res->error, sizeof(res->error), sizeof(res->error),
 			   text, strlen(text), 0, secrets);
-		goto out;
+		return;
 	}
 	co = hd__curl_rule_of(rc);
 	res->status = co->status;
@@ -815,9 +960,6 @@ static void http_finish(void *conn, CURLcode rc, hd_send_result *res)
 		res->unreachable = hd__curl_unreachable(&a);
 		res->reconnect = hd__curl_reconnect(&a);
 	}
-out:
-	curl_slist_free_all(c->headers);
-	c->headers = NULL;
 }
 
 static void http_send(void *conn, const hd_message *msg, long row,

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -471,6 +472,130 @@ static void test_exact_request(void **state)
 			json_decref(log);
 		}
 	}
+	hd_transport_http.close(conn);
+}
+
+/* The header called name in a log entry, or NULL. */
+static const char *header_of(json_t *entry, const char *name)
+{
+	json_t *h = json_object_get(entry, "headers");
+
+	for (size_t i = 0; i < json_array_size(h); i++) {
+		json_t *pair = json_array_get(h, i);
+		if (!strcasecmp(json_string_value(json_array_get(pair, 0)),
+				name))
+			return json_string_value(json_array_get(pair, 1));
+	}
+	return NULL;
+}
+
+/* The one entry of tag: its method, body (base64) and one header. */
+static void assert_logged(const char *tag, const char *method,
+			  const char *body_b64, const char *name,
+			  const char *value)
+{
+	json_t *log = log_find(&plain, tag);
+	json_t *e = json_array_get(log, 0);
+
+	assert_int_equal(json_array_size(log), 1);
+	assert_string_equal(json_string_value(json_object_get(e, "method")),
+			    method);
+	assert_string_equal(json_string_value(json_object_get(e, "body")),
+			    body_b64);
+	if (value)
+		assert_string_equal(header_of(e, name), value);
+	else
+		assert_null(header_of(e, name));
+	json_decref(log);
+}
+
+/* Sends one request on conn; returns its status. */
+static hd_status send_one(void *conn, const char *method, const char *path,
+			  hd_header *headers, size_t n, const char *body,
+			  size_t len, hd_send_result *res)
+{
+	hd_message m = request(method, url_of(&plain, "http", path), headers, n,
+			       body, len);
+
+	hd_transport_http.send(conn, &m, 1, res);
+	return res->status;
+}
+
+/* One handle keeps its options and header list from request to request
+ * while they stay the same: what changes must still reach the server,
+ * and the secrets redacted are the current request's. */
+static void test_one_handle_many_requests(void **state)
+{
+	hd_header a[] = {
+	    {(char *)"Authorization", (char *)"Bearer aaaa-1111"},
+	    {(char *)"X-N", (char *)"1"},
+	};
+	hd_header b[2];
+	hd_transport_config cfg = config();
+	void *conn = open_conn(&cfg);
+	hd_send_result res;
+
+	(void)state;
+	/* the same headers, another body */
+	assert_int_equal(
+	    send_one(conn, "POST", "/ok?t=seq1", a, 2, "one", 3, &res), HD_OK);
+	assert_int_equal(
+	    send_one(conn, "POST", "/ok?t=seq2", a, 2, "second body", 11, &res),
+	    HD_OK);
+	assert_logged("t=seq1", "POST", "b25l", "X-N", "1");
+	assert_logged("t=seq2", "POST", "c2Vjb25kIGJvZHk=", "Authorization",
+		      "Bearer aaaa-1111");
+	/* other values, an empty body */
+	b[0].name = strdup("Authorization");
+	b[0].value = strdup("Bearer bbbb-2222");
+	b[1].name = strdup("X-N");
+	b[1].value = strdup("2");
+	assert_int_equal(
+	    send_one(conn, "POST", "/ok?t=seq3", b, 2, NULL, 0, &res), HD_OK);
+	assert_logged("t=seq3", "POST", "", "Authorization",
+		      "Bearer bbbb-2222");
+	/* equal headers in new memory (the last request's is gone): the
+	 * reply echoes them, and the credential is redacted from it */
+	for (int i = 0; i < 2; i++) {
+		char *name = strdup(b[i].name), *value = strdup(b[i].value);
+		free(b[i].name);
+		free(b[i].value);
+		b[i].name = name;
+		b[i].value = value;
+	}
+	assert_int_equal(send_one(conn, "POST", "/echo?code=422&t=seq4", b, 2,
+				  "bbbb-2222", 9, &res),
+			 HD_EPERMANENT);
+	assert_null(strstr(res.response, "bbbb"));
+	assert_non_null(strstr(res.response, "Authorization: ***"));
+	for (int i = 0; i < 2; i++) {
+		free(b[i].name);
+		free(b[i].value);
+	}
+	/* a PUT with a body, then one without; then no headers at all */
+	assert_int_equal(
+	    send_one(conn, "PUT", "/ok?t=seq5", a, 2, "abc", 3, &res), HD_OK);
+	assert_int_equal(
+	    send_one(conn, "PUT", "/ok?t=seq6", a, 2, NULL, 0, &res), HD_OK);
+	assert_int_equal(
+	    send_one(conn, "POST", "/ok?t=seq7", NULL, 0, "x", 1, &res), HD_OK);
+	assert_int_equal(
+	    send_one(conn, "POST", "/ok?t=seq8", a, 1, "y", 1, &res), HD_OK);
+	assert_logged("t=seq5", "PUT", "YWJj", "Content-Length", "3");
+	assert_logged("t=seq6", "PUT", "", "Content-Length", NULL);
+	assert_logged("t=seq7", "POST", "eA==", "Authorization", NULL);
+	assert_logged("t=seq8", "POST", "eQ==", "X-N", NULL);
+	assert_logged("t=seq8", "POST", "eQ==", "Authorization",
+		      "Bearer aaaa-1111");
+	/* a header that is not allowed is refused while others are kept */
+	b[0].name = (char *)"Bad Name";
+	b[0].value = (char *)"v";
+	assert_int_equal(
+	    send_one(conn, "POST", "/ok?t=seq9", b, 1, "z", 1, &res),
+	    HD_EPERMANENT);
+	assert_int_equal(
+	    send_one(conn, "POST", "/ok?t=seq10", a, 2, "w", 1, &res), HD_OK);
+	assert_logged("t=seq10", "POST", "dw==", "X-N", "1");
 	hd_transport_http.close(conn);
 }
 
@@ -1109,6 +1234,7 @@ int main(void)
 	    cmocka_unit_test(test_check),
 	    cmocka_unit_test(test_bad_messages),
 	    cmocka_unit_test(test_exact_request),
+	    cmocka_unit_test(test_one_handle_many_requests),
 	    cmocka_unit_test(test_reuse),
 	    cmocka_unit_test(test_max_per_connection),
 	    cmocka_unit_test(test_retry_after),
