@@ -286,7 +286,7 @@ static int build_string(struct build *b, const char **text, size_t *len,
 	memcpy(*owned, start, (size_t)(q - start));
 	o = *owned + (q - start);
 	while (q < e) {
-		unsigned u, lo;
+		unsigned u = 0, lo = 0; /* hex4 cannot fail here: checked */
 
 		if (*q != '\\') {
 			*o++ = *q++;
