@@ -28,11 +28,18 @@ struct scan {
 	int deep;		     /* gave up at MAX_DEPTH */
 };
 
+/* JSON's white space (RFC 8259 section 2) from p on: where it ends. */
+static const char *after_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
 static void skip_ws(struct scan *s)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
-				 *s->p == '\n' || *s->p == '\r'))
-		s->p++;
+	s->p = (const unsigned char *)after_ws((const char *)s->p,
+					       (const char *)s->end);
 }
 
 static int hex4(const unsigned char *p, unsigned *out)
@@ -333,8 +340,7 @@ static int build_string(struct build *b, const char **text, size_t *len,
 
 static void build_ws(struct build *b)
 {
-	while (*b->p == ' ' || *b->p == '\t' || *b->p == '\n' || *b->p == '\r')
-		b->p++;
+	b->p = after_ws(b->p, b->end);
 }
 
 static json_t *build_number(struct build *b)
