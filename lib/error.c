@@ -33,8 +33,17 @@ const char *hd_status_name(hd_status code)
 
 void hd_error_clear(hd_error *err)
 {
-	if (err)
-		memset(err, 0, sizeof(*err));
+	/* field by field: every row clears one or two, and the texts are
+	 * read only up to their NUL */
+	if (!err)
+		return;
+	err->code = HD_OK;
+	err->file[0] = '\0';
+	err->line = 0;
+	err->column = 0;
+	err->row = 0;
+	err->field[0] = '\0';
+	err->msg[0] = '\0';
 }
 
 hd_status hd_error_vset(hd_error *err, hd_status code, const char *file,

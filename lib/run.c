@@ -190,7 +190,7 @@ static hd_status pass_check(hd__wire *r, int reporting, hd_error *err)
 			hd__record_text_clear(&text);
 			continue;
 		}
-		j = calloc(1, sizeof(*j));
+		j = hd__job_new();
 		if (!j) {
 			json_decref(rec);
 			hd__record_text_clear(&text);
@@ -274,7 +274,7 @@ static void checked(hd__wire *r)
 static hd_status submit(hd__wire *r, json_t *rec, long row, char *key, char *id,
 			hd_error *err)
 {
-	hd__job *j = calloc(1, sizeof(*j));
+	hd__job *j = hd__job_new();
 
 	if (!j) {
 		free(key);

@@ -156,17 +156,11 @@ typedef struct hd__job {
 	hd_row_status status;
 	int attempts;
 	long code;
-	const char *failure;  /* "permanent" / "transient" for failed rows */
-	int journaled;	      /* a start was recorded in the journal */
-	size_t nrcpt;	      /* envelope recipients of the message */
-	char prev_error[400]; /* the error of the attempt before, for when
-				 an abort cuts the next one short */
+	const char *failure; /* "permanent" / "transient" for failed rows */
+	int journaled;	     /* a start was recorded in the journal */
+	size_t nrcpt;	     /* envelope recipients of the message */
 	long ms;
 	char *message_id;
-	char response[512];
-	char error[700];
-	hd_error check_error; /* HD__JOB_CHECK: why it is invalid, or why it
-				 has no key (key_status) */
 	hd_status key_status;
 	hd_status broken; /* HD__JOB_CHECK: its text did not parse, and
 			     check_error says why (the file is broken) */
@@ -188,7 +182,20 @@ typedef struct hd__job {
 	struct hd__dest *dest; /* where it goes, or NULL */
 	int dest_in;	       /* counted in flight there */
 	int paused;	       /* ended untried: its destination is paused */
+
+	/* last: room for texts most rows never write, which hd__job_new
+	 * only makes empty (prev_error is the first of them) */
+	char prev_error[400]; /* the error of the attempt before, for when
+				 an abort cuts the next one short */
+	char response[512];
+	char error[700];
+	hd_error check_error; /* HD__JOB_CHECK: why it is invalid, or why it
+				 has no key (key_status) */
 } hd__job;
+
+/* A new job: zero but for its texts, which are empty; NULL when out of
+ * memory.  hd__job_free frees it. */
+hd__job *hd__job_new(void);
 
 /* Initialises s's shared fields (the others are the caller's to fill);
  * hd__sender_destroy releases them. */
