@@ -625,14 +625,23 @@ static hd_status put_mailbox(hw *w, const hd_mailbox *mb, int comma,
 	size_t dn = d ? strlen(d) : 0, al, est, i, j;
 	int kind = d ? display_kind(d, dn) : DN_ATOMS;
 	char addr[HD_ADDRESS_MAX + 4];
-	int w_addr;
 	hd_status st;
 
-	w_addr = snprintf(addr, sizeof(addr), d ? "<%s>%s" : "%s%s", mb->addr,
-			  comma ? "," : "");
-	if (w_addr < 0 || (size_t)w_addr >= sizeof(addr))
+	al = strlen(mb->addr);
+	if (al + 3 >= sizeof(addr))
 		return HD_EADDRESS; /* hd_address_check bounds it: cannot be */
-	al = (size_t)w_addr;
+	/* "<addr>," by hand: snprintf showed in a profile of the build */
+	i = 0;
+	if (d)
+		addr[i++] = '<';
+	memcpy(addr + i, mb->addr, al);
+	i += al;
+	if (d)
+		addr[i++] = '>';
+	if (comma)
+		addr[i++] = ',';
+	addr[i] = '\0';
+	al = i;
 	hd_buf_reset(quoted);
 	est = 1 + al;
 	if (d && kind == DN_QUOTED) {

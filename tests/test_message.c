@@ -189,6 +189,45 @@ static void eml_envelope_headers_and_bcc(void **state)
 	hd_msgtmpl_free(t);
 }
 
+/* The Date header follows the clock from one message to the next (the
+ * text of a second is remembered between messages), in RFC 5322's form. */
+static void eml_date_follows_the_clock(void **state)
+{
+	static const struct {
+		const char *epoch, *want;
+	} cases[] = {
+	    {"1796634000", "Date: Mon, 07 Dec 2026 09:00:00 +0000\r\n"},
+	    {"1796634000", "Date: Mon, 07 Dec 2026 09:00:00 +0000\r\n"},
+	    {"1796634061", "Date: Mon, 07 Dec 2026 09:01:01 +0000\r\n"},
+	    {"946684799", "Date: Fri, 31 Dec 1999 23:59:59 +0000\r\n"},
+	    {"1796634000", "Date: Mon, 07 Dec 2026 09:00:00 +0000\r\n"},
+	};
+	const char *was = getenv("SOURCE_DATE_EPOCH");
+	char *saved = was ? strdup(was) : NULL;
+	hd_error e;
+	hd_msgtmpl *t = load("d.eml", eml, NULL, HD_OK, &e);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hd_message m;
+
+		setenv("SOURCE_DATE_EPOCH", cases[i].epoch, 1);
+		assert_int_equal(
+		    build(t, "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}",
+			  "ann@x.example", &m, &e),
+		    HD_OK);
+		assert_true(strncmp(m.email.data, cases[i].want,
+				    strlen(cases[i].want)) == 0);
+		hd_message_clear(&m);
+	}
+	if (saved)
+		setenv("SOURCE_DATE_EPOCH", saved, 1);
+	else
+		unsetenv("SOURCE_DATE_EPOCH");
+	free(saved);
+	hd_msgtmpl_free(t);
+}
+
 /* A header whose value renders empty is left out (Cc: {{manager?}}), with
  * its recipients; errors in header lines give the column in the file. */
 static void empty_headers_left_out_columns_in_the_file(void **state)
@@ -905,6 +944,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(eml_envelope_headers_and_bcc),
+	    cmocka_unit_test(eml_date_follows_the_clock),
 	    cmocka_unit_test(eml_headers_without_tags_as_rendered_per_row),
 	    cmocka_unit_test(eml_row_errors_name_tag_line_row),
 	    cmocka_unit_test(empty_headers_left_out_columns_in_the_file),
