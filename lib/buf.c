@@ -55,6 +55,21 @@ hd_status hd_buf_putc(hd_buf *b, char c)
 	return hd_buf_append(b, &c, 1);
 }
 
+hd_status hd_buf_put_long(hd_buf *b, long v)
+{
+	char digits[24], *p = digits + sizeof(digits);
+	/* in unsigned arithmetic, so that LONG_MIN negates */
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	return hd_buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+}
+
 hd_status hd_buf_printf(hd_buf *b, const char *fmt, ...)
 {
 	va_list ap;

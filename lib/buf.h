@@ -30,6 +30,8 @@ hd_status hd_buf_reserve(hd_buf *b, size_t extra);
 hd_status hd_buf_append(hd_buf *b, const void *p, size_t n);
 hd_status hd_buf_puts(hd_buf *b, const char *s);
 hd_status hd_buf_putc(hd_buf *b, char c);
+/* v in decimal, as "%ld" writes it (without printf: hot paths). */
+hd_status hd_buf_put_long(hd_buf *b, long v);
 hd_status hd_buf_printf(hd_buf *b, const char *fmt, ...) HD_PRINTF(2, 3);
 /* Empties the buffer but keeps its memory. */
 void hd_buf_reset(hd_buf *b);

@@ -5,9 +5,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "buf.h"
 #include "report.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +137,52 @@ static void status_names_round_trip(void **state)
 	assert_int_equal(hd_row_status_parse("nope"), 0);
 }
 
+/* Timestamps keep their second and millisecond when the second they
+ * fall in was formatted just before (the date part is remembered). */
+static void timestamps_follow_the_clock(void **state)
+{
+	static const struct {
+		double t;
+		const char *want;
+	} cases[] = {
+	    {1796634000.0, "2026-12-07T09:00:00.000Z"},
+	    {1796634000.25, "2026-12-07T09:00:00.250Z"},
+	    {1796634000.9996, "2026-12-07T09:00:00.999Z"},
+	    {1796634001.5, "2026-12-07T09:00:01.500Z"},
+	    {1796634000.007, "2026-12-07T09:00:00.007Z"},
+	    {0.0, "1970-01-01T00:00:00.000Z"},
+	    {1796634001.042, "2026-12-07T09:00:01.042Z"},
+	};
+	char at[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hd_format_timestamp(cases[i].t, at);
+		assert_string_equal(at, cases[i].want);
+	}
+}
+
+/* Numbers are written as printf's %ld writes them, the extremes too. */
+static void numbers_as_printf_writes_them(void **state)
+{
+	static const long cases[] = {0,	 7,	   -7,	     10,
+				     99, 100,	   204,	     12345678,
+				     -1, LONG_MAX, LONG_MIN, LONG_MIN + 1};
+	hd_buf b = HD_BUF_INIT;
+	char want[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		hd_buf_reset(&b);
+		assert_int_equal(hd_buf_puts(&b, "n="), HD_OK);
+		assert_int_equal(hd_buf_put_long(&b, cases[i]), HD_OK);
+		snprintf(want, sizeof(want), "n=%ld", cases[i]);
+		assert_string_equal(b.data, want);
+		assert_int_equal(b.len, strlen(want));
+	}
+	hd_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -142,6 +190,8 @@ int main(void)
 	    cmocka_unit_test(csv_neutralises_formulas_and_quotes),
 	    cmocka_unit_test(uncreatable_report_is_ecreate),
 	    cmocka_unit_test(status_names_round_trip),
+	    cmocka_unit_test(timestamps_follow_the_clock),
+	    cmocka_unit_test(numbers_as_printf_writes_them),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
