@@ -153,16 +153,20 @@ static hd_status check_domain(const unsigned char *p, size_t n, hd_error *err)
 /* The invisible spaces spreadsheets leave around a cell's text. */
 static size_t space_at(const char *s, size_t i, size_t end)
 {
-	static const char *const wide[] = {"\xC2\xA0", "\xEF\xBB\xBF",
-					   "\xE2\x80\x8B"};
+	static const struct {
+		const char *s;
+		size_t n;
+	} wide[] = {{"\xC2\xA0", 2}, {"\xEF\xBB\xBF", 3}, {"\xE2\x80\x8B", 3}};
+	unsigned char c = (unsigned char)s[i];
 
-	if (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n')
+	if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
 		return 1;
-	for (size_t k = 0; k < sizeof(wide) / sizeof(wide[0]); k++) {
-		size_t n = strlen(wide[k]);
-		if (end - i >= n && !memcmp(s + i, wide[k], n))
-			return n;
-	}
+	if (c < 0x80)
+		return 0; /* the wide ones are not ASCII */
+	for (size_t k = 0; k < sizeof(wide) / sizeof(wide[0]); k++)
+		if (end - i >= wide[k].n &&
+		    !memcmp(s + i, wide[k].s, wide[k].n))
+			return wide[k].n;
 	return 0;
 }
 
@@ -336,6 +340,12 @@ static size_t entry_end(const char *s, size_t len, size_t i, int *saw)
 	return i;
 }
 
+/* A byte of a display name's word outside quotes. */
+static int is_word_byte(unsigned char c)
+{
+	return is_atext(c) || c == '.' || c >= 0x80;
+}
+
 /* Decodes the display name s[a..b) (words: atoms, "." and quoted-strings,
  * separated by blanks or not) into d: quotes and escapes dropped, a run
  * of blanks between words made one space. */
@@ -371,10 +381,15 @@ static hd_status parse_phrase(const char *s, size_t a, size_t b, hd_buf *d,
 			i++; /* closing quote */
 			continue;
 		}
-		if (is_atext(c) || c == '.' || c >= 0x80) {
-			if (hd_buf_putc(d, (char)c) != HD_OK)
+		if (is_word_byte(c)) {
+			size_t j = i + 1;
+
+			/* the run of them at once */
+			while (j < b && is_word_byte((unsigned char)s[j]))
+				j++;
+			if (hd_buf_append(d, s + i, j - i) != HD_OK)
 				return HD_ENOMEM;
-			i++;
+			i = j;
 			continue;
 		}
 		return hd_error_set(err, HD_EADDRESS, NULL, 0, 0,

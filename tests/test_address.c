@@ -75,6 +75,14 @@ static void address_cases(void **state)
 	CHECK("a b@example.com", "white space inside the address");
 	CHECK(" a@example.com", "white space around the address");
 	CHECK("a@example.com\xc2\xa0", "white space around the address");
+	/* the other invisible spaces a spreadsheet leaves, at either end */
+	CHECK("\xef\xbb\xbf"
+	      "a@example.com",
+	      "white space around the address");
+	CHECK("a@example.com\xe2\x80\x8b", "white space around the address");
+	CHECK("\xc2\xa0"
+	      "a@example.com",
+	      "white space around the address");
 	CHECK("a@example.com\r\nBcc: x@y.com", "line break in address");
 	CHECK("a@example.com\n", "line break in address");
 	CHECK("a@exa\rmple.com", "line break in address");
