@@ -34,7 +34,7 @@ hd_status hd_buf_reserve(hd_buf *b, size_t extra)
 	return HD_OK;
 }
 
-hd_status hd_buf_append(hd_buf *b, const void *p, size_t n)
+hd_status hd__buf_append_grow(hd_buf *b, const void *p, size_t n)
 {
 	if (hd_buf_reserve(b, n) != HD_OK)
 		return HD_ENOMEM;
@@ -43,16 +43,6 @@ hd_status hd_buf_append(hd_buf *b, const void *p, size_t n)
 	b->len += n;
 	b->data[b->len] = '\0';
 	return HD_OK;
-}
-
-hd_status hd_buf_puts(hd_buf *b, const char *s)
-{
-	return hd_buf_append(b, s, strlen(s));
-}
-
-hd_status hd_buf_putc(hd_buf *b, char c)
-{
-	return hd_buf_append(b, &c, 1);
 }
 
 hd_status hd_buf_put_long(hd_buf *b, long v)

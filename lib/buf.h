@@ -12,6 +12,7 @@
 #include "herald.h"
 
 #include <stddef.h>
+#include <string.h>
 
 typedef struct hd_buf {
 	char *data; /* NULL until the first append */
@@ -27,9 +28,32 @@ typedef struct hd_buf {
 void hd_buf_init(hd_buf *b);
 /* Makes room for at least extra more bytes (plus the NUL). */
 hd_status hd_buf_reserve(hd_buf *b, size_t extra);
-hd_status hd_buf_append(hd_buf *b, const void *p, size_t n);
-hd_status hd_buf_puts(hd_buf *b, const char *s);
-hd_status hd_buf_putc(hd_buf *b, char c);
+/* Appends when there is no room yet (hd_buf_append's slow half). */
+hd_status hd__buf_append_grow(hd_buf *b, const void *p, size_t n);
+
+/* Appends n bytes of p.  Inline while they fit, which is most calls:
+ * the call itself showed in profiles of rendering a message. */
+static inline hd_status hd_buf_append(hd_buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len > n) { /* room for them and the NUL */
+		if (n)
+			memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return HD_OK;
+	}
+	return hd__buf_append_grow(b, p, n);
+}
+
+static inline hd_status hd_buf_puts(hd_buf *b, const char *s)
+{
+	return hd_buf_append(b, s, strlen(s));
+}
+
+static inline hd_status hd_buf_putc(hd_buf *b, char c)
+{
+	return hd_buf_append(b, &c, 1);
+}
 /* v in decimal, as "%ld" writes it (without printf: hot paths). */
 hd_status hd_buf_put_long(hd_buf *b, long v);
 hd_status hd_buf_printf(hd_buf *b, const char *fmt, ...) HD_PRINTF(2, 3);
