@@ -676,19 +676,27 @@ static hd_status put_mailbox(hw *w, const hd_mailbox *mb, int comma,
 	return hw_put(w, " ", 1, addr, al);
 }
 
+static hd_status put_mailboxes(hw *w, const hd_mailbox *list, size_t count)
+{
+	hd_buf quoted = HD_BUF_INIT;
+	hd_status st = HD_OK;
+
+	for (size_t i = 0; i < count && st == HD_OK; i++)
+		st = put_mailbox(w, &list[i], i + 1 < count, &quoted);
+	hd_buf_free(&quoted);
+	return st;
+}
+
 static hd_status put_address_list(hw *w, const char *v, size_t n)
 {
 	hd_mailbox *list = NULL;
-	size_t count = 0, i;
-	hd_buf quoted = HD_BUF_INIT;
+	size_t count = 0;
 	hd_status st;
 
 	st = hd_mailbox_list_parse(v, n, &list, &count, NULL);
 	if (st != HD_OK)
 		return st;
-	for (i = 0; i < count && st == HD_OK; i++)
-		st = put_mailbox(w, &list[i], i + 1 < count, &quoted);
-	hd_buf_free(&quoted);
+	st = put_mailboxes(w, list, count);
 	hd_mailbox_list_free(list, count);
 	return st;
 }
@@ -708,8 +716,10 @@ static int name_ok(const char *name)
 	return 1;
 }
 
-hd_status hd_header_append(hd_buf *out, const char *name, const char *value,
-			   size_t n, int address_list)
+/* hd_header_append, with the mailboxes given when list is not NULL. */
+static hd_status header_append(hd_buf *out, const char *name, const char *value,
+			       size_t n, int address_list,
+			       const hd_mailbox *list, size_t count)
 {
 	size_t len0 = out->len, i;
 	hw w;
@@ -736,7 +746,9 @@ hd_status hd_header_append(hd_buf *out, const char *name, const char *value,
 	w.out = out;
 	w.col = strlen(name) + 1;
 	w.first = 1;
-	if (address_list)
+	if (address_list && list)
+		st = put_mailboxes(&w, list, count);
+	else if (address_list)
 		st = put_address_list(&w, value, n);
 	else
 		st = put_unstructured(&w, value, n);
@@ -745,6 +757,19 @@ hd_status hd_header_append(hd_buf *out, const char *name, const char *value,
 	if (st != HD_OK)
 		return restore(out, len0, st);
 	return HD_OK;
+}
+
+hd_status hd_header_append(hd_buf *out, const char *name, const char *value,
+			   size_t n, int address_list)
+{
+	return header_append(out, name, value, n, address_list, NULL, 0);
+}
+
+hd_status hd_header_append_mailboxes(hd_buf *out, const char *name,
+				     const char *value, size_t n,
+				     const hd_mailbox *list, size_t count)
+{
+	return header_append(out, name, value, n, 1, list, count);
 }
 
 /* ---- MIME parameters -------------------------------------------------- */

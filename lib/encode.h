@@ -98,6 +98,16 @@ int hd_needs_encoding(const char *p, size_t n);
 hd_status hd_header_append(hd_buf *out, const char *name, const char *value,
 			   size_t n, int address_list);
 
+struct hd_mailbox; /* address.h */
+
+/* hd_header_append(out, name, value, n, 1) for a value the caller has
+ * parsed already: list[0..count) is what hd_mailbox_list_parse() gave
+ * for it, written without parsing it again. */
+hd_status hd_header_append_mailboxes(hd_buf *out, const char *name,
+				     const char *value, size_t n,
+				     const struct hd_mailbox *list,
+				     size_t count);
+
 /* Appends a MIME parameter (RFC 2045 section 5.1) to a Content-Type or
  * Content-Disposition value: '; name="value"' when value is printable
  * ASCII without '"', '\' or "=?" and ' name="value";' fits in 78

@@ -1202,7 +1202,6 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 								 list[k].addr);
 				}
 			}
-			drop_addresses(h, list, n);
 		}
 		if (st == HD_OK && h->kind == H_LISTU) {
 			st = write_list_unsubscribe(
@@ -1213,9 +1212,14 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 						   h->fixed->len);
 		} else if (st == HD_OK && h->kind != H_BCC &&
 			   h->kind != H_CTYPE) {
-			st = hd_header_append(&msg, h->name,
-					      val.data ? val.data : "", val.len,
-					      h->kind == H_ADDRESS);
+			const char *v = val.data ? val.data : "";
+
+			/* an address header's mailboxes as parsed above */
+			st = h->kind == H_ADDRESS
+				 ? hd_header_append_mailboxes(&msg, h->name, v,
+							      val.len, list, n)
+				 : hd_header_append(&msg, h->name, v, val.len,
+						    0);
 			if (st != HD_OK && st != HD_ENOMEM)
 				hd_error_set(err, st, t->path, h->line, 0, "%s",
 					     st == HD_ELIMIT
@@ -1223,6 +1227,8 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 						   "998-octet line"
 						 : hd_strerror(st));
 		}
+		if (addr)
+			drop_addresses(h, list, n);
 		if (st != HD_OK && err && !err->field[0]) {
 			hd_error_set_field(err, h->name);
 			err->line = h->line;

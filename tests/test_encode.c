@@ -1285,9 +1285,46 @@ static void python_reader(void **state)
 	hd_buf_free(&cd);
 }
 
+/* A list parsed once by the caller is written exactly as the header
+ * writer writes it after parsing it itself: plain, quoted and encoded
+ * names, a list long enough to fold, blanks at either end. */
+static void header_from_parsed_mailboxes(void **state)
+{
+	static const char *const values[] = {
+	    "ann@x.example",
+	    "Ann Smith <ann@x.example>",
+	    "  \"Smith, Ann\" <ann@x.example> ,bo@y.example  ",
+	    "Chlo\xc3\xa9 Martin <chloe@x.example>, \"a\\\"b\" <ab@x.example>",
+	    "One Person <one@x.example>, Two Person <two@x.example>, Three "
+	    "Person <three@x.example>, Four Person <four@x.example>, Five "
+	    "<five@x.example>",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		hd_buf a = HD_BUF_INIT, b = HD_BUF_INIT;
+		hd_mailbox *list = NULL;
+		size_t n = 0, len = strlen(values[i]);
+
+		assert_int_equal(
+		    hd_mailbox_list_parse(values[i], len, &list, &n, NULL),
+		    HD_OK);
+		assert_int_equal(hd_header_append(&a, "To", values[i], len, 1),
+				 HD_OK);
+		assert_int_equal(hd_header_append_mailboxes(&b, "To", values[i],
+							    len, list, n),
+				 HD_OK);
+		assert_string_equal(a.data, b.data);
+		hd_mailbox_list_free(list, n);
+		hd_buf_free(&a);
+		hd_buf_free(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(header_from_parsed_mailboxes),
 	    cmocka_unit_test(base64_vectors),
 	    cmocka_unit_test(base64_round_trip),
 	    cmocka_unit_test(base64url),
