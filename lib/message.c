@@ -608,9 +608,11 @@ static hd_status finish_email(const hd_msgtmpl *t, const char *key,
 	return st;
 }
 
+/* checking: for hd_msgtmpl_check, which signs nothing and keeps no
+ * message (hd__eml_build says what else it leaves out). */
 static hd_status build(const hd_msgtmpl *t, json_t *record,
 		       const char *campaign, const char *key, long row,
-		       int sign, hd_message *out, hd_error *err)
+		       int checking, hd_message *out, hd_error *err)
 {
 	char hash[33];
 	json_t *ctx;
@@ -625,12 +627,12 @@ static hd_status build(const hd_msgtmpl *t, json_t *record,
 		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
 	hd_message_hash(campaign, key, hash);
 	if (t->kind == HD_MSG_EMAIL)
-		st = hd__eml_build(t, ctx, hash, row, out, err);
+		st = hd__eml_build(t, ctx, hash, row, checking, out, err);
 	else
 		st = hd__http_build(t, ctx, hash, row, out, err);
 	hd__context_release(t, record, ctx);
 	if (st == HD_OK && t->kind == HD_MSG_EMAIL)
-		st = finish_email(t, key, hash, row, sign, out, err);
+		st = finish_email(t, key, hash, row, !checking, out, err);
 	if (st != HD_OK) {
 		hd_message_clear(out);
 		if (err && err->row == 0)
@@ -670,7 +672,7 @@ hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
 			   const char *campaign, const char *key, long row,
 			   hd_message *out, hd_error *err)
 {
-	return build(t, record, campaign, key, row, 1, out, err);
+	return build(t, record, campaign, key, row, 0, out, err);
 }
 
 hd_status hd_msgtmpl_check(const hd_msgtmpl *t, json_t *record,
@@ -678,7 +680,7 @@ hd_status hd_msgtmpl_check(const hd_msgtmpl *t, json_t *record,
 			   hd_error *err)
 {
 	hd_message m;
-	hd_status st = build(t, record, campaign, key, row, 0, &m, err);
+	hd_status st = build(t, record, campaign, key, row, 1, &m, err);
 
 	hd_message_clear(&m);
 	return st;

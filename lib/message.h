@@ -77,9 +77,10 @@ hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
 hd_status hd_msgtmpl_recipients(const hd_msgtmpl *t, json_t *record, long row,
 				char **out, hd_error *err);
 /* Everything hd_msgtmpl_build checks, without keeping the message and
- * without the DKIM signatures, which no data can make fail and which
- * cost more than the rest of a build (an RSA-2048 signature: ~1 ms):
- * for a validation pass.  Same errors as hd_msgtmpl_build. */
+ * without what no data can make fail: the DKIM signatures, which cost
+ * more than the rest of a build (an RSA-2048 signature: ~1 ms), and the
+ * encoding of the text bodies: for a validation pass.  Same errors as
+ * hd_msgtmpl_build. */
 hd_status hd_msgtmpl_check(const hd_msgtmpl *t, json_t *record,
 			   const char *campaign, const char *key, long row,
 			   hd_error *err);

@@ -698,8 +698,11 @@ static void rendered_free(struct rendered *r)
 	}
 }
 
+/* The body after the headers.  checking: for a check that keeps no
+ * message, the text parts are left out: they were rendered, and writing
+ * them (7bit or quoted-printable, whichever fits) cannot fail. */
 static hd_status write_body(hd_buf *out, const struct rendered *r,
-			    const char *hash)
+			    const char *hash, int checking)
 {
 	char mixed[48], alt[48];
 	hd_status st = HD_OK;
@@ -726,11 +729,11 @@ static hd_status write_body(hd_buf *out, const struct rendered *r,
 					 : "This is a multi-part message "
 					   "in MIME format.\r\n\r\n",
 				   alt);
-	if (st == HD_OK && r->has_text)
+	if (st == HD_OK && r->has_text && !checking)
 		st = write_text_part(out, "plain", &r->text);
 	if (st == HD_OK && multi_alt)
 		st = hd_buf_printf(out, "--%s\r\n", alt);
-	if (st == HD_OK && r->has_html)
+	if (st == HD_OK && r->has_html && !checking)
 		st = write_text_part(out, "html", &r->html);
 	if (st == HD_OK && multi_alt)
 		st = hd_buf_printf(out, "--%s--\r\n", alt);
@@ -1140,7 +1143,7 @@ hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
 static _Thread_local size_t msg_room = 1024;
 
 hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
-			long row, hd_message *out, hd_error *err)
+			long row, int checking, hd_message *out, hd_error *err)
 {
 	const struct eml *e = t->impl;
 	hd_buf msg = HD_BUF_INIT, val = HD_BUF_INIT, orig = HD_BUF_INIT;
@@ -1272,7 +1275,7 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 	if (st == HD_OK)
 		st = render_parts(t, e, ctx, row, &r, err);
 	if (st == HD_OK)
-		st = write_body(&msg, &r, hash);
+		st = write_body(&msg, &r, hash, checking);
 	if (st == HD_OK && !lines_fit(msg.data, msg.len))
 		st = hd_error_set(err, HD_ELIMIT, t->path, 0, 0,
 				  "a line of the message is over 998 octets");

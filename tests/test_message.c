@@ -228,6 +228,45 @@ static void eml_date_follows_the_clock(void **state)
 	hd_msgtmpl_free(t);
 }
 
+/* The check leaves the text bodies unencoded, never unrendered: a tag
+ * only the body or only the HTML part has is still found missing, and a
+ * row that builds checks. */
+static void eml_check_renders_every_part(void **state)
+{
+	static const char *const texts[] = {
+	    "From: a@acme.example\nTo: {{email}}\nSubject: s\n\n"
+	    "Hi {{name}}\n",
+	    "From: a@acme.example\nTo: {{email}}\nSubject: s\n"
+	    "Content-Type: text/html\n\n<p>Hi {{name}}</p>\n",
+	};
+	hd_error e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		hd_msgtmpl *t =
+		    load(i ? "c1.eml" : "c0.eml", texts[i], NULL, HD_OK, &e);
+		json_t *good = json_loads(
+		    "{\"name\":\"Ann\",\"email\":\"ann@x.example\"}", 0, NULL);
+		json_t *bad =
+		    json_loads("{\"email\":\"ann@x.example\"}", 0, NULL);
+		hd_message m;
+
+		assert_int_equal(hd_msgtmpl_check(t, good, "c", "k", 1, &e),
+				 HD_OK);
+		assert_int_equal(hd_msgtmpl_build(t, good, "c", "k", 1, &m, &e),
+				 HD_OK);
+		hd_message_clear(&m);
+		assert_int_equal(hd_msgtmpl_check(t, bad, "c", "k", 2, &e),
+				 HD_EMISSING);
+		assert_int_equal(e.row, 2);
+		assert_int_equal(hd_msgtmpl_build(t, bad, "c", "k", 2, &m, &e),
+				 HD_EMISSING);
+		json_decref(good);
+		json_decref(bad);
+		hd_msgtmpl_free(t);
+	}
+}
+
 /* A header whose value renders empty is left out (Cc: {{manager?}}), with
  * its recipients; errors in header lines give the column in the file. */
 static void empty_headers_left_out_columns_in_the_file(void **state)
@@ -945,6 +984,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(eml_envelope_headers_and_bcc),
 	    cmocka_unit_test(eml_date_follows_the_clock),
+	    cmocka_unit_test(eml_check_renders_every_part),
 	    cmocka_unit_test(eml_headers_without_tags_as_rendered_per_row),
 	    cmocka_unit_test(eml_row_errors_name_tag_line_row),
 	    cmocka_unit_test(empty_headers_left_out_columns_in_the_file),
