@@ -612,7 +612,8 @@ static hd_status finish_email(const hd_msgtmpl *t, const char *key,
  * message (hd__eml_build says what else it leaves out). */
 static hd_status build(const hd_msgtmpl *t, json_t *record,
 		       const char *campaign, const char *key, long row,
-		       int checking, hd_message *out, hd_error *err)
+		       int checking, hd_buf *recipients, hd_message *out,
+		       hd_error *err)
 {
 	char hash[33];
 	json_t *ctx;
@@ -627,7 +628,8 @@ static hd_status build(const hd_msgtmpl *t, json_t *record,
 		return hd_error_set(err, HD_ENOMEM, t->path, 0, 0, NULL);
 	hd_message_hash(campaign, key, hash);
 	if (t->kind == HD_MSG_EMAIL)
-		st = hd__eml_build(t, ctx, hash, row, checking, out, err);
+		st = hd__eml_build(t, ctx, hash, row, checking, recipients, out,
+				   err);
 	else
 		st = hd__http_build(t, ctx, hash, row, out, err);
 	hd__context_release(t, record, ctx);
@@ -672,7 +674,7 @@ hd_status hd_msgtmpl_build(const hd_msgtmpl *t, json_t *record,
 			   const char *campaign, const char *key, long row,
 			   hd_message *out, hd_error *err)
 {
-	return build(t, record, campaign, key, row, 0, out, err);
+	return build(t, record, campaign, key, row, 0, NULL, out, err);
 }
 
 hd_status hd_msgtmpl_check(const hd_msgtmpl *t, json_t *record,
@@ -680,9 +682,38 @@ hd_status hd_msgtmpl_check(const hd_msgtmpl *t, json_t *record,
 			   hd_error *err)
 {
 	hd_message m;
-	hd_status st = build(t, record, campaign, key, row, 1, &m, err);
+	hd_status st = build(t, record, campaign, key, row, 1, NULL, &m, err);
 
 	hd_message_clear(&m);
+	return st;
+}
+
+int hd_msgtmpl_key_free(const hd_msgtmpl *t)
+{
+	/* the key reaches a message through the unsubscribe link and the
+	 * VERP envelope sender; otherwise only the Message-ID and the
+	 * boundaries, which no check looks at */
+	return t->kind == HD_MSG_EMAIL && !t->unsub && !t->envelope_from;
+}
+
+hd_status hd_msgtmpl_check_recipients(const hd_msgtmpl *t, json_t *record,
+				      long row, char **recipients,
+				      hd_error *err)
+{
+	hd_buf b = HD_BUF_INIT;
+	hd_message m;
+	hd_status st;
+
+	*recipients = NULL;
+	if (!hd_msgtmpl_key_free(t))
+		return hd_error_set(err, HD_EINVAL, t->path, 0, 0,
+				    "the template's messages depend on the "
+				    "key");
+	st = build(t, record, "", "", row, 1, &b, &m, err);
+	hd_message_clear(&m);
+	if (st == HD_OK && !(*recipients = hd_buf_detach(&b, NULL)))
+		st = hd_error_set(err, HD_ENOMEM, NULL, 0, 0, NULL);
+	hd_buf_free(&b);
 	return st;
 }
 

@@ -85,6 +85,22 @@ hd_status hd_msgtmpl_check(const hd_msgtmpl *t, json_t *record,
 			   const char *campaign, const char *key, long row,
 			   hd_error *err);
 
+/* 1 when an email template's messages pass or fail a check whatever
+ * their key (no unsubscribe link, no VERP envelope sender): then
+ * hd_msgtmpl_check_recipients can check a row and give its recipients
+ * in one build. */
+int hd_msgtmpl_key_free(const hd_msgtmpl *t);
+
+/* hd_msgtmpl_check and hd_msgtmpl_recipients of a row in one build, for
+ * a template hd_msgtmpl_key_free says 1 of (else HD_EINVAL).  On success
+ * *recipients is what hd_msgtmpl_recipients gives (free() it).  When
+ * the row is invalid the error is the build's, which for a row with
+ * more than one fault may name another than those two would name
+ * first: a caller that reports it asks them. */
+hd_status hd_msgtmpl_check_recipients(const hd_msgtmpl *t, json_t *record,
+				      long row, char **recipients,
+				      hd_error *err);
+
 /* Writes req in .http form: "METHOD URL", headers, a blank line, body. */
 hd_status hd_request_format(hd_buf *out, const hd_request *req);
 

@@ -1097,6 +1097,29 @@ static void drop_addresses(const struct eml_header *h, hd_mailbox *list,
 		hd_mailbox_list_free(list, n);
 }
 
+/* Appends list's addresses to a recipients text ("a@b.example, c@d"),
+ * domains lower-cased (they are case-insensitive, RFC 5321 2.4). */
+static hd_status put_recipients(hd_buf *out, const hd_mailbox *list, size_t n)
+{
+	hd_status st = HD_OK;
+
+	for (size_t k = 0; st == HD_OK && k < n; k++) {
+		const char *at = strrchr(list[k].addr, '@');
+		size_t local = at ? (size_t)(at - list[k].addr) : 0;
+
+		if (out->len)
+			st = hd_buf_puts(out, ", ");
+		if (st == HD_OK)
+			st = hd_buf_append(out, list[k].addr, local);
+		for (const char *p = list[k].addr + local; st == HD_OK && *p;
+		     p++)
+			st = hd_buf_putc(out, (char)(*p >= 'A' && *p <= 'Z'
+							 ? *p - 'A' + 'a'
+							 : *p));
+	}
+	return st;
+}
+
 hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
 			     hd_buf *out, hd_error *err)
 {
@@ -1112,21 +1135,8 @@ hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
 			continue;
 		hd_buf_reset(&val);
 		st = row_addresses(t, &e->h[i], ctx, row, &val, &list, &n, err);
-		for (size_t k = 0; st == HD_OK && k < n; k++) {
-			const char *at = strrchr(list[k].addr, '@');
-			size_t local = at ? (size_t)(at - list[k].addr) : 0;
-			if (out->len)
-				st = hd_buf_puts(out, ", ");
-			if (st == HD_OK)
-				st = hd_buf_append(out, list[k].addr, local);
-			/* the domain is case-insensitive (RFC 5321 2.4) */
-			for (const char *p = list[k].addr + local;
-			     st == HD_OK && *p; p++)
-				st = hd_buf_putc(out,
-						 (char)(*p >= 'A' && *p <= 'Z'
-							    ? *p - 'A' + 'a'
-							    : *p));
-		}
+		if (st == HD_OK)
+			st = put_recipients(out, list, n);
 		drop_addresses(&e->h[i], list, n);
 	}
 	hd_buf_free(&val);
@@ -1143,7 +1153,8 @@ hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
 static _Thread_local size_t msg_room = 1024;
 
 hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
-			long row, int checking, hd_message *out, hd_error *err)
+			long row, int checking, hd_buf *recipients,
+			hd_message *out, hd_error *err)
 {
 	const struct eml *e = t->impl;
 	hd_buf msg = HD_BUF_INIT, val = HD_BUF_INIT, orig = HD_BUF_INIT;
@@ -1197,6 +1208,9 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 					st = HD_ENOMEM;
 			} else if (is_recipient_header(h)) {
 				st = push_rcpts(out, list, n);
+				if (st == HD_OK && recipients)
+					st =
+					    put_recipients(recipients, list, n);
 				for (size_t k = 0; st == HD_OK && k < n; k++) {
 					if (orig.len)
 						st = hd_buf_puts(&orig, ", ");

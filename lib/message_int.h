@@ -68,9 +68,11 @@ hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
 			  hd_error *err);
 /* checking: for hd_msgtmpl_check, which keeps no message: what cannot
  * fail is skipped (the text parts' encoding), so the message is not
- * whole, but every error a full build meets is met. */
+ * whole, but every error a full build meets is met.  recipients, when
+ * not NULL: what hd__eml_recipients would append, appended. */
 hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *id_hash,
-			long row, int checking, hd_message *out, hd_error *err);
+			long row, int checking, hd_buf *recipients,
+			hd_message *out, hd_error *err);
 void hd__eml_free(void *impl);
 void hd__eml_walk(const hd_msgtmpl *t, hd_tmpl_walk_fn fn, void *ctx);
 /* The envelope recipients (To, Cc, Bcc) of ctx, as "a@b.example, c@d":

@@ -266,6 +266,37 @@ void hd__job_dest_key(const hd_message *msg, int per_domain, char *out,
 }
 
 /* A check job: is the row valid, and what is its key. */
+/* A valid row's key, due time and check from one build, where the key is
+ * its recipients and the template's messages do not depend on it (most
+ * email runs): HD_OK with key, id and key_status set; anything else and
+ * the caller takes the three steps one by one (as for every other
+ * template), which say what is wrong first. */
+static hd_status one_build(hd__job *j)
+{
+	hd__sender *s = j->sender;
+	hd_error e;
+	double due;
+	char *key = NULL;
+
+	if (s->keys->mode != HD__KEY_ENVELOPE || !hd_msgtmpl_key_free(s->tmpl))
+		return HD_EINVAL;
+	hd_error_clear(&e);
+	if (hd_msgtmpl_check_recipients(s->tmpl, j->record, j->row, &key, &e) !=
+		HD_OK ||
+	    hd__due_time(j->record, &due, &e) != HD_OK) {
+		free(key);
+		return HD_EINVAL;
+	}
+	j->id = hd__key_identity(s->keys, key);
+	if (!j->id) {
+		free(key);
+		return HD_ENOMEM;
+	}
+	j->key = key;
+	j->key_status = HD_OK;
+	return HD_OK;
+}
+
 static void check(hd__job *j)
 {
 	hd__sender *s = j->sender;
@@ -283,17 +314,23 @@ static void check(hd__job *j)
 			return;
 		}
 	}
-	j->key_status =
-	    hd__key_of(s->keys, s->tmpl, j->record, j->row, &j->key, &j->id, e);
-	/* everything but the DKIM signatures, which no data can make fail
-	 * and which cost most */
-	hd_status st = j->key_status;
+	hd_status st = one_build(j);
 
-	if (st == HD_OK)
-		st = hd__due_time(j->record, &due, e);
-	if (st == HD_OK)
-		st = hd_msgtmpl_check(s->tmpl, j->record, s->campaign, j->id,
-				      j->row, e);
+	if (st != HD_OK) {
+		/* the key, the due time and the check in turn: the error of
+		 * an invalid row is the first of them */
+		hd_error_clear(e);
+		j->key_status = hd__key_of(s->keys, s->tmpl, j->record, j->row,
+					   &j->key, &j->id, e);
+		/* everything but the DKIM signatures, which no data can make
+		 * fail and which cost most */
+		st = j->key_status;
+		if (st == HD_OK)
+			st = hd__due_time(j->record, &due, e);
+		if (st == HD_OK)
+			st = hd_msgtmpl_check(s->tmpl, j->record, s->campaign,
+					      j->id, j->row, e);
+	}
 	if (st != HD_OK) {
 		j->status = HD_ROW_INVALID;
 		if (e->code == HD_OK)

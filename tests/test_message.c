@@ -267,6 +267,58 @@ static void eml_check_renders_every_part(void **state)
 	}
 }
 
+/* One check that also gives the recipients gives what the two calls
+ * give apart, for templates whose messages do not depend on the key;
+ * the others are refused, and an invalid row fails it. */
+static void eml_check_with_recipients(void **state)
+{
+	hd_mail_config verp = {.envelope_from = "bounce+{{key}}@acme.example"};
+	hd_msgtmpl_opts vo = {.mail = &verp};
+	hd_msgtmpl_opts ro = {.redirect = "qa@acme.example"};
+	json_t *rec =
+	    json_loads("{\"name\":\"Ann\",\"email\":\"Ann@X.Example\",\"m\":"
+		       "\"bo@Y.example\"}",
+		       0, NULL);
+	json_t *bad = json_loads("{\"email\":\"not-an-address\"}", 0, NULL);
+	const char *text = "From: a@acme.example\nTo: {{name}} <{{email}}>\n"
+			   "Cc: {{m}}, c@Z.EXAMPLE\nBcc: d@w.example\n"
+			   "Subject: s\n\nHi\n";
+	hd_error e;
+	char *one = NULL, *two = NULL;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		hd_msgtmpl *t = load(i ? "r1.eml" : "r0.eml", text,
+				     i ? &ro : NULL, HD_OK, &e);
+
+		assert_true(hd_msgtmpl_key_free(t));
+		assert_int_equal(
+		    hd_msgtmpl_check_recipients(t, rec, 4, &one, &e), HD_OK);
+		assert_int_equal(hd_msgtmpl_recipients(t, rec, 4, &two, &e),
+				 HD_OK);
+		assert_string_equal(one, two);
+		assert_string_equal(one, "Ann@x.example, bo@y.example, "
+					 "c@z.example, d@w.example");
+		free(one);
+		free(two);
+		assert_int_not_equal(
+		    hd_msgtmpl_check_recipients(t, bad, 5, &one, &e), HD_OK);
+		assert_null(one);
+		hd_msgtmpl_free(t);
+	}
+	{
+		hd_msgtmpl *t = load("v.eml", text, &vo, HD_OK, &e);
+
+		assert_false(hd_msgtmpl_key_free(t));
+		assert_int_equal(
+		    hd_msgtmpl_check_recipients(t, rec, 4, &one, &e),
+		    HD_EINVAL);
+		hd_msgtmpl_free(t);
+	}
+	json_decref(rec);
+	json_decref(bad);
+}
+
 /* A header whose value renders empty is left out (Cc: {{manager?}}), with
  * its recipients; errors in header lines give the column in the file. */
 static void empty_headers_left_out_columns_in_the_file(void **state)
@@ -985,6 +1037,7 @@ int main(void)
 	    cmocka_unit_test(eml_envelope_headers_and_bcc),
 	    cmocka_unit_test(eml_date_follows_the_clock),
 	    cmocka_unit_test(eml_check_renders_every_part),
+	    cmocka_unit_test(eml_check_with_recipients),
 	    cmocka_unit_test(eml_headers_without_tags_as_rendered_per_row),
 	    cmocka_unit_test(eml_row_errors_name_tag_line_row),
 	    cmocka_unit_test(empty_headers_left_out_columns_in_the_file),
