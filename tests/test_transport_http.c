@@ -596,6 +596,16 @@ static void test_one_handle_many_requests(void **state)
 	assert_int_equal(
 	    send_one(conn, "POST", "/ok?t=seq10", a, 2, "w", 1, &res), HD_OK);
 	assert_logged("t=seq10", "POST", "dw==", "X-N", "1");
+	/* as many headers, other names: the credential is now the second
+	 * (which headers hold one is known again, not kept) */
+	b[0].name = (char *)"X-N";
+	b[0].value = (char *)"3";
+	b[1].name = (char *)"X-Api-Key";
+	b[1].value = (char *)"kkkk-3333";
+	assert_int_equal(send_one(conn, "POST", "/echo?code=422&t=seq11", b, 2,
+				  "kkkk-3333", 9, &res),
+			 HD_EPERMANENT);
+	assert_null(strstr(res.response, "kkkk"));
 	hd_transport_http.close(conn);
 }
 
