@@ -45,11 +45,14 @@ hd_status hd__buf_append_grow(hd_buf *b, const void *p, size_t n)
 	return HD_OK;
 }
 
-hd_status hd_buf_put_long(hd_buf *b, long v)
+size_t hd_format_integer(char buf[24], long long v)
 {
 	char digits[24], *p = digits + sizeof(digits);
-	/* in unsigned arithmetic, so that LONG_MIN negates */
-	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+	/* the magnitude in unsigned arithmetic, so that the least value
+	 * has one too */
+	unsigned long long u =
+	    v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	size_t n;
 
 	do {
 		*--p = (char)('0' + u % 10);
@@ -57,7 +60,18 @@ hd_status hd_buf_put_long(hd_buf *b, long v)
 	} while (u);
 	if (v < 0)
 		*--p = '-';
-	return hd_buf_append(b, p, (size_t)(digits + sizeof(digits) - p));
+	n = (size_t)(digits + sizeof(digits) - p);
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return n;
+}
+
+hd_status hd_buf_put_long(hd_buf *b, long v)
+{
+	char num[24];
+	size_t n = hd_format_integer(num, v);
+
+	return hd_buf_append(b, num, n);
 }
 
 hd_status hd_buf_printf(hd_buf *b, const char *fmt, ...)

@@ -54,7 +54,11 @@ static inline hd_status hd_buf_putc(hd_buf *b, char c)
 {
 	return hd_buf_append(b, &c, 1);
 }
-/* v in decimal, as "%ld" writes it (without printf: hot paths). */
+/* v in decimal, as "%lld" writes it, into buf (21 bytes and the NUL at
+ * most); returns its length.  Without printf: report lines and template
+ * values write integers on every row. */
+size_t hd_format_integer(char buf[24], long long v);
+/* Appends v in decimal (hd_format_integer). */
 hd_status hd_buf_put_long(hd_buf *b, long v);
 hd_status hd_buf_printf(hd_buf *b, const char *fmt, ...) HD_PRINTF(2, 3);
 /* Empties the buffer but keeps its memory. */

@@ -319,7 +319,6 @@ static void check(hd__job *j)
 	if (st != HD_OK) {
 		/* the key, the due time and the check in turn: the error of
 		 * an invalid row is the first of them */
-		hd_error_clear(e);
 		j->key_status = hd__key_of(s->keys, s->tmpl, j->record, j->row,
 					   &j->key, &j->id, e);
 		/* everything but the DKIM signatures, which no data can make

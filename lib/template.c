@@ -1157,28 +1157,6 @@ static hd_status escaper_error(struct rs *r, const struct unit *u,
 	return code;
 }
 
-/* "%" JSON_INTEGER_FORMAT, without printf's cost: integers are common
- * values.  buf has room for 21 bytes. */
-static size_t fmt_integer(char *buf, json_int_t v)
-{
-	char tmp[24];
-	size_t n = 0, len = 0;
-	/* the magnitude as unsigned, so that the least value has one too */
-	unsigned long long m =
-	    v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-
-	do {
-		tmp[n++] = (char)('0' + m % 10);
-		m /= 10;
-	} while (m);
-	if (v < 0)
-		buf[len++] = '-';
-	while (n)
-		buf[len++] = tmp[--n];
-	buf[len] = '\0';
-	return len;
-}
-
 /* The shortest %g form that reads back as the same double. */
 static size_t fmt_real(char *buf, size_t size, double d)
 {
@@ -1281,7 +1259,7 @@ static hd_status render_var(struct rs *r, const struct unit *u,
 		return emit(r, u, nd, json_string_value(v),
 			    json_string_length(v), ind);
 	case JSON_INTEGER:
-		n = fmt_integer(num, json_integer_value(v));
+		n = hd_format_integer(num, json_integer_value(v));
 		return emit(r, u, nd, num, n, ind);
 	case JSON_REAL:
 		n = fmt_real(num, sizeof(num), json_real_value(v));
