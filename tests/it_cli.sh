@@ -202,4 +202,28 @@ fi
 COLUMNS=50 run_herald send -t "$T/welcome.eml" --outbox c50 --progress always -r 600 list.csv
 widest=$(printf '%s' "$err" | tr '\r' '\n' | sed 's/\x1b\[[0-9;]*[A-Za-z]//g' | grep ETA | awk '{ if (length > m) m = length } END { print m + 0 }')
 if [ "$widest" -gt 0 ] && [ "$widest" -lt 50 ]; then ok "COLUMNS=50 without a terminal: lines of at most $widest"; else bad "COLUMNS=50: a line of $widest columns"; fi
+# a dry run opens no connection: -c 300 does not start 300 threads (it
+# once did, 150 ms for a single row); the most seen while it runs
+"$PYTHON" -c '
+import sys
+with open("dry.csv", "w") as f:
+    f.write("email,name\n")
+    for i in range(60000):
+        f.write("d%d@example.com,D %d\n" % (i, i))
+'
+"$HERALD" send -n -q -c 300 -t "$T/welcome.eml" -o dry.jsonl dry.csv &
+p=$!
+most=0
+while kill -0 "$p" 2>/dev/null; do
+  n=$(awk '/^Threads:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true)
+  if [ -n "$n" ] && [ "$n" -gt "$most" ]; then most=$n; fi
+done
+wait "$p" && drc=0 || drc=$?
+expect_eq "$drc:$(count_lines dry.jsonl)" "0:60000" "dry run -c 300: every row reported"
+cores=$(getconf _NPROCESSORS_ONLN)
+if [ "$most" -gt 0 ] && [ "$most" -le $((cores + 4)) ]; then
+  ok "dry run -c 300: at most $most threads ($cores cores)"
+else
+  bad "dry run -c 300: $most threads seen ($cores cores)"
+fi
 finish
