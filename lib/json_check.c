@@ -26,7 +26,23 @@ struct scan {
 	const unsigned char *p, *end;
 	enum hd_json_verdict unsure; /* HD_JSON_UNSURE once anything was */
 	int deep;		     /* gave up at MAX_DEPTH */
+	const unsigned char *base;   /* hd__json_check_marks: the text, */
+	const size_t *at;	     /* the offsets to find in strings */
+	size_t nat, next;	     /* and how many of them were found */
 };
+
+/* Marks at p, which starts a character inside a string: found when it is
+ * a value's, not a key's (a tag there may render a NUL, which jansson
+ * refuses in a key). */
+static void find_marks(struct scan *s, int is_key)
+{
+	size_t at = (size_t)(s->p - s->base);
+
+	if (is_key || (*s->p & 0xC0) == 0x80)
+		return; /* a UTF-8 continuation byte: inside a character */
+	while (s->next < s->nat && s->at[s->next] == at)
+		s->next++;
+}
 
 /* JSON's white space (RFC 8259 section 2) from p on: where it ends. */
 static const char *after_ws(const char *p, const char *end)
@@ -67,8 +83,11 @@ static int hex4(const unsigned char *p, unsigned *out)
 static int string(struct scan *s, int is_key)
 {
 	while (s->p < s->end) {
-		unsigned c = *s->p++;
-		unsigned u, lo;
+		unsigned c, u, lo;
+
+		if (s->next < s->nat && s->base + s->at[s->next] == s->p)
+			find_marks(s, is_key);
+		c = *s->p++;
 
 		if (c == '"')
 			return 1;
@@ -218,21 +237,52 @@ static int value(struct scan *s, int depth)
 	}
 }
 
-enum hd_json_verdict hd__json_check(const char *text, size_t n)
+static enum hd_json_verdict check(struct scan *s, const char *text, size_t n)
 {
-	struct scan s = {(const unsigned char *)text,
-			 (const unsigned char *)text + n, HD_JSON_VALID, 0};
-
 	/* jansson reads up to a raw NUL in some places and not others, and
 	 * checks UTF-8 by its own table: those answers are its own */
 	if (memchr(text, '\0', n) || !hd_utf8_valid(text, n, NULL))
 		return HD_JSON_UNSURE;
 	/* a syntax error is one whatever came before it: only the depth
 	 * limit stops the scan on something that may be valid */
-	if (!value(&s, 0))
-		return s.deep ? HD_JSON_UNSURE : HD_JSON_INVALID;
-	skip_ws(&s);
-	return s.p == s.end ? s.unsure : HD_JSON_INVALID;
+	if (!value(s, 0))
+		return s->deep ? HD_JSON_UNSURE : HD_JSON_INVALID;
+	skip_ws(s);
+	return s->p == s->end ? s->unsure : HD_JSON_INVALID;
+}
+
+enum hd_json_verdict hd__json_check(const char *text, size_t n)
+{
+	struct scan s = {(const unsigned char *)text,
+			 (const unsigned char *)text + n,
+			 HD_JSON_VALID,
+			 0,
+			 NULL,
+			 NULL,
+			 0,
+			 0};
+
+	return check(&s, text, n);
+}
+
+enum hd_json_verdict hd__json_check_marks(const char *text, size_t n,
+					  const size_t *at, size_t nat)
+{
+	struct scan s = {(const unsigned char *)text,
+			 (const unsigned char *)text + n,
+			 HD_JSON_VALID,
+			 0,
+			 (const unsigned char *)text,
+			 at,
+			 nat,
+			 0};
+
+	for (size_t i = 1; i < nat; i++)
+		if (at[i] < at[i - 1])
+			return HD_JSON_UNSURE;
+	if (check(&s, text, n) != HD_JSON_VALID || s.next < nat)
+		return HD_JSON_UNSURE;
+	return HD_JSON_VALID;
 }
 
 /* --- building: the text is known valid, so nothing here is an error but

@@ -28,6 +28,16 @@ enum hd_json_verdict {
 
 enum hd_json_verdict hd__json_check(const char *s, size_t n);
 
+/* Is every text made by inserting JSON string content at the offsets at[]
+ * (nat of them, ascending) of s valid JSON?  HD_JSON_VALID when s is, and
+ * each offset falls between two characters inside a string that is a
+ * value, not an object's key: whatever is inserted there (any UTF-8,
+ * escaped as a JSON string's inside) leaves the text valid, and jansson
+ * accepts it.  HD_JSON_UNSURE otherwise: then each text needs its own
+ * check. */
+enum hd_json_verdict hd__json_check_marks(const char *s, size_t n,
+					  const size_t *at, size_t nat);
+
 /* json_loadb(s, n, flags, NULL) for a text the check finds valid, in a
  * fraction of the time: jansson reads a byte at a time through a stream
  * and buffer, and a record was a fifth of herald's CPU on a fast sink.

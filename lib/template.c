@@ -1010,6 +1010,37 @@ int hd_tmpl_is_literal(const hd_tmpl *t)
 	return 1;
 }
 
+int hd_tmpl_flatten(const hd_tmpl *t, hd_buf *text, size_t **at, size_t *nat)
+{
+	const struct unit *u = t->units[0];
+	size_t n = 0, k = 0, *marks;
+
+	*at = NULL;
+	*nat = 0;
+	for (size_t i = 0; i < u->count; i++) {
+		if (u->nodes[i].kind == N_VAR)
+			n++;
+		else if (u->nodes[i].kind != N_TEXT)
+			return 0;
+	}
+	marks = malloc((n ? n : 1) * sizeof(*marks));
+	if (!marks)
+		return -1;
+	for (size_t i = 0; i < u->count; i++) {
+		const struct node *nd = &u->nodes[i];
+
+		if (nd->kind == N_VAR)
+			marks[k++] = text->len;
+		else if (hd_buf_append(text, nd->text, nd->len) != HD_OK) {
+			free(marks);
+			return -1;
+		}
+	}
+	*at = marks;
+	*nat = n;
+	return 1;
+}
+
 void hd_tmpl_free(hd_tmpl *t)
 {
 	if (!t)

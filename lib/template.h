@@ -165,6 +165,15 @@ void hd_tmpl_walk(const hd_tmpl *t, hd_tmpl_walk_fn fn, void *ctx);
  * delimiter changes do not): it renders the same whatever the data. */
 int hd_tmpl_is_literal(const hd_tmpl *t);
 
+/* For a template of text and escaped variables only ({{x}}, {{x?y}}, not
+ * {{{x}}}, sections or partials): appends its text without the tags to
+ * text, and sets *at (malloc'd, *nat of them, ascending) to the offsets
+ * in text where each tag's value goes; returns 1.  Every rendering of t
+ * is that text with an escaped value (maybe empty) at each offset.
+ * Returns 0 for any other template, -1 when memory ran out; *at is then
+ * NULL. */
+int hd_tmpl_flatten(const hd_tmpl *t, hd_buf *text, size_t **at, size_t *nat);
+
 /* Frees t; NULL is allowed. */
 void hd_tmpl_free(hd_tmpl *t);
 

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "buf.h"
+#include "escape.h"
 #include "json_check.h"
 
 #include <dirent.h>
@@ -282,12 +284,106 @@ static void test_json_test_suite(void **state)
 	assert_true(built > 80);
 }
 
+/* Offsets where a value may go in a JSON text, each said by where it is. */
+static void test_marks(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t at;
+		enum hd_json_verdict want;
+	} one[] = {
+	    {"{\"a\": \"x\"}", 7, HD_JSON_VALID},    /* before the x */
+	    {"{\"a\": \"x\"}", 8, HD_JSON_VALID},    /* before the quote */
+	    {"{\"a\": \"\"}", 7, HD_JSON_VALID},     /* an empty string */
+	    {"[\"x\", \"y\"]", 7, HD_JSON_VALID},    /* in an array */
+	    {"{\"a\": \"x\"}", 6, HD_JSON_UNSURE},   /* before the string */
+	    {"{\"a\": \"x\"}", 9, HD_JSON_UNSURE},   /* after it */
+	    {"{\"a\": \"x\"}", 2, HD_JSON_UNSURE},   /* in a key */
+	    {"{\"a\": \"x\"}", 0, HD_JSON_UNSURE},   /* outside everything */
+	    {"{\"a\": 5}", 6, HD_JSON_UNSURE},	     /* by a number */
+	    {"{\"a\": \"\\n\"}", 8, HD_JSON_UNSURE}, /* inside an escape */
+	    {"{\"a\": \"\\u00e9\"}", 10, HD_JSON_UNSURE},
+	    {"{\"a\": \"\xc3\xa9\"}", 8,
+	     HD_JSON_UNSURE}, /* inside a character */
+	    {"{\"a\": \"\xc3\xa9\"}", 9, HD_JSON_VALID},
+	    {"{\"a\": \"x\",}", 7, HD_JSON_UNSURE}, /* the text is not JSON */
+	};
+	/* what a row may hold, escaped as hd_escape_json escapes */
+	static const char *values[] = {
+	    "",		  "\"",		  "\\",		  "\"}, \"b\": [",
+	    "\n\r\t\b\f", "\x01\x1f\x7f", "\xe2\x80\xa8", "\xf0\x9f\x8e\x89",
+	    "\\u0000",	  "x\\",
+	};
+	static const char nul[] = "a\0b";
+	static const char *texts[] = {
+	    "{\"a\": \"x\", \"b\": [\"\", \"\\\"\\\\\", 1], \"\xc3\xa9\": "
+	    "\"\xc3\xa9\\n\\ud83c\\udf89\"}",
+	    "\"\"",
+	    "[\"a\", {\"k\": \"v\"}]",
+	};
+	size_t at[2] = {7, 8};
+	size_t valid = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++)
+		if (hd__json_check_marks(one[i].text, strlen(one[i].text),
+					 &one[i].at, 1) != one[i].want)
+			fail_msg("'%s' at %zu: not as expected", one[i].text,
+				 one[i].at);
+	/* none, and two at once */
+	assert_int_equal(hd__json_check_marks("{}", 2, NULL, 0), HD_JSON_VALID);
+	assert_int_equal(hd__json_check_marks("{\"a\": \"x\"}", 10, at, 2),
+			 HD_JSON_VALID);
+	at[1] = 2;
+	assert_int_equal(hd__json_check_marks("{\"a\": \"x\"}", 10, at, 2),
+			 HD_JSON_UNSURE);
+	/* wherever it says valid, every value put there makes JSON that
+	 * jansson accepts: each offset of each text, each value */
+	for (size_t t = 0; t < sizeof(texts) / sizeof(texts[0]); t++) {
+		size_t n = strlen(texts[t]);
+		for (size_t a = 0; a <= n; a++) {
+			if (hd__json_check_marks(texts[t], n, &a, 1) !=
+			    HD_JSON_VALID)
+				continue;
+			valid++;
+			for (size_t v = 0;
+			     v <= sizeof(values) / sizeof(values[0]); v++) {
+				hd_buf b = HD_BUF_INIT;
+				const char *val =
+				    v < sizeof(values) / sizeof(values[0])
+					? values[v]
+					: nul;
+				size_t vn =
+				    v < sizeof(values) / sizeof(values[0])
+					? strlen(val)
+					: sizeof(nul) - 1;
+				assert_int_equal(hd_buf_append(&b, texts[t], a),
+						 HD_OK);
+				assert_int_equal(
+				    hd_escape_json(&b, val, vn, NULL), HD_OK);
+				assert_int_equal(
+				    hd_buf_append(&b, texts[t] + a, n - a),
+				    HD_OK);
+				if (!jansson_accepts(b.data, b.len))
+					fail_msg("'%s' with a value at %zu: "
+						 "not JSON",
+						 b.data, a);
+				hd_buf_free(&b);
+			}
+		}
+	}
+	/* text 1: "x" 2, "" 1, the escapes 3, the accents and emoji 4; text
+	 * 2: 1; text 3: 2 and 2 (no key) */
+	assert_int_equal(valid, 15);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cases),
 	    cmocka_unit_test(test_load),
 	    cmocka_unit_test(test_deep),
+	    cmocka_unit_test(test_marks),
 	    cmocka_unit_test(test_json_test_suite),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1031,6 +1031,89 @@ static void request_format_is_http_file_form(void **state)
 	hd_buf_free(&b);
 }
 
+/* A JSON body is JSON for every row: where every tag is an escaped value
+ * inside a string the template alone shows it, once; wherever a tag is
+ * anything else, each row's body is still checked. */
+static void http_json_body_every_row(void **state)
+{
+	static const char *bodies[] = {
+	    /* proven: every value inside a string that is a value */
+	    "{\"to\": \"{{to}}\", \"text\": \"Hi {{to}}, \\n{{x?none}}\"}",
+	    /* a value in a key: a NUL there is jansson's to refuse */
+	    "{\"{{x}}\": \"v\"}",
+	    /* a value outside quotes */
+	    "{\"to\": \"{{to}}\", \"n\": {{x}}}",
+	    /* right after a backslash: the value ends the escape */
+	    "{\"to\": \"\\{{x}}\"}",
+	    /* unescaped */
+	    "{\"to\": \"{{{x}}}\"}",
+	    /* a section around structure */
+	    "{\"l\": [{{#l}}\"{{.}}\", {{/l}}\"end\"]}",
+	};
+	/* values for x, and whether each body is JSON with it (after a
+	 * backslash, "n" makes \n, and a value whose first character is
+	 * escaped makes an escaped backslash) */
+	static const struct {
+		const char *x;
+		int ok[6];
+	} rows[] = {
+	    {"plain", {1, 1, 0, 0, 1, 1}},
+	    {"5", {1, 1, 1, 0, 1, 1}},
+	    {"n", {1, 1, 0, 1, 1, 1}},
+	    {"q\\\"}, \\\"evil\\\": \\\"", {1, 1, 0, 0, 0, 1}},
+	    {"a\\u0000b", {1, 0, 0, 0, 0, 1}},
+	    {"\\n\\t\\u2028\\ud83c\\udf89\\\\", {1, 1, 0, 1, 0, 1}},
+	};
+	char name[32], rec[200];
+	hd_error e;
+	hd_message m;
+
+	(void)state;
+	for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+		hd_buf text = HD_BUF_INIT;
+		hd_msgtmpl *t;
+
+		hd_buf_printf(&text,
+			      "POST https://hooks.example/in\n"
+			      "Content-Type: application/json\n\n%s\n",
+			      bodies[b]);
+		snprintf(name, sizeof(name), "jb%zu.http", b);
+		t = load(name, text.data, NULL, HD_OK, &e);
+		for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+			hd_status st;
+			snprintf(rec, sizeof(rec),
+				 "{\"to\":\"ann\\\"@x\",\"x\":\"%s\","
+				 "\"l\":[\"%s\"]}",
+				 rows[r].x, rows[r].x);
+			/* a NUL is a value's as the list readers take it */
+			json_t *rj = json_loads(rec, JSON_ALLOW_NUL, NULL);
+			assert_non_null(rj);
+			hd_error_clear(&e);
+			st = hd_msgtmpl_build(t, rj, "camp", "k", 7, &m, &e);
+			json_decref(rj);
+			if (st != (rows[r].ok[b] ? HD_OK : HD_EPARSE))
+				fail_msg("body %zu, x=%s: %s", b, rows[r].x,
+					 e.msg);
+			if (st == HD_OK) {
+				/* and jansson reads what is sent */
+				json_t *v =
+				    json_loadb(m.http.body, m.http.body_len,
+					       JSON_ALLOW_NUL, NULL);
+				if (!v)
+					fail_msg("body %zu, x=%s: sent '%s'", b,
+						 rows[r].x, m.http.body);
+				json_decref(v);
+			} else {
+				assert_non_null(strstr(
+				    e.msg, "not valid JSON once rendered"));
+			}
+			hd_message_clear(&m);
+		}
+		hd_msgtmpl_free(t);
+		hd_buf_free(&text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1051,6 +1134,7 @@ int main(void)
 	    cmocka_unit_test(envelope_from),
 	    cmocka_unit_test(dkim_signs_what_is_sent),
 	    cmocka_unit_test(http_escapes_by_context),
+	    cmocka_unit_test(http_json_body_every_row),
 	    cmocka_unit_test(http_values_in_the_authority),
 	    cmocka_unit_test(request_format_is_http_file_form),
 	};
