@@ -7,8 +7,13 @@
  * Promises checked: "valid" only where jansson (with the flags the body
  * check uses) accepts the text, "invalid" only where jansson refuses it;
  * the same answer twice; and where the builder builds, with either key
- * rule, jansson builds the same tree (kinds, values, key order).
+ * rule, jansson builds the same tree (kinds, values, key order).  And
+ * wherever hd__json_check_marks says a value may go, a value that breaks
+ * what it can (a quote, a backslash, a NUL, a line break, a bracket) put
+ * there, escaped, leaves JSON that jansson accepts.
  */
+#include "buf.h"
+#include "escape.h"
 #include "fuzz.h"
 #include "json_check.h"
 
@@ -41,6 +46,35 @@ static void built_as_jansson(const char *s, size_t size, int flags)
 	json_decref(theirs);
 }
 
+/* Every offset of a short text (each is a scan: quadratic). */
+static void marks_hold(const char *s, size_t size)
+{
+	static const char nasty[] = "\"\\\0\n}]\xe2\x80\xa8,\"";
+
+	if (size > 512)
+		return;
+	for (size_t at = 0; at <= size; at++) {
+		hd_buf b = HD_BUF_INIT;
+		json_t *j;
+
+		if (hd__json_check_marks(s, size, &at, 1) != HD_JSON_VALID)
+			continue;
+		FUZZ_ASSERT(hd__json_check(s, size) == HD_JSON_VALID,
+			    "a place for a value in a text not valid");
+		FUZZ_ASSERT(hd_buf_append(&b, s, at) == HD_OK &&
+				hd_escape_json(&b, nasty, sizeof(nasty) - 1,
+					       NULL) == HD_OK &&
+				hd_buf_append(&b, s + at, size - at) == HD_OK,
+			    "out of memory");
+		j = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
+			       NULL);
+		FUZZ_ASSERT(j, "a value at %zu of %zu bytes breaks the JSON",
+			    at, size);
+		json_decref(j);
+		hd_buf_free(&b);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
@@ -60,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(hd__json_check(s, size) == v,
 			    "the scanner changed its mind");
 	}
+	marks_hold(s, size);
 	built_as_jansson(s, size, JSON_DECODE_ANY | JSON_ALLOW_NUL);
 	built_as_jansson(
 	    s, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL);
