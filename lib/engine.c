@@ -726,11 +726,20 @@ static void drive(hd_pool *p, void *ctx, unsigned index, void *state)
 static hd_status check_fds(const hd__engine *e, hd_error *err)
 {
 	struct rlimit rl;
+	/* a dry run opens nothing, but says what the run would need: its
+	 * transport drives -c connections from a thread a core and one
+	 * more (SMTP), unless it is the outbox or --max-per-connection,
+	 * with a thread each */
+	const hd_transport *real = e->s->dry_of;
+	int sync = e->s->dry && real
+		       ? !real->start || e->s->tcfg->max_per_connection > 0
+		       : !e->async;
+	unsigned long threads = e->s->dry ? e->threads + 1ul : e->threads;
 	/* a synchronous worker: its epoll, its eventfd, its connection or
 	 * outbox file; an asynchronous one: epoll, eventfd and the multi
 	 * handle's pair, and one socket per connection */
-	unsigned long need = e->async ? 4ul * e->threads + e->cfg.connections
-				      : 3ul * e->cfg.connections;
+	unsigned long need = sync ? 3ul * e->cfg.connections
+				  : 4ul * threads + e->cfg.connections;
 
 	need += FDS_RESERVE;
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||

@@ -84,10 +84,11 @@ typedef struct hd__sender {
 	int per_domain;		    /* email destinations by recipient
 				       domain (--per-domain) */
 	const char *campaign;
-	const char *source_name; /* recipients file, for row errors */
-	int retries;		 /* extra attempts after a transient one */
-	double backoff;		 /* first retry's ceiling, seconds */
-	int dry;		 /* dry run or check: render only */
+	const char *source_name;    /* recipients file, for row errors */
+	int retries;		    /* extra attempts after a transient one */
+	double backoff;		    /* first retry's ceiling, seconds */
+	int dry;		    /* dry run or check: render only */
+	const hd_transport *dry_of; /* dry: the transport a run would use */
 	const struct hd__keyspec *keys; /* how a CHECK job finds its key */
 	long max_failures;  /* failures in a row that halt; 0: never */
 	long failfast_rows; /* unreachable rows that halt (above) */

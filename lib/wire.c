@@ -394,8 +394,10 @@ static hd_status check_transport(hd__wire *r, hd_error *err)
 
 	if (tp->check && !(r->sender.dry && tp == &hd_transport_outbox))
 		st = tp->check(&r->tcfg, err);
-	if (r->sender.dry)
+	if (r->sender.dry) {
+		r->sender.dry_of = tp;
 		r->sender.tp = &hd_transport_dryrun;
+	}
 	return st;
 }
 

@@ -226,4 +226,13 @@ if [ "$most" -gt 0 ] && [ "$most" -le $((cores + 4)) ]; then
 else
   bad "dry run -c 300: $most threads seen ($cores cores)"
 fi
+# and it asks for the open files the run would need, no more: over SMTP
+# -c 1000 needs about 1,040 (a thread a core), the outbox about 3,000 (a
+# thread a connection)
+printf 'email,name\na@example.com,A\n' >fd1.csv
+(ulimit -n 1500; exec "$HERALD" send -n -q -c 1000 --smtp smtp://127.0.0.1:1 -t "$T/welcome.eml" -o fd1.jsonl fd1.csv) 2>fd1.err && frc=0 || frc=$?
+expect_eq "$frc:$(cat fd1.err)" "0:" "dry run over SMTP, -c 1000, 1,500 open files: runs, as the real run would"
+(ulimit -n 1500; exec "$HERALD" send -n -q -c 1000 -t "$T/welcome.eml" -o fd2.jsonl fd1.csv) 2>fd2.err && frc=0 || frc=$?
+expect_eq "$frc" 78 "dry run to the outbox, -c 1000, 1,500 open files: refused, as the real run would be"
+expect_match "$(cat fd2.err)" "1000 connections need about 3032 open files" "the refusal says why"
 finish
