@@ -58,6 +58,8 @@ struct eml_header {
 	enum hkind kind;
 	hd_tmpl *value;
 	long line;
+	int from; /* From: the one sender address */
+	int rcpt; /* To, Cc, Bcc: its addresses receive the message */
 	struct fixed_header *fixed; /* or NULL: rendered per row */
 };
 
@@ -96,7 +98,6 @@ static const struct {
 static void unfold(hd_buf *val);
 static int blank(const hd_buf *val);
 static hd_status fix_headers(const hd_msgtmpl *t, struct eml *e);
-static int is_recipient_header(const struct eml_header *h);
 
 static void fixed_free(struct fixed_header *f)
 {
@@ -205,6 +206,10 @@ static hd_status add_header(hd_msgtmpl *t, struct eml *e, const char *name,
 			h->kind = header_kinds[i].kind;
 	h->name = strndup(name, nlen);
 	h->line = line;
+	h->from = h->kind == H_ADDRESS && hd__name_is(name, nlen, "From");
+	h->rcpt = h->kind == H_BCC || (h->kind == H_ADDRESS && !h->from &&
+				       !hd__name_is(name, nlen, "Sender") &&
+				       !hd__name_is(name, nlen, "Reply-To"));
 	if (!h->name)
 		return hd_error_set(err, HD_ENOMEM, t->path, line, 0, NULL);
 	st = hd__part_compile(t, v, vlen, line, col, &h->value, err);
@@ -373,9 +378,9 @@ hd_status hd__eml_compile(hd_msgtmpl *t, const char *text, size_t len,
 	if (st != HD_OK)
 		return st;
 	for (size_t i = 0; i < e->nh; i++) {
-		if (hd__name_is(e->h[i].name, strlen(e->h[i].name), "From"))
+		if (e->h[i].from)
 			has_from = 1;
-		if (is_recipient_header(&e->h[i]))
+		if (e->h[i].rcpt)
 			has_rcpt = 1;
 	}
 	if (!has_from)
@@ -771,6 +776,33 @@ static hd_status write_body(hd_buf *out, const struct rendered *r,
 	return st;
 }
 
+/* Room made for a buffer before a build fills it: a little over the
+ * most this thread put in one, up to ROOM_MAX.  Growing buffers from
+ * nothing, a few times each a message, showed in profiles of the build. */
+#define ROOM_MAX (64u << 10)
+static _Thread_local struct {
+	size_t msg, text, html, val;
+} room = {1024, 256, 256, 128};
+
+static void room_note(size_t *r, size_t len)
+{
+	if (len >= *r && len < ROOM_MAX)
+		*r = len + len / 8;
+}
+
+/* A body part, into a buffer made the size of the last one. */
+static hd_status render_part(const hd_tmpl *part, hd_escape_fn esc, json_t *ctx,
+			     long row, hd_buf *out, size_t *r, hd_error *err)
+{
+	hd_status st = hd_buf_reserve(out, *r);
+
+	if (st == HD_OK)
+		st = hd__part_render(part, ctx, esc, hd_escape_text, row, out,
+				     err);
+	room_note(r, out->len);
+	return st;
+}
+
 static hd_status render_parts(const hd_msgtmpl *t, const struct eml *e,
 			      json_t *ctx, long row, struct rendered *r,
 			      hd_error *err)
@@ -779,13 +811,13 @@ static hd_status render_parts(const hd_msgtmpl *t, const struct eml *e,
 
 	if (e->text) {
 		r->has_text = 1;
-		st = hd__part_render(e->text, ctx, hd_escape_text,
-				     hd_escape_text, row, &r->text, err);
+		st = render_part(e->text, hd_escape_text, ctx, row, &r->text,
+				 &room.text, err);
 	}
 	if (st == HD_OK && e->html) {
 		r->has_html = 1;
-		st = hd__part_render(e->html, ctx, hd_escape_html,
-				     hd_escape_text, row, &r->html, err);
+		st = render_part(e->html, hd_escape_html, ctx, row, &r->html,
+				 &room.html, err);
 	}
 	for (size_t i = 0; st == HD_OK && i < e->na; i++) {
 		hd_buf path = HD_BUF_INIT, name = HD_BUF_INIT;
@@ -1017,17 +1049,6 @@ static hd_status render_addresses(const hd_msgtmpl *t,
 	return st;
 }
 
-/* Is h one of the headers whose addresses receive the message? */
-static int is_recipient_header(const struct eml_header *h)
-{
-	size_t n = strlen(h->name);
-
-	return h->kind == H_BCC ||
-	       (h->kind == H_ADDRESS && !hd__name_is(h->name, n, "From") &&
-		!hd__name_is(h->name, n, "Sender") &&
-		!hd__name_is(h->name, n, "Reply-To"));
-}
-
 /* Renders, parses and encodes once each header without tags (the same
  * for every row).  One that fails is left to be rendered per row, where
  * the error is reported with the row.  Fails only for want of memory. */
@@ -1125,13 +1146,13 @@ hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
 {
 	const struct eml *e = t->impl;
 	hd_buf val = HD_BUF_INIT;
-	hd_status st = HD_OK;
+	hd_status st = hd_buf_reserve(&val, room.val);
 
 	for (size_t i = 0; st == HD_OK && i < e->nh; i++) {
 		hd_mailbox *list;
 		size_t n;
 
-		if (!is_recipient_header(&e->h[i]))
+		if (!e->h[i].rcpt)
 			continue;
 		hd_buf_reset(&val);
 		st = row_addresses(t, &e->h[i], ctx, row, &val, &list, &n, err);
@@ -1146,12 +1167,6 @@ hd_status hd__eml_recipients(const hd_msgtmpl *t, json_t *ctx, long row,
 	return st;
 }
 
-/* Room made for a message before it is built: a little over the largest
- * this thread built, up to MSG_ROOM_MAX (growing a buffer from nothing
- * a few times a message showed in a profile of the build). */
-#define MSG_ROOM_MAX (64u << 10)
-static _Thread_local size_t msg_room = 1024;
-
 hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 			long row, int checking, hd_buf *recipients,
 			hd_message *out, hd_error *err)
@@ -1165,7 +1180,9 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 	memset(&r, 0, sizeof(r));
 	out->kind = HD_MSG_EMAIL;
 	date_header(date);
-	st = hd_buf_reserve(&msg, msg_room);
+	st = hd_buf_reserve(&msg, room.msg);
+	if (st == HD_OK)
+		st = hd_buf_reserve(&val, room.val);
 	if (st == HD_OK)
 		st = hd_buf_puts(&msg, "Date: ");
 	if (st == HD_OK)
@@ -1188,11 +1205,11 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 			st = render_value(h, ctx, row, &val, err);
 		if (st != HD_OK)
 			break;
-		if ((h->fixed ? h->fixed->blank : blank(&val)) &&
-		    !hd__name_is(h->name, strlen(h->name), "From"))
+		room_note(&room.val, val.len);
+		if ((h->fixed ? h->fixed->blank : blank(&val)) && !h->from)
 			continue; /* an empty header is left out */
 		if (addr) {
-			if (hd__name_is(h->name, strlen(h->name), "From")) {
+			if (h->from) {
 				if (n != 1 || out->email.from) {
 					drop_addresses(h, list, n);
 					st =
@@ -1206,7 +1223,7 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 				out->email.from = strdup(list[0].addr);
 				if (!out->email.from)
 					st = HD_ENOMEM;
-			} else if (is_recipient_header(h)) {
+			} else if (h->rcpt) {
 				st = push_rcpts(out, list, n);
 				if (st == HD_OK && recipients)
 					st =
@@ -1259,13 +1276,22 @@ hd_status hd__eml_build(const hd_msgtmpl *t, json_t *ctx, const char *hash,
 		goto out;
 	}
 	domain = strrchr(out->email.from, '@');
-	out->id =
-	    malloc(strlen(hash) + strlen(domain ? domain : "@herald") + 3);
-	if (!out->id) {
-		st = HD_ENOMEM;
-		goto out;
+	if (!domain)
+		domain = "@herald";
+	{
+		/* "<hash@domain>", written without printf */
+		size_t nh = strlen(hash), nd = strlen(domain);
+
+		out->id = malloc(nh + nd + 3);
+		if (!out->id) {
+			st = HD_ENOMEM;
+			goto out;
+		}
+		out->id[0] = '<';
+		memcpy(out->id + 1, hash, nh);
+		memcpy(out->id + 1 + nh, domain, nd);
+		memcpy(out->id + 1 + nh + nd, ">", 2);
 	}
-	sprintf(out->id, "<%s%s>", hash, domain ? domain : "@herald");
 	st = hd_buf_puts(&msg, "Message-ID: ");
 	if (st == HD_OK)
 		st = hd_buf_puts(&msg, out->id);
@@ -1303,8 +1329,7 @@ out:
 		hd_buf_free(&msg);
 		return st;
 	}
-	if (msg.len >= msg_room && msg.len < MSG_ROOM_MAX)
-		msg_room = msg.len + msg.len / 8;
+	room_note(&room.msg, msg.len);
 	out->email.data = hd_buf_detach(&msg, &out->email.len);
 	return out->email.data ? HD_OK : HD_ENOMEM;
 }
