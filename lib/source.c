@@ -191,6 +191,14 @@ void *hd__source_state(hd_source *s)
 	return s ? s->state : NULL;
 }
 
+int hd_source_progress(const hd_source *s, long long *done, long long *size)
+{
+	*done = *size = 0;
+	if (!s || !s->ops->progress)
+		return 0;
+	return s->ops->progress(s->state, done, size);
+}
+
 long hd_source_row(const hd_source *s)
 {
 	return s ? s->row : 0;

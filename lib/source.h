@@ -197,6 +197,11 @@ long hd_source_row(const hd_source *s);
 /* File line where the record last returned starts; 0 before the first. */
 long hd_source_line(const hd_source *s);
 
+/* How far the reading is through a file: *done bytes of *size.  0 when
+ * the size is not known (a pipe read as it comes, a stream).  One
+ * fstat(): for estimates made now and then, not for every row. */
+int hd_source_progress(const hd_source *s, long long *done, long long *size);
+
 /* Back to the first record for another pass, clearing any error.
  * HD_EUSAGE for a source that can be read once only (opts.once, a
  * stream). */

@@ -98,6 +98,12 @@ static void reset(struct csv *s)
 	hd_buf_reset(&s->keys);
 }
 
+static int csv_progress(const void *state, long long *done, long long *size)
+{
+	return hd__reader_progress(&((const struct csv *)state)->rd, done,
+				   size);
+}
+
 static void csv_free(void *state)
 {
 	struct csv *s = state;
@@ -893,5 +899,6 @@ const hd__source_ops hd__source_csv = {
     .rewind = csv_rewind,
     .on_wait = csv_on_wait,
     .held = csv_held,
+    .progress = csv_progress,
     .free = csv_free,
 };

@@ -249,6 +249,19 @@ hd_status hd__reader_rewind(hd__reader *r, hd_error *err)
 	return reader_start(r, err);
 }
 
+int hd__reader_progress(const hd__reader *r, long long *done, long long *size)
+{
+	struct stat st;
+
+	*done = r->base + (long long)r->pos;
+	*size = 0;
+	if (r->fd < 0 || fstat(r->fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0)
+		return 0;
+	*size = (long long)st.st_size;
+	return 1;
+}
+
 void hd__reader_free(hd__reader *r)
 {
 	if (r->fd >= 0)

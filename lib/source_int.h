@@ -81,6 +81,8 @@ typedef struct hd__source_ops {
 	/* Bytes held in buffers now (tests check that streaming stays
 	 * bounded).  May be NULL. */
 	size_t (*held)(const void *state);
+	/* hd_source_progress.  May be NULL (not a file). */
+	int (*progress)(const void *state, long long *done, long long *size);
 	/* Frees the state and closes what it reads. */
 	void (*free)(void *state);
 } hd__source_ops;
@@ -196,6 +198,9 @@ void hd__reader_on_wait(hd__reader *r, int (*fn)(void *ctx), void *ctx);
 
 /* To the start of the file again (lseek): for a format's rewind. */
 hd_status hd__reader_rewind(hd__reader *r, hd_error *err);
+
+/* hd_source_progress for the file r reads. */
+int hd__reader_progress(const hd__reader *r, long long *done, long long *size);
 
 /* Closes the file, frees the buffer and the name. */
 void hd__reader_free(hd__reader *r);

@@ -684,6 +684,12 @@ static void json_on_wait(void *state, int (*fn)(void *ctx), void *ctx)
 	hd__reader_on_wait(&s->rd, fn, ctx);
 }
 
+static int json_progress(const void *state, long long *done, long long *size)
+{
+	return hd__reader_progress(&((const struct json *)state)->rd, done,
+				   size);
+}
+
 static size_t json_held(const void *state)
 {
 	const struct json *s = state;
@@ -730,6 +736,7 @@ const hd__source_ops hd__source_json = {
     .rewind = json_rewind,
     .on_wait = json_on_wait,
     .held = json_held,
+    .progress = json_progress,
     .free = json_free,
 };
 
@@ -740,5 +747,6 @@ const hd__source_ops hd__source_jsonl = {
     .rewind = json_rewind,
     .on_wait = json_on_wait,
     .held = json_held,
+    .progress = json_progress,
     .free = json_free,
 };

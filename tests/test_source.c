@@ -1630,6 +1630,46 @@ static void test_once(void **state)
 	hd_source_free(s);
 }
 
+/* hd_source_progress: how far through its file a source is, for the
+ * estimate of the rows in all; unknown for a pipe read as it comes. */
+static void test_progress(void **state)
+{
+	static const char text[] = "email,n\na@x,1\nb@x,2\nc@x,3\n";
+	const char *path = write_file("progress.csv", text, sizeof(text) - 1);
+	hd_source_opts o = {.format = HD_FORMAT_AUTO};
+	long long done, size;
+	hd_source *s;
+	json_t *rec;
+	hd_error e;
+	int in;
+
+	(void)state;
+	assert_int_equal(hd_source_open(path, &o, &s, &e), HD_OK);
+	assert_int_equal(hd_source_next(s, &rec, &e), HD_OK);
+	json_decref(rec);
+	assert_int_equal(hd_source_progress(s, &done, &size), 1);
+	assert_int_equal(size, (long long)sizeof(text) - 1);
+	/* the header and the first row, not the bytes read ahead */
+	assert_int_equal(done, (long long)strlen("email,n\na@x,1\n"));
+	while (hd_source_next(s, &rec, &e) == HD_OK && rec)
+		json_decref(rec);
+	assert_int_equal(hd_source_progress(s, &done, &size), 1);
+	assert_int_equal(done, size);
+	hd_source_free(s);
+
+	o.format = HD_FORMAT_JSONL;
+	o.once = 1;
+	in = pipe_with(LIT("{\"a\":1}\n{\"a\":2}\n"));
+	assert_int_equal(hd__source_open_fd(in, "<stdin>", &o, &s, &e), HD_OK);
+	close(in);
+	assert_int_equal(hd_source_next(s, &rec, &e), HD_OK);
+	json_decref(rec);
+	assert_int_equal(hd_source_progress(s, &done, &size), 0);
+	assert_int_equal(size, 0);
+	hd_source_free(s);
+	assert_int_equal(hd_source_progress(NULL, &done, &size), 0);
+}
+
 /* A child that writes a header line (when not NULL) and then 'a' bytes
  * without end into a pipe; *child is its pid.  It exits when the reader
  * closes the pipe, and its exit status is the number of MiB it wrote. */
@@ -1940,6 +1980,7 @@ int main(void)
 	    cmocka_unit_test(test_endless_line),
 	    cmocka_unit_test(test_chunk_boundaries),
 	    cmocka_unit_test(test_json_chunk_boundaries),
+	    cmocka_unit_test(test_progress),
 	    cmocka_unit_test(test_big_csv),
 	    cmocka_unit_test(test_big_json),
 	};
