@@ -34,7 +34,9 @@ struct layer {
 
 struct hd_dedupe {
 	struct layer layer[HD_DEDUPE_LAYERS];
-	int top; /* layers made; keys go into the last */
+	int top;       /* layers made; keys go into the last */
+	size_t noted;  /* keys that took room in a layer */
+	size_t expect; /* keys expected in all (hd_dedupe_expect), or 0 */
 	struct hset suspects;
 	struct sset seen;
 };
@@ -56,15 +58,41 @@ uint64_t hd_key_hash(const char *key, size_t len)
 	return h ? h : 1;
 }
 
-/* Adds the next layer, twice the size of the last; -1 when there is no
- * memory for it (the last layer then takes more keys than it has room
- * for: more suspects, never a lost row). */
+/* The next layer's bytes: the first HD_DEDUPE_FIRST_BYTES; then room for
+ * the keys still expected (an estimate that falls short is followed by
+ * another layer), or without an estimate twice the last; never less than
+ * HD_DEDUPE_FIRST_BYTES, never past HD_DEDUPE_MAX_BYTES in all.  0: no
+ * more. */
+static size_t next_bytes(const hd_dedupe *d)
+{
+	size_t used = hd_dedupe_bytes(d), left, bytes;
+
+	if (d->top == 0)
+		return HD_DEDUPE_FIRST_BYTES;
+	if (d->top == HD_DEDUPE_LAYERS || used >= HD_DEDUPE_MAX_BYTES)
+		return 0;
+	left = HD_DEDUPE_MAX_BYTES - used;
+	bytes = (size_t)(d->layer[d->top - 1].nbits / 8) * 2;
+	if (d->expect > d->noted) {
+		size_t more = d->expect - d->noted;
+		bytes = (more + 7) / 8 * BITS_PER_KEY;
+	}
+	if (bytes < HD_DEDUPE_FIRST_BYTES)
+		bytes = HD_DEDUPE_FIRST_BYTES;
+	if (bytes > left)
+		bytes = left;
+	return bytes < HD_DEDUPE_FIRST_BYTES ? 0 : bytes;
+}
+
+/* Adds the next layer (next_bytes); -1 when there is no room or memory
+ * for it (the last layer then takes more keys than it has room for: more
+ * suspects, never a lost row). */
 static int add_layer(hd_dedupe *d)
 {
-	size_t bytes = (size_t)HD_DEDUPE_FIRST_BYTES << d->top;
+	size_t bytes = next_bytes(d);
 	struct layer *l = &d->layer[d->top];
 
-	if (!(l->bits = calloc(1, bytes)))
+	if (!bytes || !(l->bits = calloc(1, bytes)))
 		return -1;
 	l->nbits = (uint64_t)bytes * 8;
 	l->room = (size_t)(l->nbits / BITS_PER_KEY);
@@ -84,6 +112,12 @@ hd_dedupe *hd_dedupe_new(void)
 		return NULL;
 	}
 	return d;
+}
+
+void hd_dedupe_expect(hd_dedupe *d, size_t keys)
+{
+	if (d)
+		d->expect = keys;
 }
 
 size_t hd_dedupe_bytes(const hd_dedupe *d)
@@ -190,6 +224,7 @@ hd_status hd_dedupe_note(hd_dedupe *d, const char *key, size_t len)
 			cur = &d->layer[d->top - 1];
 		maybe = bloom_probe(cur, h, 1);
 		cur->keys++;
+		d->noted++;
 	}
 	if (maybe && hset_add(&d->suspects, h) != 0)
 		return HD_ENOMEM;

@@ -4,10 +4,12 @@
  *
  * Pass 1 feeds every key's 64-bit hash to a Bloom filter that grows with
  * the list in layers: HD_DEDUPE_FIRST_BYTES first, each next layer twice
- * the last, HD_DEDUPE_LAYERS at most (4 MiB in all, room for about two
- * million keys at a 0.1% false positive rate; beyond that the last layer
- * fills further and only the rate rises).  A small list costs 64 KiB, not
- * the whole filter.  A hash the filter may have seen before becomes
+ * the last, or as large as the keys still expected need when the caller
+ * said how many to expect (hd_dedupe_expect); HD_DEDUPE_LAYERS layers
+ * and HD_DEDUPE_MAX_BYTES in all at most (room for about two million keys
+ * at a 0.1% false positive rate; beyond that the last layer fills further
+ * and only the rate rises).  A small list costs 64 KiB, not the whole
+ * filter.  A hash the filter may have seen before becomes
  * a "suspect".  Pass 2 keeps the exact key strings only for rows whose
  * hash is a suspect: the first of them goes, later equal keys are
  * duplicates.  Memory is the filter plus what real duplicates and the
@@ -26,6 +28,7 @@
 
 #define HD_DEDUPE_FIRST_BYTES (64u << 10)
 #define HD_DEDUPE_LAYERS 6
+#define HD_DEDUPE_MAX_BYTES (HD_DEDUPE_FIRST_BYTES * 63u) /* 4032 KiB */
 
 typedef struct hd_dedupe hd_dedupe;
 
@@ -33,6 +36,13 @@ hd_dedupe *hd_dedupe_new(void);
 void hd_dedupe_free(hd_dedupe *d);
 
 uint64_t hd_key_hash(const char *key, size_t len);
+
+/* About keys keys in all are to be noted (an estimate: the list's size
+ * over the bytes a row took so far).  The next layer, when one is made,
+ * gets room for those still to come instead of twice the last, so the
+ * filter stays near 2 bytes a key: doubling gave 1.9 MiB for a million
+ * keys but 3.9 MiB for 1.1 million.  0: no estimate. */
+void hd_dedupe_expect(hd_dedupe *d, size_t keys);
 
 /* Pass 1: notes a key. */
 hd_status hd_dedupe_note(hd_dedupe *d, const char *key, size_t len);

@@ -259,6 +259,16 @@ int hd__filter_outside(const hd__filter *f, long row)
 	return !in_range(f, row);
 }
 
+void hd__filter_expect(hd__filter *f, long rows)
+{
+	long keys = rows - f->cfg.skip;
+
+	if (f->cfg.limit > 0 && keys > f->cfg.limit)
+		keys = f->cfg.limit;
+	if (f->dedupe && keys > 0)
+		hd_dedupe_expect(f->dedupe, (size_t)keys);
+}
+
 static void leave_out(hd__verdict *v, hd_row_status status, const char *fmt,
 		      ...) HD_PRINTF(3, 4);
 static void leave_out(hd__verdict *v, hd_row_status status, const char *fmt,

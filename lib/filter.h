@@ -117,6 +117,10 @@ hd_status hd__filter_decide(hd__filter *f, hd__pass pass, long row,
  * further)? */
 int hd__filter_outside(const hd__filter *f, long row);
 
+/* The list holds about rows rows in all (an estimate): the filter of
+ * keys for duplicates sizes itself by the rows of them it will take. */
+void hd__filter_expect(hd__filter *f, long rows);
+
 /* Rows of --only-failed's report that are to go again (for a note). */
 size_t hd__filter_only_count(const hd__filter *f);
 

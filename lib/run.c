@@ -152,6 +152,20 @@ static void checked_back(hd__wire *r, hd__job *j)
 	}
 }
 
+/* Now and then (rows 1,024, 2,048, 4,096, ...) an estimate of the rows
+ * in all, from the list's size and the bytes the rows so far took, for
+ * the filter of keys to size itself by. */
+static void expect_rows(hd__wire *r, long row)
+{
+	long long done, size;
+
+	if (row < 1024 || (row & (row - 1)) != 0 ||
+	    !hd_source_progress(r->src, &done, &size) || done <= 0)
+		return;
+	hd__filter_expect(r->filter,
+			  (long)((double)size / (double)done * (double)row));
+}
+
 /* Reads every row and has the workers render and check it (its key too);
  * the coordinator only reads the file and decides.  Pass 1 notes keys and
  * counts invalid rows; in pass 2 of a refused run it reports each row.
@@ -179,8 +193,10 @@ static hd_status pass_check(hd__wire *r, int reporting, hd_error *err)
 		if (st != HD_OK || (!rec && !text.text))
 			break;
 		row = hd_source_row(r->src);
-		if (!reporting)
+		if (!reporting) {
 			r->stats.rows = row;
+			expect_rows(r, row);
+		}
 		if (hd__filter_outside(r->filter, row)) {
 			if (reporting)
 				hd__wire_record_simple(

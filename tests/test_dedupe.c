@@ -79,6 +79,75 @@ static void the_filter_grows_with_the_list(void **state)
 	hd_dedupe_free(d);
 }
 
+/* Notes keys "e<i>@example.com" for i in [from, to), every 1,000th
+ * also noted again at once (a planted duplicate); then checks, in order,
+ * that exactly the planted repeats are duplicates. */
+static void note_and_check(hd_dedupe *d, int from, int to)
+{
+	char key[64];
+	long dups = 0, want = 0;
+
+	for (int i = from; i < to; i++) {
+		int n = snprintf(key, sizeof(key), "e%d@example.com", i);
+		assert_int_equal(hd_dedupe_note(d, key, (size_t)n), HD_OK);
+		if (i % 1000 == 0)
+			assert_int_equal(hd_dedupe_note(d, key, (size_t)n),
+					 HD_OK);
+	}
+	for (int i = from; i < to; i++) {
+		int n = snprintf(key, sizeof(key), "e%d@example.com", i);
+		assert_int_equal(hd_dedupe_seen(d, key, (size_t)n), 0);
+		if (i % 1000 == 0) {
+			dups += hd_dedupe_seen(d, key, (size_t)n);
+			want++;
+		}
+	}
+	assert_int_equal(dups, want);
+}
+
+/* Told how many keys to expect, the filter makes one layer for what
+ * follows the first, sized for the keys still to come (2 bytes a key),
+ * where doubling would make six layers (4032 KiB) for 1.1 million keys;
+ * duplicates are found all the same, in the first layer and the next. */
+static void an_estimate_sizes_the_next_layer(void **state)
+{
+	hd_dedupe *d = hd_dedupe_new();
+	/* 1,100,000 keys and 1,100 planted repeats */
+	size_t first = 64 << 10, more = 1101100 - first / 2;
+
+	(void)state;
+	hd_dedupe_expect(d, 1101100);
+	note_and_check(d, 0, 1100000);
+	assert_int_equal(hd_dedupe_bytes(d), first + (more + 7) / 8 * 16);
+	assert_true(hd_dedupe_bytes(d) < (2300u << 10));
+	/* about 0.1% false positives, as the layers of doubling have */
+	assert_true(hd_dedupe_suspects(d) < 1100000 / 1000 * 2 + 1100);
+	hd_dedupe_free(d);
+}
+
+/* An estimate that falls short: once the keys outgrow it the layers
+ * double again, within HD_DEDUPE_MAX_BYTES; one far too large is held to
+ * HD_DEDUPE_MAX_BYTES.  Neither loses a duplicate or makes one. */
+static void a_wrong_estimate_stays_within_bounds(void **state)
+{
+	hd_dedupe *d = hd_dedupe_new();
+
+	(void)state;
+	hd_dedupe_expect(d, 40000);
+	note_and_check(d, 0, 300000);
+	/* 64 KiB; then 15 KiB would do, but 64 KiB is the least; then
+	 * doubling: 128, 256 and 512 KiB (room for 294,912 keys in the
+	 * first four layers) */
+	assert_int_equal(hd_dedupe_bytes(d), (64 + 64 + 128 + 256 + 512) << 10);
+	hd_dedupe_free(d);
+
+	d = hd_dedupe_new();
+	hd_dedupe_expect(d, (size_t)1 << 40);
+	note_and_check(d, 0, 100000);
+	assert_int_equal(hd_dedupe_bytes(d), HD_DEDUPE_MAX_BYTES);
+	hd_dedupe_free(d);
+}
+
 static void keys_differing_only_late_are_distinct(void **state)
 {
 	hd_dedupe *d = hd_dedupe_new();
@@ -161,6 +230,8 @@ int main(void)
 	    cmocka_unit_test(first_is_kept_later_are_duplicates),
 	    cmocka_unit_test(many_unique_keys_have_few_suspects),
 	    cmocka_unit_test(the_filter_grows_with_the_list),
+	    cmocka_unit_test(an_estimate_sizes_the_next_layer),
+	    cmocka_unit_test(a_wrong_estimate_stays_within_bounds),
 	    cmocka_unit_test(keys_differing_only_late_are_distinct),
 	    cmocka_unit_test(keyset_remove_keeps_the_rest),
 	    cmocka_unit_test(recent_keys_are_remembered_for_a_while),
