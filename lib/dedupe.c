@@ -75,7 +75,9 @@ static size_t next_bytes(const hd_dedupe *d)
 	bytes = (size_t)(d->layer[d->top - 1].nbits / 8) * 2;
 	if (d->expect > d->noted) {
 		size_t more = d->expect - d->noted;
-		bytes = (more + 7) / 8 * BITS_PER_KEY;
+		bytes = more / 8 >= left / BITS_PER_KEY
+			    ? left
+			    : (more + 7) / 8 * BITS_PER_KEY;
 	}
 	if (bytes < HD_DEDUPE_FIRST_BYTES)
 		bytes = HD_DEDUPE_FIRST_BYTES;
