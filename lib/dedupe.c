@@ -35,7 +35,6 @@ struct layer {
 struct hd_dedupe {
 	struct layer layer[HD_DEDUPE_LAYERS];
 	int top;       /* layers made; keys go into the last */
-	size_t noted;  /* keys that took room in a layer */
 	size_t expect; /* keys expected in all (hd_dedupe_expect), or 0 */
 	struct hset suspects;
 	struct sset seen;
@@ -65,7 +64,7 @@ uint64_t hd_key_hash(const char *key, size_t len)
  * more. */
 static size_t next_bytes(const hd_dedupe *d)
 {
-	size_t used = hd_dedupe_bytes(d), left, bytes;
+	size_t used = hd_dedupe_bytes(d), noted = 0, left, bytes;
 
 	if (d->top == 0)
 		return HD_DEDUPE_FIRST_BYTES;
@@ -73,8 +72,10 @@ static size_t next_bytes(const hd_dedupe *d)
 		return 0;
 	left = HD_DEDUPE_MAX_BYTES - used;
 	bytes = (size_t)(d->layer[d->top - 1].nbits / 8) * 2;
-	if (d->expect > d->noted) {
-		size_t more = d->expect - d->noted;
+	for (int i = 0; i < d->top; i++)
+		noted += d->layer[i].keys;
+	if (d->expect > noted) {
+		size_t more = d->expect - noted;
 		bytes = more / 8 >= left / BITS_PER_KEY
 			    ? left
 			    : (more + 7) / 8 * BITS_PER_KEY;
@@ -226,7 +227,6 @@ hd_status hd_dedupe_note(hd_dedupe *d, const char *key, size_t len)
 			cur = &d->layer[d->top - 1];
 		maybe = bloom_probe(cur, h, 1);
 		cur->keys++;
-		d->noted++;
 	}
 	if (maybe && hset_add(&d->suspects, h) != 0)
 		return HD_ENOMEM;
