@@ -36,6 +36,13 @@
 
 /* Rows checked by the workers, held until every earlier one is back, so
  * that what is said of them comes in the order of the list. */
+/* Check jobs out at once, at most: the queue and the workers' rows, and
+ * the rows that came back before the one the list waits for (a worker
+ * that lost its core while the others went on).  Unbounded, those grew to
+ * hundreds of jobs of some 3.5 KB each at random, a megabyte and more of
+ * peak memory that the rows to send never need. */
+#define CHECK_AHEAD 128
+
 struct hd__checked {
 	hd__job *head;	  /* by submission order */
 	uint64_t next;	  /* the next to process */
@@ -206,6 +213,10 @@ static hd_status pass_check(hd__wire *r, int reporting, hd_error *err)
 			hd__record_text_clear(&text);
 			continue;
 		}
+		/* rows checked ahead of the one the list waits for are
+		 * held until it comes back: no more than CHECK_AHEAD */
+		while (c.seq - c.next >= CHECK_AHEAD)
+			drain(r, 100);
 		j = hd__job_new();
 		if (!j) {
 			json_decref(rec);
