@@ -171,4 +171,55 @@ expect_eq "$rc" 78 "hard limit 128, -c 400: exit 78"
 expect_eq "$(wc -l <fds2.err | tr -d ' ')" 1 "hard limit 128, -c 400: one line"
 expect_match "$(cat fds2.err)" "400 connections need about [0-9]+ open files and this process may open 128: raise the limit \(ulimit -n\) or lower -c" "hard limit 128: the line says what to change"
 expect_eq "$(count_files fds2)" 0 "hard limit 128: nothing in the outbox"
+# --- a row whose check does not end (its attachment a FIFO no one writes):
+# the other workers go on, but the rows checked after it are held until it
+# comes back, so the list is read only so far ahead (about 128 rows), not
+# to its end
+mkdir -p stuck
+printf 'invoice\n' >stuck/a.txt
+cat >stuck/t.eml <<'EOF'
+From: Acme <noreply@acme.example>
+To: <{{email}}>
+Subject: Hi
+Herald-Attach: {{file}}
+
+Hello {{pad}}
+EOF
+mkfifo stuck/fifo
+"$PYTHON" - <<'PY'
+import json
+with open("stuck.jsonl", "w") as f:
+    for i in range(1, 4001):
+        row = {"email": "u%d@example.com" % i, "pad": "x" * 1000,
+               "file": "fifo" if i == 1 else "a.txt"}
+        f.write(json.dumps(row) + "\n")
+PY
+"$HERALD" send -q -c 4 -t stuck/t.eml --outbox stuck/out -o stuck.report stuck.jsonl >stuck.out 2>stuck.err &
+stuck_pid=$!
+cleanup_hooks+=("kill -9 $stuck_pid 2>/dev/null")
+# how far herald has read the list: the offset of its descriptor
+list_pos() {
+  local fd
+  for fd in /proc/"$stuck_pid"/fd/*; do
+    case $(readlink "$fd" 2>/dev/null) in
+      */stuck.jsonl) awk '/^pos:/ { print $2 }' "/proc/$stuck_pid/fdinfo/${fd##*/}" 2>/dev/null; return 0 ;;
+    esac
+  done
+  return 0
+}
+for _ in $(seq 100); do
+  pos=$(list_pos)
+  [ -n "$pos" ] && [ "$pos" -gt 0 ] && break
+  sleep 0.1
+done
+# a second or two is many times what the other 3,999 rows take to check
+sleep 2
+pos=$(list_pos)
+size=$(wc -c <stuck.jsonl | tr -d ' ')
+expect_eq "$(( ${pos:-0} > 0 && ${pos:-0} < 1048576 ))" 1 "one row's check stuck: the list is read only so far ahead (${pos:-none} of $size bytes)"
+# (a FIFO attachment holds its row's checks for as long as no one writes;
+# the process is stopped here: the bound is what this part shows)
+kill -9 "$stuck_pid" 2>/dev/null || true
+wait "$stuck_pid" 2>/dev/null || true
+expect_eq "$(count_files stuck/out)" 0 "one row's check stuck: nothing sent while the list is checked"
 finish
