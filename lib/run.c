@@ -34,15 +34,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows checked by the workers, held until every earlier one is back, so
- * that what is said of them comes in the order of the list. */
 /* Check jobs out at once, at most: the queue and the workers' rows, and
  * the rows that came back before the one the list waits for (a worker
  * that lost its core while the others went on).  Unbounded, those grew to
- * hundreds of jobs of some 3.5 KB each at random, a megabyte and more of
- * peak memory that the rows to send never need. */
+ * hundreds of jobs of 4 KB each at random, a megabyte and more of peak
+ * memory that the rows to send never need. */
 #define CHECK_AHEAD 128
 
+/* Rows checked by the workers, held until every earlier one is back, so
+ * that what is said of them comes in the order of the list. */
 struct hd__checked {
 	hd__job *head;	  /* by submission order */
 	uint64_t next;	  /* the next to process */

@@ -171,6 +171,7 @@ expect_eq "$rc" 78 "hard limit 128, -c 400: exit 78"
 expect_eq "$(wc -l <fds2.err | tr -d ' ')" 1 "hard limit 128, -c 400: one line"
 expect_match "$(cat fds2.err)" "400 connections need about [0-9]+ open files and this process may open 128: raise the limit \(ulimit -n\) or lower -c" "hard limit 128: the line says what to change"
 expect_eq "$(count_files fds2)" 0 "hard limit 128: nothing in the outbox"
+
 # --- a row whose check does not end (its attachment a FIFO no one writes):
 # the other workers go on, but the rows checked after it are held until it
 # comes back, so the list is read only so far ahead (about 128 rows), not
