@@ -21,6 +21,7 @@
 #include "message_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_HEADERS 64
 #define MAX_ATTACH 16
@@ -565,6 +567,7 @@ static hd_status read_attachment(const hd_msgtmpl *t, const char *rel,
 	char joined[PATH_MAX], real[PATH_MAX];
 	size_t dlen = strlen(t->dir);
 	FILE *fp;
+	int fd;
 	struct stat st;
 	char chunk[65536];
 	size_t got;
@@ -592,10 +595,14 @@ static hd_status read_attachment(const hd_msgtmpl *t, const char *rel,
 			err->line = line;
 		return HD_EUSAGE;
 	}
-	fp = fopen(real, "rb");
-	if (!fp || fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-		if (fp)
-			fclose(fp);
+	/* O_NONBLOCK: a FIFO (or a device) would otherwise block here until
+	 * something writes, holding the row's check and the run with it; it
+	 * is refused as not a regular file before anything is read */
+	fd = open(real, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    fcntl(fd, F_SETFL, 0) != 0 || !(fp = fdopen(fd, "rb"))) {
+		if (fd >= 0)
+			close(fd);
 		return hd_error_set(err, HD_EINVAL, t->path, line, 0,
 				    "attachment '%.200s' is not a readable "
 				    "file",
